@@ -1,0 +1,104 @@
+/** One environment variable: how to parse it and what it defaults to. */
+export interface EnvVar<T> {
+  parse(raw: string | undefined): T;
+}
+
+/** Thrown when the environment is invalid; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function required<T>(raw: string | undefined, fallback: T | undefined, parse: (value: string) => T): T {
+  if (raw === undefined || raw === "") {
+    if (fallback === undefined) throw new Error("is required");
+    return fallback;
+  }
+  return parse(raw);
+}
+
+export const env = {
+  string(fallback?: string): EnvVar<string> {
+    return { parse: (raw) => required(raw, fallback, (v) => v) };
+  },
+  int(fallback?: number, range: { min?: number; max?: number } = {}): EnvVar<number> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n)) throw new Error(`must be an integer, got "${v}"`);
+          if (range.min !== undefined && n < range.min) throw new Error(`must be >= ${range.min}, got ${n}`);
+          if (range.max !== undefined && n > range.max) throw new Error(`must be <= ${range.max}, got ${n}`);
+          return n;
+        }),
+    };
+  },
+  port(fallback?: number): EnvVar<number> {
+    return env.int(fallback, { min: 0, max: 65535 });
+  },
+  bool(fallback?: boolean): EnvVar<boolean> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) => {
+          if (/^(1|true|yes)$/i.test(v)) return true;
+          if (/^(0|false|no)$/i.test(v)) return false;
+          throw new Error(`must be true or false, got "${v}"`);
+        }),
+    };
+  },
+  url(fallback?: string): EnvVar<string> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) => {
+          try {
+            new URL(v);
+          } catch {
+            throw new Error(`must be a URL, got "${v}"`);
+          }
+          return v;
+        }),
+    };
+  },
+  oneOf<T extends string>(values: readonly T[], fallback?: T): EnvVar<T> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) => {
+          if (!values.includes(v as T)) throw new Error(`must be one of ${values.join(", ")}, got "${v}"`);
+          return v as T;
+        }),
+    };
+  },
+  list(fallback?: string[]): EnvVar<string[]> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) =>
+          v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    };
+  },
+};
+
+export type ConfigOf<S> = { [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never };
+
+/** Reads every variable of `spec` from `source`; throws one ConfigError naming all bad ones. */
+export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
+  spec: S,
+  source: NodeJS.ProcessEnv = process.env,
+): ConfigOf<S> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(spec)) {
+    try {
+      out[name] = variable.parse(source[name]);
+    } catch (err) {
+      problems.push(`${name} ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ConfigOf<S>;
+}

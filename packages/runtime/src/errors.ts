@@ -1,0 +1,65 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export { Code, ConnectError };
+
+/**
+ * The one error vocabulary of the shop. Handlers throw these ConnectErrors; the gRPC
+ * server carries the code, message and details over the wire, and the gateway maps
+ * the code to HTTP with `httpStatusOf`.
+ */
+export const errors = {
+  invalidArgument: (field: string, message: string) => new ConnectError(`${field}: ${message}`, Code.InvalidArgument),
+  notFound: (what: string, id: string) => new ConnectError(`${what} ${id} not found`, Code.NotFound),
+  alreadyExists: (message: string) => new ConnectError(message, Code.AlreadyExists),
+  failedPrecondition: (message: string) => new ConnectError(message, Code.FailedPrecondition),
+  permissionDenied: (message = "permission denied") => new ConnectError(message, Code.PermissionDenied),
+  unauthenticated: (message = "authentication required") => new ConnectError(message, Code.Unauthenticated),
+  unavailable: (message: string) => new ConnectError(message, Code.Unavailable),
+  resourceExhausted: (message: string) => new ConnectError(message, Code.ResourceExhausted),
+  internal: (message = "internal error") => new ConnectError(message, Code.Internal),
+};
+
+/** `invalid_argument` style names, as used in REST error bodies (DESIGN §5). */
+export function codeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+const httpStatusByCode: Record<Code, number> = {
+  [Code.Canceled]: 499,
+  [Code.Unknown]: 500,
+  [Code.InvalidArgument]: 400,
+  [Code.DeadlineExceeded]: 504,
+  [Code.NotFound]: 404,
+  [Code.AlreadyExists]: 409,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.FailedPrecondition]: 412,
+  [Code.Aborted]: 409,
+  [Code.OutOfRange]: 400,
+  [Code.Unimplemented]: 501,
+  [Code.Internal]: 500,
+  [Code.Unavailable]: 503,
+  [Code.DataLoss]: 500,
+  [Code.Unauthenticated]: 401,
+};
+
+export function httpStatusOf(code: Code): number {
+  return httpStatusByCode[code] ?? 500;
+}
+
+/** Codes worth retrying: the call did not take effect or may succeed later. */
+export const transientCodes: ReadonlySet<Code> = new Set([Code.Unavailable, Code.ResourceExhausted, Code.Aborted, Code.DeadlineExceeded]);
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof ConnectError && transientCodes.has(err.code);
+}
+
+/**
+ * Errors a client may see. Anything that is not already a ConnectError (a bug, a driver
+ * error with SQL in it) becomes a bare INTERNAL so no internals leak; the caller logs
+ * the original.
+ */
+export function publicError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  return errors.internal();
+}

@@ -1,0 +1,167 @@
+import * as grpc from "@grpc/grpc-js";
+import { create, isMessage, toBinary, type DescFile, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ReflectionService } from "@grpc/reflection";
+import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/health_pb.js";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "./logger.js";
+import { rpcMetrics } from "./metrics.js";
+import { contextFromHeaders, runWithContext } from "./request-context.js";
+import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
+import { validateMessage } from "./validation.js";
+
+type AnyImpl = Record<string, (request: unknown, context: HandlerContext) => unknown>;
+
+/** A service and the handlers that implement it, written once as a Connect ServiceImpl. */
+export interface ServiceRegistration {
+  service: DescService;
+  impl: AnyImpl;
+}
+
+export function registration<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceRegistration {
+  return { service, impl: impl as unknown as AnyImpl };
+}
+
+export interface GrpcServerOptions {
+  registrations: ServiceRegistration[];
+  logger: Logger;
+  host?: string;
+  port: number;
+}
+
+export interface RunningGrpcServer {
+  readonly port: number;
+  readonly address: string;
+  readonly server: grpc.Server;
+  readonly health: HealthImplementation;
+  /** Marks the services NOT_SERVING, lets in-flight calls finish for up to `graceMs`, then stops. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Serialized descriptors of the given files and everything they import, for server reflection. */
+export function fileDescriptorSet(files: DescFile[]): Buffer[] {
+  const seen = new Map<string, DescFile>();
+  const visit = (file: DescFile): void => {
+    if (seen.has(file.name)) return;
+    seen.set(file.name, file);
+    file.dependencies.forEach(visit);
+  };
+  files.forEach(visit);
+  return [...seen.values()].map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
+}
+
+function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function unaryHandler(
+  service: DescService,
+  method: DescMethod,
+  impl: AnyImpl,
+  logger: Logger,
+  shutdownSignal: AbortSignal,
+): grpc.handleUnaryCall<unknown, unknown> {
+  const fn = impl[method.localName]!.bind(impl);
+  const label = `${service.typeName}/${method.name}`;
+  return (call, callback) => {
+    const stopTimer = rpcMetrics.serverDuration.startTimer({ method: label });
+    const requestHeader = headersFromMetadata(call.metadata);
+    const deadline = deadlineOf(call);
+    const cancelled = new AbortController();
+    call.on("cancelled", () => cancelled.abort(new ConnectError("call cancelled by the client", Code.Canceled)));
+    const ctx = createHandlerContext({
+      service,
+      method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `/${label}`,
+      timeoutMs: deadline === undefined ? undefined : deadline - Date.now(),
+      requestSignal: cancelled.signal,
+      shutdownSignal,
+      requestHeader,
+    });
+    const requestContext = contextFromHeaders((key) => requestHeader.get(key) ?? undefined, deadline);
+    runWithContext(requestContext, async () => {
+      validateMessage(method.input, call.request as never);
+      const result = await fn(call.request, ctx);
+      return isMessage(result, method.output) ? result : create(method.output, result as never);
+    }).then(
+      (response) => {
+        if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
+        callback(null, response, metadataFromHeaders(ctx.responseTrailer));
+        rpcMetrics.serverRequests.inc({ method: label, code: "ok" });
+        stopTimer();
+      },
+      (thrown: unknown) => {
+        const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
+        if (err.code === Code.Internal || err.code === Code.Unknown || !(thrown instanceof ConnectError)) {
+          logger.error({ err: thrown, method: label, correlationId: requestContext.correlationId }, "rpc failed");
+        } else {
+          logger.debug({ method: label, code: Code[err.code], msg: err.rawMessage, correlationId: requestContext.correlationId }, "rpc error");
+        }
+        callback(statusFromError(err), null);
+        rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });
+        stopTimer();
+      },
+    );
+  };
+}
+
+/**
+ * Serves Connect ServiceImpls over @grpc/grpc-js (the faster server stack here), with
+ * request validation from the contract, gRPC health checking and server reflection.
+ */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const server = new grpc.Server({ "grpc.keepalive_permit_without_calls": 1 });
+  const shutdown = new AbortController();
+  const status: Record<string, "SERVING"> = { "": "SERVING" };
+  for (const { service, impl } of options.registrations) {
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") throw new Error(`${service.typeName}/${method.name}: only unary methods are served`);
+      if (typeof impl[method.localName] !== "function") {
+        handlers[method.localName] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+          callback({ code: grpc.status.UNIMPLEMENTED, details: `${service.typeName}/${method.name} is not implemented` });
+        continue;
+      }
+      handlers[method.localName] = unaryHandler(service, method, impl, options.logger, shutdown.signal);
+    }
+    server.addService(grpcServiceDefinition(service), handlers);
+    status[service.typeName] = "SERVING";
+  }
+  const health = new HealthImplementation(status);
+  health.addToServer(server);
+  // The health service's descriptor too, so reflection clients (buf curl, grpcurl) can call it.
+  const files = [...options.registrations.map((r) => r.service.file), file_grpc_health_v1_health];
+  new ReflectionService({ shop: { fileDescriptorProtos: fileDescriptorSet(files) } } as never).addToServer(server);
+
+  const host = options.host ?? "0.0.0.0";
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    server,
+    health,
+    async shutdown(graceMs = 10_000) {
+      for (const name of Object.keys(status)) health.setStatus(name, "NOT_SERVING");
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          shutdown.abort();
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

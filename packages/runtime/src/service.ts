@@ -1,0 +1,135 @@
+import type { Server } from "node:http";
+import type { ShopContext } from "@shop/contracts";
+import { ConfigError, env, loadConfig, type ConfigOf, type EnvVar } from "./config.js";
+import { prepareDatabase } from "./db.js";
+import { startGrpcServer, type RunningGrpcServer, type ServiceRegistration } from "./grpc-server.js";
+import { createLogger, type Logger } from "./logger.js";
+import { serveMetrics } from "./metrics.js";
+import { databaseUrl, envPrefix, topology } from "./topology.js";
+
+export interface BaseServiceConfig {
+  host: string;
+  port: number;
+  metricsPort: number;
+  databaseUrl: string;
+  natsUrl: string;
+  logLevel: string;
+  shutdownGraceMs: number;
+}
+
+/** The variables every service reads, under its own prefix (`CATALOG_PORT`, ...), plus `extra`. */
+export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
+  context: ShopContext,
+  extra: S = {} as S,
+  source: NodeJS.ProcessEnv = process.env,
+): BaseServiceConfig & ConfigOf<S> {
+  const p = envPrefix(context);
+  const base = loadConfig(
+    {
+      [`${p}_HOST`]: env.string("0.0.0.0"),
+      [`${p}_PORT`]: env.port(topology[context].port),
+      [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
+      [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
+      NATS_URL: env.string("nats://127.0.0.1:4222"),
+      LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+      SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
+      ...extra,
+    },
+    source,
+  ) as Record<string, unknown>;
+  return {
+    ...(base as ConfigOf<S>),
+    host: base[`${p}_HOST`] as string,
+    port: base[`${p}_PORT`] as number,
+    metricsPort: base[`${p}_METRICS_PORT`] as number,
+    databaseUrl: base[`${p}_DATABASE_URL`] as string,
+    natsUrl: base.NATS_URL as string,
+    logLevel: base.LOG_LEVEL as string,
+    shutdownGraceMs: base.SHUTDOWN_GRACE_MS as number,
+  };
+}
+
+export interface StartedParts {
+  registrations: ServiceRegistration[];
+  /** Runs after the gRPC server stopped taking calls: flush, close connections. */
+  stop?: () => Promise<void>;
+}
+
+export interface ServiceDefinition<C extends BaseServiceConfig> {
+  context: ShopContext;
+  /** Folder of the service (holds prisma/). */
+  serviceDir: string;
+  config: C;
+  logger?: Logger;
+  start(deps: { config: C; logger: Logger }): Promise<StartedParts>;
+}
+
+export interface RunningService {
+  grpc: RunningGrpcServer;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** Migrates the database, builds the handlers and serves them; no signal handling (tests use this). */
+export async function startService<C extends BaseServiceConfig>(definition: ServiceDefinition<C>): Promise<RunningService> {
+  const { config, context } = definition;
+  const logger = definition.logger ?? createLogger(context, config.logLevel);
+  const applied = await prepareDatabase(definition.serviceDir, config.databaseUrl);
+  if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
+  const parts = await definition.start({ config, logger });
+  const grpc = await startGrpcServer({ registrations: parts.registrations, logger, host: config.host, port: config.port });
+  let metrics: Server | undefined;
+  if (config.metricsPort > 0) metrics = await serveMetrics(config.metricsPort, config.host);
+  logger.info({ port: grpc.port, metricsPort: config.metricsPort || undefined }, `${context} serving gRPC`);
+  let stopping: Promise<void> | undefined;
+  return {
+    grpc,
+    logger,
+    stop() {
+      stopping ??= (async () => {
+        await grpc.shutdown(config.shutdownGraceMs);
+        await parts.stop?.();
+        await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Entry point of a service process: starts it, and shuts it down gracefully on SIGTERM/SIGINT. */
+export async function runService<C extends BaseServiceConfig>(load: () => ServiceDefinition<C>): Promise<void> {
+  let definition: ServiceDefinition<C>;
+  try {
+    definition = load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = definition.logger ?? createLogger(definition.context, definition.config.logLevel);
+  process.on("unhandledRejection", (err) => {
+    logger.fatal({ err }, "unhandled rejection");
+    process.exit(1);
+  });
+  let running: RunningService;
+  try {
+    running = await startService({ ...definition, logger });
+  } catch (err) {
+    logger.fatal({ err }, "failed to start");
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    running.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}

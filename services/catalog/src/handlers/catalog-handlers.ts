@@ -1,0 +1,83 @@
+import { randomUUID } from "node:crypto";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { CatalogService, Product as ProductMessage } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ProductSchema } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { decodePageToken, encodePageToken, errors, pageSizeOf, requireAdmin } from "@shop/runtime";
+import { DuplicateSkuError, type ProductRepository } from "../db/products.js";
+import type { Product } from "../domain/product.js";
+
+export function toProductMessage(product: Product): MessageInitShape<typeof ProductSchema> {
+  return {
+    id: product.id,
+    sku: product.sku,
+    name: product.name,
+    description: product.description,
+    price: { currencyCode: product.currency, amountMinor: product.priceMinor },
+    createTime: timestampFromDate(product.createdAt),
+    updateTime: timestampFromDate(product.updatedAt),
+  };
+}
+
+export type { ProductMessage };
+
+export function catalogHandlers(products: ProductRepository): ServiceImpl<typeof CatalogService> {
+  return {
+    async createProduct(req, ctx) {
+      requireAdmin(ctx);
+      try {
+        const product = await products.create({
+          id: randomUUID(),
+          sku: req.sku,
+          name: req.name,
+          description: req.description,
+          currency: req.price!.currencyCode,
+          priceMinor: req.price!.amountMinor,
+        });
+        return { product: toProductMessage(product) };
+      } catch (err) {
+        if (err instanceof DuplicateSkuError) throw errors.alreadyExists(`a product with sku ${req.sku} already exists`);
+        throw err;
+      }
+    },
+
+    async getProduct(req) {
+      const product = await products.get(req.productId);
+      if (!product) throw errors.notFound("product", req.productId);
+      return { product: toProductMessage(product) };
+    },
+
+    async listProducts(req) {
+      const cursor = decodePageToken(req.pageToken);
+      let after: { createdAt: Date; id: string } | undefined;
+      if (cursor) {
+        const createdAt = new Date(cursor.afterKey);
+        if (Number.isNaN(createdAt.getTime())) throw errors.invalidArgument("pageToken", "is not a valid page token");
+        after = { createdAt, id: cursor.afterId };
+      }
+      const size = pageSizeOf(req.pageSize);
+      const page = await products.list(size + 1, after);
+      const items = page.slice(0, size);
+      const last = items.at(-1);
+      return {
+        products: items.map(toProductMessage),
+        nextPageToken: page.length > size && last ? encodePageToken(last.createdAt.toISOString(), last.id) : "",
+      };
+    },
+
+    async updateProductPrice(req, ctx) {
+      requireAdmin(ctx);
+      const product = await products.updatePrice(req.productId, req.price!.currencyCode, req.price!.amountMinor);
+      if (!product) throw errors.notFound("product", req.productId);
+      return { product: toProductMessage(product) };
+    },
+
+    async batchGetProducts(req) {
+      const found = new Map((await products.getMany(req.productIds)).map((p) => [p.id, p]));
+      const missing = req.productIds.filter((id) => !found.has(id));
+      if (missing.length > 0) throw errors.notFound("product", missing.join(", "));
+      return { products: req.productIds.map((id) => toProductMessage(found.get(id)!)) };
+    },
+  };
+}
