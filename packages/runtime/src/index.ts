@@ -13,3 +13,4 @@ export * from "./topology.js";
 export * from "./validation.js";
 export * from "./paging.js";
 export * from "./demo-data.js";
+export * from "./events/index.js";
