@@ -14,3 +14,4 @@ export * from "./validation.js";
 export * from "./paging.js";
 export * from "./demo-data.js";
 export * from "./events/index.js";
+export * from "./tokens.js";
