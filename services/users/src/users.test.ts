@@ -1,0 +1,216 @@
+import path from "node:path";
+import { decodeJwt } from "jose";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Role, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
+import { createServiceClient, startService, verifyAccessToken, type RunningService } from "@shop/runtime";
+import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { loadUsersConfig, type UsersConfig } from "./config.js";
+import { buildUsers } from "./server.js";
+
+const serviceDir = path.resolve(import.meta.dirname, "..");
+const adminEmail = "Root@Shop.Test";
+const adminPassword = "root-password-1";
+const ttlSeconds = 900;
+
+let db: TestDatabase;
+let config: UsersConfig;
+let service: RunningService;
+let client: ReturnType<typeof createServiceClient<typeof UserService>>;
+
+async function codeOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  const err = await call.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
+  return { code: err.code, message: err.rawMessage };
+}
+
+async function queryDb<T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T[]> {
+  const connection = new pg.Client({ connectionString: db.url });
+  await connection.connect();
+  try {
+    return (await connection.query<T>(sql, values)).rows;
+  } finally {
+    await connection.end();
+  }
+}
+
+const configFor = (overrides: NodeJS.ProcessEnv = {}) =>
+  loadUsersConfig({
+    USERS_HOST: "127.0.0.1",
+    USERS_PORT: "0",
+    USERS_METRICS_PORT: "0",
+    USERS_DATABASE_URL: db.url,
+    ADMIN_EMAIL: adminEmail,
+    ADMIN_PASSWORD: adminPassword,
+    JWT_TTL_SECONDS: String(ttlSeconds),
+    LOG_LEVEL: "silent",
+    ...overrides,
+  });
+
+let registered = 0;
+async function registerCustomer(name = "Customer") {
+  const email = `customer-${++registered}@shop.test`;
+  const { user } = await client.registerUser({ email, name, password: "customer-password" });
+  return user!;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("users", serviceDir);
+  config = configFor();
+  service = await startService({ context: "users", serviceDir, config, start: buildUsers });
+  client = createServiceClient(UserService, { address: service.grpc.address });
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await db?.drop();
+});
+
+describe("registration", () => {
+  it("creates a customer with a lower-cased email and a scrypt hash of the password", async () => {
+    const { user } = await client.registerUser({ email: "Ada.Lovelace@Example.COM", name: "  Ada Lovelace ", password: "analytical-engine" });
+    expect(user?.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(user?.email).toBe("ada.lovelace@example.com");
+    expect(user?.name).toBe("Ada Lovelace");
+    expect(user?.role).toBe(Role.CUSTOMER);
+    expect(user?.createTime).toBeDefined();
+    const [row] = await queryDb<{ password_hash: string }>("SELECT password_hash FROM users WHERE id = $1", [user!.id]);
+    expect(row?.password_hash).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[\w-]+\$[\w-]+$/);
+    expect(row?.password_hash).not.toContain("analytical-engine");
+  });
+
+  it("rejects an email already taken in another case with ALREADY_EXISTS naming it", async () => {
+    await client.registerUser({ email: "grace@example.com", name: "Grace", password: "cobol-rules" });
+    const err = await codeOf(client.registerUser({ email: "Grace@EXAMPLE.com", name: "Other Grace", password: "cobol-rules-2" }));
+    expect(err.code).toBe(Code.AlreadyExists);
+    expect(err.message).toContain("grace@example.com");
+  });
+
+  it("lets exactly one of several concurrent registrations of one email win", async () => {
+    const spellings = ["race@shop.test", "RACE@shop.test", "Race@Shop.Test", "race@SHOP.TEST"];
+    const results = await Promise.allSettled(
+      spellings.map((email, i) => client.registerUser({ email, name: `Racer ${i}`, password: `race-password-${i}` })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const losers = results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : []));
+    expect(losers.map((e) => e.code)).toEqual([Code.AlreadyExists, Code.AlreadyExists, Code.AlreadyExists]);
+    const rows = await queryDb<{ count: string }>("SELECT count(*) FROM users WHERE lower(email) = $1", ["race@shop.test"]);
+    expect(rows[0]?.count).toBe("1");
+  });
+
+  it.each([
+    [{ email: "not-an-email", name: "X", password: "long-enough" }, "email"],
+    [{ email: "", name: "X", password: "long-enough" }, "email"],
+    [{ email: "short@shop.test", name: "X", password: "short" }, "password"],
+    [{ email: "noname@shop.test", name: "", password: "long-enough" }, "name"],
+    [{ email: "blank@shop.test", name: "   ", password: "long-enough" }, "name"],
+    [{ email: "long@shop.test", name: "n".repeat(101), password: "long-enough" }, "name"],
+  ])("rejects %o with INVALID_ARGUMENT naming %s", async (input, field) => {
+    const err = await codeOf(client.registerUser(input));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.message).toContain(`${field}:`);
+  });
+});
+
+describe("access tokens", () => {
+  it("issues a verifiable Bearer token for the right password, whatever the email case", async () => {
+    const user = await registerCustomer();
+    const before = Math.floor(Date.now() / 1000);
+    const token = await client.createToken({ email: user.email.toUpperCase(), password: "customer-password" });
+    expect(token.tokenType).toBe("Bearer");
+    expect(token.expiresIn).toBe(ttlSeconds);
+    expect(await verifyAccessToken(config, token.accessToken)).toEqual({ userId: user.id, role: "customer" });
+    const claims = decodeJwt(token.accessToken);
+    expect(claims).toMatchObject({ sub: user.id, role: "customer", iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE });
+    expect(claims.exp! - claims.iat!).toBe(ttlSeconds);
+    expect(claims.exp!).toBeGreaterThanOrEqual(before + ttlSeconds);
+    expect(claims.exp!).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + ttlSeconds);
+  });
+
+  it("signs tokens that a verifier with another audience or secret refuses", async () => {
+    const user = await registerCustomer();
+    const { accessToken } = await client.createToken({ email: user.email, password: "customer-password" });
+    await expect(verifyAccessToken({ ...config, JWT_AUDIENCE: "someone-else" }, accessToken)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(verifyAccessToken({ ...config, JWT_SECRET: "another-secret" }, accessToken)).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("answers a wrong password and an unknown email alike with UNAUTHENTICATED", async () => {
+    const user = await registerCustomer();
+    const wrongPassword = await codeOf(client.createToken({ email: user.email, password: "not-the-password" }));
+    const unknownEmail = await codeOf(client.createToken({ email: "nobody@shop.test", password: "customer-password" }));
+    expect(wrongPassword).toEqual({ code: Code.Unauthenticated, message: "invalid email or password" });
+    expect(unknownEmail).toEqual(wrongPassword);
+  });
+
+  it.each([
+    [{ email: "", password: "x" }, "email"],
+    [{ email: "a@shop.test", password: "" }, "password"],
+  ])("rejects %o with INVALID_ARGUMENT naming %s", async (input, field) => {
+    const err = await codeOf(client.createToken(input));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.message).toContain(`${field}:`);
+  });
+});
+
+describe("seeded admin account", () => {
+  it("exists with the admin role and gets it in its token", async () => {
+    const { accessToken } = await client.createToken({ email: "root@shop.test", password: adminPassword });
+    const claims = await verifyAccessToken(config, accessToken);
+    expect(claims.role).toBe("admin");
+    const { user } = await client.getUser({ userId: claims.userId }, { headers: callerHeaders(claims.userId, "admin") });
+    expect(user).toMatchObject({ email: "root@shop.test", role: Role.ADMIN });
+  });
+
+  it("is left alone by a later start with other admin settings", async () => {
+    const again = await startService({ context: "users", serviceDir, config: configFor({ ADMIN_PASSWORD: "changed-password" }), start: buildUsers });
+    await again.stop();
+    const admins = await queryDb<{ id: string }>("SELECT id FROM users WHERE role = 'admin'", []);
+    expect(admins).toHaveLength(1);
+    expect((await client.createToken({ email: adminEmail, password: adminPassword })).accessToken).not.toBe("");
+    const changed = await codeOf(client.createToken({ email: adminEmail, password: "changed-password" }));
+    expect(changed.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("reading an account", () => {
+  it("lets a customer read their own account", async () => {
+    const user = await registerCustomer("Self Reader");
+    const { user: got } = await client.getUser({ userId: user.id }, { headers: callerHeaders(user.id) });
+    expect(got).toMatchObject({ id: user.id, email: user.email, name: "Self Reader", role: Role.CUSTOMER });
+  });
+
+  it("lets an admin read any account", async () => {
+    const user = await registerCustomer();
+    const { user: got } = await client.getUser({ userId: user.id }, { headers: adminHeaders() });
+    expect(got?.id).toBe(user.id);
+  });
+
+  it("denies another customer with PERMISSION_DENIED and an anonymous caller with UNAUTHENTICATED", async () => {
+    const user = await registerCustomer();
+    const other = await registerCustomer();
+    expect((await codeOf(client.getUser({ userId: user.id }, { headers: callerHeaders(other.id) }))).code).toBe(Code.PermissionDenied);
+    expect((await codeOf(client.getUser({ userId: user.id }))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("answers NOT_FOUND for an unknown id and INVALID_ARGUMENT naming userId for a malformed one", async () => {
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    const missing = await codeOf(client.getUser({ userId: unknown }, { headers: adminHeaders() }));
+    expect(missing.code).toBe(Code.NotFound);
+    expect(missing.message).toContain(unknown);
+    const malformed = await codeOf(client.getUser({ userId: "nope" }, { headers: adminHeaders() }));
+    expect(malformed.code).toBe(Code.InvalidArgument);
+    expect(malformed.message).toContain("userId:");
+  });
+
+  it("does not tell a customer whether someone else's id exists", async () => {
+    const caller = await registerCustomer();
+    const err = await codeOf(client.getUser({ userId: "00000000-0000-4000-8000-000000000000" }, { headers: callerHeaders(caller.id) }));
+    expect(err.code).toBe(Code.PermissionDenied);
+  });
+});
