@@ -13,7 +13,8 @@ import {
 import { runUnaryCall, getAbortSignalReason } from "@connectrpc/connect/protocol";
 import { errorFromStatus, headersFromMetadata, metadataFromHeaders } from "./grpc-wire.js";
 import { rpcMetrics } from "./metrics.js";
-import { propagationHeaders, remainingMs } from "./request-context.js";
+import { currentContext, propagationHeaders, remainingMs } from "./request-context.js";
+import { SpanKind, startSpan } from "./tracing.js";
 
 export interface GrpcTransportOptions {
   /** `host:port` of the upstream. */
@@ -45,9 +46,15 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const inherited = remainingMs();
       const effectiveTimeout = Math.min(timeoutMs ?? defaultTimeoutMs, inherited ?? Number.POSITIVE_INFINITY);
-      const requestHeader = new Headers(header);
-      for (const [key, value] of Object.entries(propagationHeaders())) if (!requestHeader.has(key)) requestHeader.set(key, value);
       const label = `${method.parent.typeName}/${method.name}`;
+      const requestHeader = new Headers(header);
+      const span = startSpan(label, SpanKind.CLIENT, {
+        traceparent: requestHeader.get("traceparent") ?? currentContext()?.traceparent,
+        tracestate: requestHeader.get("tracestate") ?? currentContext()?.tracestate,
+      });
+      for (const [key, value] of Object.entries({ ...propagationHeaders(), ...span.carrier })) {
+        if (value && !(key === "x-request-id" && requestHeader.has(key))) requestHeader.set(key, value);
+      }
       const stopTimer = rpcMetrics.clientDuration.startTimer({ method: label });
       try {
         const response = await runUnaryCall({
@@ -101,10 +108,12 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
             }),
         });
         rpcMetrics.clientRequests.inc({ method: label, code: "ok" });
+        span.end();
         return response;
       } catch (err) {
         const error = ConnectError.from(err);
         rpcMetrics.clientRequests.inc({ method: label, code: Code[error.code] });
+        span.end(error);
         throw error;
       } finally {
         stopTimer();

@@ -8,6 +8,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "./logger.js";
 import { rpcMetrics } from "./metrics.js";
 import { contextFromHeaders, runWithContext } from "./request-context.js";
+import { SpanKind, startSpan } from "./tracing.js";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import { validateMessage } from "./validation.js";
 
@@ -83,7 +84,9 @@ function unaryHandler(
       shutdownSignal,
       requestHeader,
     });
-    const requestContext = contextFromHeaders((key) => requestHeader.get(key) ?? undefined, deadline);
+    const incoming = contextFromHeaders((key) => requestHeader.get(key) ?? undefined, deadline);
+    const span = startSpan(label, SpanKind.SERVER, incoming, { "rpc.system": "grpc", "rpc.method": label });
+    const requestContext = { ...incoming, ...span.carrier };
     runWithContext(requestContext, async () => {
       validateMessage(method.input, call.request as never);
       const result = await fn(call.request, ctx);
@@ -94,6 +97,7 @@ function unaryHandler(
         callback(null, response, metadataFromHeaders(ctx.responseTrailer));
         rpcMetrics.serverRequests.inc({ method: label, code: "ok" });
         stopTimer();
+        span.end();
       },
       (thrown: unknown) => {
         const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
@@ -105,6 +109,7 @@ function unaryHandler(
         callback(statusFromError(err), null);
         rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });
         stopTimer();
+        span.end(err);
       },
     );
   };

@@ -15,3 +15,4 @@ export * from "./paging.js";
 export * from "./demo-data.js";
 export * from "./events/index.js";
 export * from "./tokens.js";
+export * from "./tracing.js";

@@ -5,6 +5,7 @@ import { prepareDatabase } from "./db.js";
 import { startGrpcServer, type RunningGrpcServer, type ServiceRegistration } from "./grpc-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
+import { initTracing } from "./tracing.js";
 import { databaseUrl, envPrefix, topology } from "./topology.js";
 
 export interface BaseServiceConfig {
@@ -109,6 +110,7 @@ export async function runService<C extends BaseServiceConfig>(load: () => Servic
     throw err;
   }
   const logger = definition.logger ?? createLogger(definition.context, definition.config.logLevel);
+  initTracing(definition.context);
   process.on("unhandledRejection", (err) => {
     logger.fatal({ err }, "unhandled rejection");
     process.exit(1);

@@ -1,0 +1,67 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { createServiceClient } from "./grpc-client.js";
+import { registration, startGrpcServer, type RunningGrpcServer } from "./grpc-server.js";
+import { createLogger } from "./logger.js";
+import { currentContext, runWithContext, type RequestContext } from "./request-context.js";
+import { initTracing } from "./tracing.js";
+
+const spans = new InMemorySpanExporter();
+let front: RunningGrpcServer;
+let back: RunningGrpcServer;
+const seenByBack: RequestContext[] = [];
+const product = { id: "8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e0001", sku: "MUG-001", name: "Mug" };
+
+beforeAll(async () => {
+  initTracing("propagation-test", [new SimpleSpanProcessor({ exporter: spans })]);
+  const logger = createLogger("test", "silent");
+  back = await startGrpcServer({
+    logger,
+    host: "127.0.0.1",
+    port: 0,
+    registrations: [
+      registration(CatalogService, {
+        getProduct() {
+          seenByBack.push({ ...currentContext()! });
+          return { product };
+        },
+      } as never),
+    ],
+  });
+  const backClient = createServiceClient(CatalogService, { address: back.address });
+  // A middle hop that calls the next service with no explicit headers or timeout.
+  front = await startGrpcServer({
+    logger,
+    host: "127.0.0.1",
+    port: 0,
+    registrations: [registration(CatalogService, { getProduct: (req) => backClient.getProduct(req) } as never)],
+  });
+});
+
+afterAll(async () => {
+  await front?.shutdown(0);
+  await back?.shutdown(0);
+});
+
+describe("work context across gRPC hops", () => {
+  it("carries correlation id, trace and a shrinking deadline through a middle service", async () => {
+    const client = createServiceClient(CatalogService, { address: front.address });
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const started = Date.now();
+    await runWithContext({ correlationId: "corr-42", traceparent: `00-${traceId}-00f067aa0ba902b7-01`, deadline: started + 5_000 }, () =>
+      client.getProduct({ productId: product.id }),
+    );
+    client.close();
+    const seen = seenByBack.at(-1)!;
+    expect(seen.correlationId).toBe("corr-42");
+    expect(seen.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(seen.traceparent).not.toContain("00f067aa0ba902b7");
+    expect(seen.deadline).toBeGreaterThan(started);
+    // grpc-timeout travels in whole milliseconds, so allow for rounding; the default would be 10 s.
+    expect(seen.deadline).toBeLessThan(started + 5_100);
+    const names = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
+    expect(names.filter((n) => n === "shop.catalog.v1.CatalogService/GetProduct")).toHaveLength(4);
+  });
+});
