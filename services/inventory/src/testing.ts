@@ -1,0 +1,51 @@
+import path from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
+import { createServiceClient, startService } from "@shop/runtime";
+import { adminHeaders, createTestDatabase } from "@shop/runtime/testing";
+import { loadInventoryConfig } from "./config.js";
+import { buildInventory } from "./server.js";
+
+export type InventoryClient = ReturnType<typeof createServiceClient<typeof InventoryService>>;
+
+export interface TestInventory {
+  client: InventoryClient;
+  stop(): Promise<void>;
+}
+
+/** The inventory service on its own fresh database and a free port, with a client to it. */
+export async function startTestInventory(): Promise<TestInventory> {
+  const serviceDir = path.resolve(import.meta.dirname, "..");
+  const db = await createTestDatabase("inventory", serviceDir);
+  const config = loadInventoryConfig({
+    INVENTORY_HOST: "127.0.0.1",
+    INVENTORY_PORT: "0",
+    INVENTORY_METRICS_PORT: "0",
+    INVENTORY_DATABASE_URL: db.url,
+    SEED_DEMO_DATA: "true",
+    LOG_LEVEL: "silent",
+  });
+  const service = await startService({ context: "inventory", serviceDir, config, start: buildInventory });
+  const client = createServiceClient(InventoryService, { address: service.grpc.address });
+  return {
+    client,
+    async stop() {
+      client.close();
+      await service.stop();
+      await db.drop();
+    },
+  };
+}
+
+export const admin = { headers: adminHeaders() };
+
+/** The error a call failed with; fails the test when the call succeeds. */
+export async function failureOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  const err = await call.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (e: unknown) => ConnectError.from(e),
+  );
+  return { code: err.code, message: err.rawMessage };
+}
