@@ -1,0 +1,287 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRegistry, fromBinary } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import {
+  ShipmentCancelledSchema,
+  ShipmentCreatedSchema,
+  ShipmentDispatchedSchema,
+} from "@shop/contracts/shop/shipping/v1/events_pb.js";
+import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { createServiceClient, startService, type RunningService } from "@shop/runtime";
+import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { loadShippingConfig } from "./config.js";
+import { createShippingDb, type ShippingDb } from "./db/client.js";
+import { buildShipping } from "./server.js";
+
+const serviceDir = path.resolve(import.meta.dirname, "..");
+
+let db: TestDatabase;
+let inspect: ShippingDb;
+let service: RunningService;
+let client: ReturnType<typeof createServiceClient<typeof ShippingService>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase("shipping", serviceDir);
+  inspect = createShippingDb(db.url);
+  const config = loadShippingConfig({
+    SHIPPING_HOST: "127.0.0.1",
+    SHIPPING_PORT: "0",
+    SHIPPING_METRICS_PORT: "0",
+    SHIPPING_DATABASE_URL: db.url,
+    LOG_LEVEL: "silent",
+  });
+  service = await startService({ context: "shipping", serviceDir, config, start: buildShipping });
+  client = createServiceClient(ShippingService, { address: service.grpc.address });
+});
+
+afterAll(async () => {
+  client?.close();
+  await service?.stop();
+  await inspect?.$disconnect();
+  await db?.drop();
+});
+
+const address = {
+  recipient: "Ada Lovelace",
+  line1: "12 St James's Square",
+  line2: "",
+  city: "London",
+  postalCode: "SW1Y 4JH",
+  countryCode: "GB",
+};
+
+const creation = () => ({ orderId: randomUUID(), userId: randomUUID(), address });
+
+const shipmentEvents = createRegistry(ShipmentCreatedSchema, ShipmentCancelledSchema, ShipmentDispatchedSchema);
+
+/** The outbox rows written for an order, oldest first, payloads decoded. */
+async function eventsOf(orderId: string) {
+  const rows = await inspect.outboxEvent.findMany({ orderBy: { createdAt: "asc" } });
+  return rows
+    .map((row) => {
+      const schema = shipmentEvents.getMessage(row.type);
+      if (!schema) throw new Error(`unexpected event type ${row.type}`);
+      return { subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
+    })
+    .filter((event) => event.payload.orderId === orderId);
+}
+
+const subjectsOf = async (orderId: string) => (await eventsOf(orderId)).map((event) => event.subject);
+
+async function created() {
+  const request = creation();
+  const { shipment } = await client.createShipment(request);
+  expect(shipment?.status).toBe(ShipmentStatus.CREATED);
+  return { ...request, shipment: shipment! };
+}
+
+describe("creating shipments", () => {
+  it("creates a shipment with a tracking number and writes ShipmentCreated with it", async () => {
+    const request = creation();
+    const { shipment } = await client.createShipment(request);
+    expect(shipment).toMatchObject({ orderId: request.orderId, userId: request.userId, status: ShipmentStatus.CREATED, address });
+    expect(shipment?.trackingNumber).toMatch(/^SHP-[A-Z2-7]{10}$/);
+    expect(await eventsOf(request.orderId)).toEqual([
+      {
+        subject: "shop.shipping.shipment_created",
+        type: "shop.shipping.v1.ShipmentCreated",
+        payload: expect.objectContaining({
+          shipmentId: shipment!.id,
+          orderId: request.orderId,
+          userId: request.userId,
+          trackingNumber: shipment!.trackingNumber,
+          occurTime: shipment!.updateTime,
+        }),
+      },
+    ]);
+  });
+
+  it("returns the same shipment on a repeat, with one event", async () => {
+    const { shipment, ...request } = await created();
+    const again = await client.createShipment({ ...request, address: { ...address, city: "Paris", countryCode: "FR" } });
+    expect(again.shipment).toEqual(shipment);
+    expect(await subjectsOf(request.orderId)).toEqual(["shop.shipping.shipment_created"]);
+  });
+
+  it("gives every order its own tracking number", async () => {
+    const numbers = await Promise.all(Array.from({ length: 10 }, async () => (await created()).shipment.trackingNumber));
+    expect(new Set(numbers).size).toBe(numbers.length);
+  });
+
+  it("applies concurrent creates of one order once", async () => {
+    const request = creation();
+    const results = await Promise.all(Array.from({ length: 6 }, () => client.createShipment(request)));
+    expect(new Set(results.map((r) => r.shipment?.id)).size).toBe(1);
+    expect(new Set(results.map((r) => r.shipment?.trackingNumber)).size).toBe(1);
+    expect(await subjectsOf(request.orderId)).toEqual(["shop.shipping.shipment_created"]);
+  });
+});
+
+describe("cancelling and dispatching", () => {
+  it("cancels a created shipment once and then refuses to create it again", async () => {
+    const { orderId, shipment } = await created();
+    const cancelled = await client.cancelShipment({ orderId });
+    expect(cancelled.shipment).toMatchObject({ id: shipment.id, status: ShipmentStatus.CANCELLED, trackingNumber: shipment.trackingNumber });
+    expect((await client.cancelShipment({ orderId })).shipment).toEqual(cancelled.shipment);
+    await expect(client.createShipment({ ...creation(), orderId })).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: `shipment for order ${orderId} was cancelled`,
+    });
+    const events = await eventsOf(orderId);
+    expect(events.map((e) => e.subject)).toEqual(["shop.shipping.shipment_created", "shop.shipping.shipment_cancelled"]);
+    expect(events[1]).toMatchObject({
+      type: "shop.shipping.v1.ShipmentCancelled",
+      payload: { shipmentId: shipment.id, orderId, userId: shipment.userId, occurTime: cancelled.shipment?.updateTime },
+    });
+  });
+
+  it("dispatches a created shipment once", async () => {
+    const { orderId, shipment } = await created();
+    const dispatched = await client.dispatchShipment({ orderId });
+    expect(dispatched.shipment).toMatchObject({ id: shipment.id, status: ShipmentStatus.DISPATCHED });
+    expect((await client.dispatchShipment({ orderId })).shipment).toEqual(dispatched.shipment);
+    expect((await client.createShipment({ ...creation(), orderId })).shipment).toEqual(dispatched.shipment);
+    const events = await eventsOf(orderId);
+    expect(events.map((e) => e.subject)).toEqual(["shop.shipping.shipment_created", "shop.shipping.shipment_dispatched"]);
+    expect(events[1]!.payload).toMatchObject({ shipmentId: shipment.id, trackingNumber: shipment.trackingNumber });
+  });
+
+  it("refuses to cancel a dispatched shipment", async () => {
+    const { orderId } = await created();
+    await client.dispatchShipment({ orderId });
+    await expect(client.cancelShipment({ orderId })).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: `shipment for order ${orderId} was already dispatched`,
+    });
+    expect(await subjectsOf(orderId)).toEqual(["shop.shipping.shipment_created", "shop.shipping.shipment_dispatched"]);
+  });
+
+  it("refuses to dispatch a cancelled shipment", async () => {
+    const { orderId } = await created();
+    await client.cancelShipment({ orderId });
+    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: `shipment for order ${orderId} was cancelled`,
+    });
+    expect(await subjectsOf(orderId)).toEqual(["shop.shipping.shipment_created", "shop.shipping.shipment_cancelled"]);
+  });
+
+  it("answers NOT_FOUND to a dispatch of an unknown order", async () => {
+    const orderId = randomUUID();
+    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({
+      code: Code.NotFound,
+      rawMessage: `shipment for order ${orderId} not found`,
+    });
+  });
+
+  it("applies a race between cancel and dispatch once", async () => {
+    const { orderId } = await created();
+    const [cancel, dispatch] = await Promise.allSettled([client.cancelShipment({ orderId }), client.dispatchShipment({ orderId })]);
+    expect([cancel.status, dispatch.status].sort()).toEqual(["fulfilled", "rejected"]);
+    const subjects = await subjectsOf(orderId);
+    expect(subjects).toHaveLength(2);
+    const { shipment } = await client.getShipment({ orderId }, { headers: adminHeaders() });
+    expect(shipment?.status).toBe(cancel.status === "fulfilled" ? ShipmentStatus.CANCELLED : ShipmentStatus.DISPATCHED);
+  });
+});
+
+describe("cancel tombstones", () => {
+  it("records a cancel of an unknown order without an event and refuses a late create", async () => {
+    const orderId = randomUUID();
+    const { shipment } = await client.cancelShipment({ orderId });
+    expect(shipment).toMatchObject({ orderId, userId: "", status: ShipmentStatus.CANCELLED, trackingNumber: "" });
+    expect(shipment?.address).toBeUndefined();
+    expect((await client.cancelShipment({ orderId })).shipment).toEqual(shipment);
+
+    await expect(client.createShipment({ ...creation(), orderId })).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: `shipment for order ${orderId} was cancelled`,
+    });
+    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    await expect(client.getShipment({ orderId }, { headers: adminHeaders() })).rejects.toMatchObject({ code: Code.NotFound });
+    expect(await eventsOf(orderId)).toEqual([]);
+  });
+
+  it("leaves the order cancelled when a cancel races its create", async () => {
+    const request = creation();
+    const [create] = await Promise.allSettled([client.createShipment(request), client.cancelShipment({ orderId: request.orderId })]);
+    if (create.status === "rejected") expect(create.reason).toMatchObject({ code: Code.FailedPrecondition });
+    expect((await client.cancelShipment({ orderId: request.orderId })).shipment?.status).toBe(ShipmentStatus.CANCELLED);
+    const subjects = await subjectsOf(request.orderId);
+    expect([[], ["shop.shipping.shipment_created", "shop.shipping.shipment_cancelled"]]).toContainEqual(subjects);
+  });
+});
+
+describe("reading a shipment (public route, owner or admin)", () => {
+  it("shows the shipment to its owner and to admins", async () => {
+    const { orderId, userId, shipment } = await created();
+    expect((await client.getShipment({ orderId }, { headers: callerHeaders(userId) })).shipment).toEqual(shipment);
+    expect((await client.getShipment({ orderId }, { headers: adminHeaders() })).shipment).toEqual(shipment);
+  });
+
+  it("refuses other customers and anonymous callers", async () => {
+    const { orderId } = await created();
+    await expect(client.getShipment({ orderId }, { headers: callerHeaders() })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(client.getShipment({ orderId })).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("answers NOT_FOUND for an order without a shipment", async () => {
+    const orderId = randomUUID();
+    await expect(client.getShipment({ orderId }, { headers: callerHeaders() })).rejects.toMatchObject({
+      code: Code.NotFound,
+      rawMessage: `shipment for order ${orderId} not found`,
+    });
+  });
+});
+
+describe("shipping bad paths", () => {
+  it.each([
+    [{ orderId: "order-1" }, "orderId"],
+    [{ userId: "" }, "userId"],
+    [{ address: undefined }, "address"],
+    [{ address: { ...address, recipient: "" } }, "address.recipient"],
+    [{ address: { ...address, city: "" } }, "address.city"],
+    [{ address: { ...address, postalCode: "" } }, "address.postalCode"],
+    [{ address: { ...address, countryCode: "gb" } }, "address.countryCode"],
+    [{ address: { ...address, line2: "x".repeat(201) } }, "address.line2"],
+  ])("rejects a create with %o naming %s", async (override, field) => {
+    const request = { ...creation(), ...override };
+    await expect(client.createShipment(request)).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining(`${field}:`),
+    });
+  });
+
+  it("rejects a malformed order id on every operation", async () => {
+    const admin = { headers: adminHeaders() };
+    for (const call of [client.cancelShipment, client.dispatchShipment, client.getShipment]) {
+      await expect(call({ orderId: "nope" }, admin)).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        rawMessage: expect.stringContaining("orderId:"),
+      });
+    }
+  });
+});
+
+describe("state changes and their events commit together", () => {
+  it("keeps the shipment unchanged when its event cannot be written", async () => {
+    const { orderId } = await created();
+    const request = creation();
+    await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
+    try {
+      await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({ code: Code.Internal });
+      await expect(client.createShipment(request)).rejects.toMatchObject({ code: Code.Internal });
+    } finally {
+      await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
+    }
+    const admin = { headers: adminHeaders() };
+    expect((await client.getShipment({ orderId }, admin)).shipment?.status).toBe(ShipmentStatus.CREATED);
+    await expect(client.getShipment({ orderId: request.orderId }, admin)).rejects.toMatchObject({ code: Code.NotFound });
+    expect(await subjectsOf(orderId)).toEqual(["shop.shipping.shipment_created"]);
+
+    expect((await client.dispatchShipment({ orderId })).shipment?.status).toBe(ShipmentStatus.DISPATCHED);
+    expect((await client.createShipment(request)).shipment?.status).toBe(ShipmentStatus.CREATED);
+  });
+});
