@@ -1,0 +1,61 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  NotificationKind as NotificationKindMessage,
+  type NotificationSchema,
+  type NotificationService,
+} from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
+import { decodePageToken, encodePageToken, errors, pageSizeOf, requireCaller } from "@shop/runtime";
+import type { NotificationCursor, NotificationRepository } from "../db/notifications.js";
+import type { Notification, NotificationKind } from "../domain/notification.js";
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const kindMessages: Record<NotificationKind, NotificationKindMessage> = {
+  order_confirmed: NotificationKindMessage.ORDER_CONFIRMED,
+  order_cancelled: NotificationKindMessage.ORDER_CANCELLED,
+  shipment_created: NotificationKindMessage.SHIPMENT_CREATED,
+  payment_refunded: NotificationKindMessage.PAYMENT_REFUNDED,
+};
+
+export function toNotificationMessage(notification: Notification): MessageInitShape<typeof NotificationSchema> {
+  return {
+    id: notification.id,
+    userId: notification.userId,
+    kind: kindMessages[notification.kind],
+    orderId: notification.orderId,
+    subject: notification.subject,
+    body: notification.body,
+    createTime: timestampFromDate(notification.createdAt),
+  };
+}
+
+function cursorOf(pageToken: string): NotificationCursor | undefined {
+  const cursor = decodePageToken(pageToken);
+  if (!cursor) return undefined;
+  const createdAt = new Date(cursor.afterKey);
+  if (Number.isNaN(createdAt.getTime()) || !uuidPattern.test(cursor.afterId)) {
+    throw errors.invalidArgument("pageToken", "is not a valid page token");
+  }
+  return { createdAt, id: cursor.afterId };
+}
+
+export function notificationHandlers(notifications: NotificationRepository): ServiceImpl<typeof NotificationService> {
+  return {
+    async listNotifications(req, ctx) {
+      const caller = requireCaller(ctx);
+      const after = cursorOf(req.pageToken);
+      // User ids are UUIDs: any other caller id owns no notification.
+      if (!uuidPattern.test(caller.userId)) return { notifications: [], nextPageToken: "" };
+      const size = pageSizeOf(req.pageSize);
+      const page = await notifications.listForUser(caller.userId, size + 1, after);
+      const items = page.slice(0, size);
+      const last = items.at(-1);
+      return {
+        notifications: items.map(toNotificationMessage),
+        nextPageToken: page.length > size && last ? encodePageToken(last.createdAt.toISOString(), last.id) : "",
+      };
+    },
+  };
+}
