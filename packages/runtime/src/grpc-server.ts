@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { create, isMessage, toBinary, type DescFile, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -98,6 +99,8 @@ function unaryHandler(
         rpcMetrics.serverRequests.inc({ method: label, code: "ok" });
         stopTimer();
         span.end();
+        // Releases the context's deadline timer and its listener on the shutdown signal.
+        ctx.abort();
       },
       (thrown: unknown) => {
         const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
@@ -110,6 +113,7 @@ function unaryHandler(
         rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });
         stopTimer();
         span.end(err);
+        ctx.abort();
       },
     );
   };
@@ -122,6 +126,8 @@ function unaryHandler(
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const server = new grpc.Server({ "grpc.keepalive_permit_without_calls": 1 });
   const shutdown = new AbortController();
+  // Every call in flight listens to the shutdown signal; there is no sensible cap.
+  setMaxListeners(0, shutdown.signal);
   const status: Record<string, "SERVING"> = { "": "SERVING" };
   for (const { service, impl } of options.registrations) {
     const handlers: grpc.UntypedServiceImplementation = {};

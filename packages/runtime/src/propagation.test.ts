@@ -1,4 +1,3 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
@@ -36,7 +35,7 @@ beforeAll(async () => {
     logger,
     host: "127.0.0.1",
     port: 0,
-    registrations: [registration(CatalogService, { getProduct: (req) => backClient.getProduct(req) } as never)],
+    registrations: [registration(CatalogService, { getProduct: (req: { productId: string }) => backClient.getProduct(req) } as never)],
   });
 });
 

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { createServiceClient, startService, type RunningService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "./config.js";
 import { buildCatalog } from "./server.js";
 
@@ -13,16 +13,6 @@ let client: ReturnType<typeof createServiceClient<typeof CatalogService>>;
 const admin = { headers: adminHeaders() };
 
 const usd = (amountMinor: bigint) => ({ currencyCode: "USD", amountMinor });
-
-async function codeOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  const err = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => ConnectError.from(e),
-  );
-  return { code: err.code, message: err.rawMessage };
-}
 
 beforeAll(async () => {
   db = await createTestDatabase("catalog", path.resolve(import.meta.dirname, ".."));
@@ -87,15 +77,15 @@ describe("catalog over gRPC", () => {
 describe("catalog bad paths", () => {
   it("rejects a duplicate sku with ALREADY_EXISTS", async () => {
     await client.createProduct({ sku: "DUP-1", name: "One", description: "", price: usd(1n) }, admin);
-    const err = await codeOf(client.createProduct({ sku: "DUP-1", name: "Two", description: "", price: usd(2n) }, admin));
+    const err = await failureOf(client.createProduct({ sku: "DUP-1", name: "Two", description: "", price: usd(2n) }, admin));
     expect(err.code).toBe(Code.AlreadyExists);
     expect(err.message).toContain("DUP-1");
   });
 
   it("requires the admin role to create or reprice", async () => {
-    const anonymous = await codeOf(client.createProduct({ sku: "NOPE-1", name: "x", description: "", price: usd(1n) }));
+    const anonymous = await failureOf(client.createProduct({ sku: "NOPE-1", name: "x", description: "", price: usd(1n) }));
     expect(anonymous.code).toBe(Code.Unauthenticated);
-    const customer = await codeOf(
+    const customer = await failureOf(
       client.createProduct({ sku: "NOPE-2", name: "x", description: "", price: usd(1n) }, { headers: callerHeaders() }),
     );
     expect(customer.code).toBe(Code.PermissionDenied);
@@ -108,25 +98,25 @@ describe("catalog bad paths", () => {
     [{ sku: "OK-3", name: "x", description: "", price: { currencyCode: "usd", amountMinor: 1n } }, "price.currencyCode"],
     [{ sku: "OK-4", name: "x", description: "", price: usd(-5n) }, "price.amountMinor"],
   ])("rejects %o naming %s", async (input, field) => {
-    const err = await codeOf(client.createProduct(input, admin));
+    const err = await failureOf(client.createProduct(input, admin));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain(`${field}:`);
   });
 
   it("answers NOT_FOUND for unknown ids and INVALID_ARGUMENT for malformed ones", async () => {
-    expect((await codeOf(client.getProduct({ productId: "00000000-0000-4000-8000-000000000000" }))).code).toBe(Code.NotFound);
-    const malformed = await codeOf(client.getProduct({ productId: "nope" }));
+    expect((await failureOf(client.getProduct({ productId: "00000000-0000-4000-8000-000000000000" }))).code).toBe(Code.NotFound);
+    const malformed = await failureOf(client.getProduct({ productId: "nope" }));
     expect(malformed.code).toBe(Code.InvalidArgument);
     expect(malformed.message).toContain("productId");
-    const batch = await codeOf(client.batchGetProducts({ productIds: ["00000000-0000-4000-8000-000000000000"] }));
+    const batch = await failureOf(client.batchGetProducts({ productIds: ["00000000-0000-4000-8000-000000000000"] }));
     expect(batch.code).toBe(Code.NotFound);
   });
 
   it("rejects a forged page token and an oversized page", async () => {
-    const token = await codeOf(client.listProducts({ pageToken: "!!garbage!!" }));
+    const token = await failureOf(client.listProducts({ pageToken: "!!garbage!!" }));
     expect(token.code).toBe(Code.InvalidArgument);
     expect(token.message).toContain("pageToken");
-    const size = await codeOf(client.listProducts({ pageSize: 1000 }));
+    const size = await failureOf(client.listProducts({ pageSize: 1000 }));
     expect(size.code).toBe(Code.InvalidArgument);
     expect(size.message).toContain("pageSize");
   });

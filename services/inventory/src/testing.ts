@@ -1,5 +1,4 @@
 import path from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { createServiceClient, startService } from "@shop/runtime";
 import { adminHeaders, createTestDatabase } from "@shop/runtime/testing";
@@ -39,13 +38,4 @@ export async function startTestInventory(): Promise<TestInventory> {
 
 export const admin = { headers: adminHeaders() };
 
-/** The error a call failed with; fails the test when the call succeeds. */
-export async function failureOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  const err = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => ConnectError.from(e),
-  );
-  return { code: err.code, message: err.rawMessage };
-}
+export { failureOf } from "@shop/runtime/testing";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Role, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
 import { createServiceClient, startService, verifyAccessToken, type RunningService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
 import { loadUsersConfig, type UsersConfig } from "./config.js";
 import { buildUsers } from "./server.js";
 
@@ -18,16 +18,6 @@ let db: TestDatabase;
 let config: UsersConfig;
 let service: RunningService;
 let client: ReturnType<typeof createServiceClient<typeof UserService>>;
-
-async function codeOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  const err = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => ConnectError.from(e),
-  );
-  return { code: err.code, message: err.rawMessage };
-}
 
 async function queryDb<T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T[]> {
   const connection = new pg.Client({ connectionString: db.url });
@@ -87,7 +77,7 @@ describe("registration", () => {
 
   it("rejects an email already taken in another case with ALREADY_EXISTS naming it", async () => {
     await client.registerUser({ email: "grace@example.com", name: "Grace", password: "cobol-rules" });
-    const err = await codeOf(client.registerUser({ email: "Grace@EXAMPLE.com", name: "Other Grace", password: "cobol-rules-2" }));
+    const err = await failureOf(client.registerUser({ email: "Grace@EXAMPLE.com", name: "Other Grace", password: "cobol-rules-2" }));
     expect(err.code).toBe(Code.AlreadyExists);
     expect(err.message).toContain("grace@example.com");
   });
@@ -112,7 +102,7 @@ describe("registration", () => {
     [{ email: "blank@shop.test", name: "   ", password: "long-enough" }, "name"],
     [{ email: "long@shop.test", name: "n".repeat(101), password: "long-enough" }, "name"],
   ])("rejects %o with INVALID_ARGUMENT naming %s", async (input, field) => {
-    const err = await codeOf(client.registerUser(input));
+    const err = await failureOf(client.registerUser(input));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain(`${field}:`);
   });
@@ -142,8 +132,8 @@ describe("access tokens", () => {
 
   it("answers a wrong password and an unknown email alike with UNAUTHENTICATED", async () => {
     const user = await registerCustomer();
-    const wrongPassword = await codeOf(client.createToken({ email: user.email, password: "not-the-password" }));
-    const unknownEmail = await codeOf(client.createToken({ email: "nobody@shop.test", password: "customer-password" }));
+    const wrongPassword = await failureOf(client.createToken({ email: user.email, password: "not-the-password" }));
+    const unknownEmail = await failureOf(client.createToken({ email: "nobody@shop.test", password: "customer-password" }));
     expect(wrongPassword).toEqual({ code: Code.Unauthenticated, message: "invalid email or password" });
     expect(unknownEmail).toEqual(wrongPassword);
   });
@@ -152,7 +142,7 @@ describe("access tokens", () => {
     [{ email: "", password: "x" }, "email"],
     [{ email: "a@shop.test", password: "" }, "password"],
   ])("rejects %o with INVALID_ARGUMENT naming %s", async (input, field) => {
-    const err = await codeOf(client.createToken(input));
+    const err = await failureOf(client.createToken(input));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain(`${field}:`);
   });
@@ -173,7 +163,7 @@ describe("seeded admin account", () => {
     const admins = await queryDb<{ id: string }>("SELECT id FROM users WHERE role = 'admin'", []);
     expect(admins).toHaveLength(1);
     expect((await client.createToken({ email: adminEmail, password: adminPassword })).accessToken).not.toBe("");
-    const changed = await codeOf(client.createToken({ email: adminEmail, password: "changed-password" }));
+    const changed = await failureOf(client.createToken({ email: adminEmail, password: "changed-password" }));
     expect(changed.code).toBe(Code.Unauthenticated);
   });
 });
@@ -194,23 +184,23 @@ describe("reading an account", () => {
   it("denies another customer with PERMISSION_DENIED and an anonymous caller with UNAUTHENTICATED", async () => {
     const user = await registerCustomer();
     const other = await registerCustomer();
-    expect((await codeOf(client.getUser({ userId: user.id }, { headers: callerHeaders(other.id) }))).code).toBe(Code.PermissionDenied);
-    expect((await codeOf(client.getUser({ userId: user.id }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(client.getUser({ userId: user.id }, { headers: callerHeaders(other.id) }))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(client.getUser({ userId: user.id }))).code).toBe(Code.Unauthenticated);
   });
 
   it("answers NOT_FOUND for an unknown id and INVALID_ARGUMENT naming userId for a malformed one", async () => {
     const unknown = "00000000-0000-4000-8000-000000000000";
-    const missing = await codeOf(client.getUser({ userId: unknown }, { headers: adminHeaders() }));
+    const missing = await failureOf(client.getUser({ userId: unknown }, { headers: adminHeaders() }));
     expect(missing.code).toBe(Code.NotFound);
     expect(missing.message).toContain(unknown);
-    const malformed = await codeOf(client.getUser({ userId: "nope" }, { headers: adminHeaders() }));
+    const malformed = await failureOf(client.getUser({ userId: "nope" }, { headers: adminHeaders() }));
     expect(malformed.code).toBe(Code.InvalidArgument);
     expect(malformed.message).toContain("userId:");
   });
 
   it("does not tell a customer whether someone else's id exists", async () => {
     const caller = await registerCustomer();
-    const err = await codeOf(client.getUser({ userId: "00000000-0000-4000-8000-000000000000" }, { headers: callerHeaders(caller.id) }));
+    const err = await failureOf(client.getUser({ userId: "00000000-0000-4000-8000-000000000000" }, { headers: callerHeaders(caller.id) }));
     expect(err.code).toBe(Code.PermissionDenied);
   });
 });

@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import { metadataKeys } from "../request-context.js";
 
@@ -7,3 +8,14 @@ export function callerHeaders(userId: string = randomUUID(), role: "customer" | 
 }
 
 export const adminHeaders = (userId: string = randomUUID()) => callerHeaders(userId, "admin");
+
+/** The code and message a call fails with (fails the test if it succeeds). */
+export async function failureOf(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  const err = await call.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (err: unknown) => ConnectError.from(err),
+  );
+  return { code: err.code, message: err.rawMessage };
+}
