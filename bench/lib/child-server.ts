@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+
+// The line a server child prints on stdout once it accepts connections.
+const listeningPrefix = "bench-listening ";
+
+export interface ServedByChild {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Child side: starts the server, tells the parent its port, and closes it when the parent asks
+ * (SIGTERM) or goes away (stdin ends), so no server outlives its benchmark.
+ */
+export async function serveForParent(start: () => Promise<ServedByChild>): Promise<void> {
+  const served = await start();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= served.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`closing the server failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", close);
+  process.stdin.on("end", close).resume();
+  process.stdout.write(`${listeningPrefix}${served.port}\n`);
+}
+
+export interface ChildServer {
+  readonly port: number;
+  readonly pid: number;
+  /** Asks the child to close its server and waits for it to exit (killing it if it lingers). */
+  stop(): Promise<void>;
+}
+
+export interface ChildServerOptions {
+  /** Arguments after the script. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  readyTimeoutMs?: number;
+  stopTimeoutMs?: number;
+}
+
+async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const force = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(force);
+  }
+}
+
+/**
+ * Runs a TypeScript server script (which calls `serveForParent`) in its own Node process, so
+ * server and load generator do not share a CPU-bound event loop, and resolves once it listens.
+ */
+export async function startChildServer(script: string, options: ChildServerOptions = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...(options.args ?? [])], {
+    env: options.env ?? process.env,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
+  const lines = createInterface({ input: child.stdout! });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${script} did not report listening within ${readyTimeoutMs} ms`)), readyTimeoutMs);
+      child.once("error", reject);
+      child.once("exit", (code, signal) => reject(new Error(`${script} exited before listening (code ${code}, signal ${signal})`)));
+      lines.on("line", (line) => {
+        if (!line.startsWith(listeningPrefix)) {
+          process.stderr.write(`[${script}] ${line}\n`);
+          return;
+        }
+        clearTimeout(timer);
+        resolve(Number(line.slice(listeningPrefix.length)));
+      });
+    });
+    return { port, pid: child.pid!, stop: () => stopChild(child, stopTimeoutMs) };
+  } catch (err) {
+    await stopChild(child, stopTimeoutMs);
+    throw err;
+  }
+}

@@ -1,0 +1,14 @@
+import { env, loadConfig } from "@shop/runtime";
+
+/** Load shape shared by the benchmarks, overridable by environment variables. */
+export function loadBenchConfig(source: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(
+    {
+      BENCH_WARMUP_MS: env.int(1_000, { min: 0 }),
+      BENCH_DURATION_MS: env.int(5_000, { min: 100 }),
+      BENCH_CONCURRENCY: env.int(50, { min: 1 }),
+    },
+    source,
+  );
+  return { warmupMs: config.BENCH_WARMUP_MS, durationMs: config.BENCH_DURATION_MS, concurrency: config.BENCH_CONCURRENCY };
+}
