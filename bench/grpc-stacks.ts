@@ -101,21 +101,19 @@ async function measureAll(): Promise<Measurement[]> {
   console.log(`warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls per combination`);
   const measurements: Measurement[] = [];
   for (const server of serverStacks) {
-    const child = await startChildServer(script, { args: ["serve", server] });
-    try {
-      for (const client of clientStacks) {
-        process.stderr.write(`${server} server <- ${client} client ...\n`);
-        const connection = connectTo(client, child.port);
-        try {
-          const request = { productId: demo.id };
-          const result = await runLoad(() => connection.client.getProduct(request), config);
-          measurements.push({ server, client, result });
-        } finally {
-          connection.close();
-        }
+    for (const client of clientStacks) {
+      process.stderr.write(`${server} server <- ${client} client ...\n`);
+      // A fresh server per combination, so no combination inherits another's state.
+      const child = await startChildServer(script, { args: ["serve", server] });
+      const connection = connectTo(client, child.port);
+      try {
+        const request = { productId: demo.id };
+        const result = await runLoad(() => connection.client.getProduct(request), config);
+        measurements.push({ server, client, result });
+      } finally {
+        connection.close();
+        await child.stop();
       }
-    } finally {
-      await child.stop();
     }
   }
   return measurements;
