@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { currentContext, propagationHeaders } from "../request-context.js";
+import { newEventId } from "./event-id.js";
 import { eventSubject } from "./subjects.js";
 
 /**
@@ -38,7 +38,8 @@ export interface EnqueuedEvent {
 /**
  * Writes a domain event to the outbox inside `tx`. The relay publishes it later with the
  * event id as JetStream message id; the correlation id and trace context of the current
- * work travel with it as headers.
+ * work travel with it as headers. Call the relay's `notify()` after the transaction commits
+ * to publish at once. A given `id` must be a UUID; generated ids keep creation order.
  */
 export async function enqueueEvent<S extends DescMessage>(
   tx: OutboxTransaction,
@@ -46,7 +47,7 @@ export async function enqueueEvent<S extends DescMessage>(
   message: MessageInitShape<S>,
   options: { id?: string } = {},
 ): Promise<EnqueuedEvent> {
-  const id = options.id ?? randomUUID();
+  const id = options.id ?? newEventId();
   const subject = eventSubject(schema);
   const payload = Buffer.from(toBinary(schema, create(schema, message)));
   const context = currentContext();

@@ -27,3 +27,16 @@ export const eventHeaders = {
   occurredAt: "Shop-Occurred-At",
   contentType: "Content-Type",
 } as const;
+
+export const eventContentType = "application/protobuf";
+
+/** Headers a dead letter carries besides the original message's own. */
+export const deadLetterHeaders = {
+  consumer: "Shop-Dead-Letter-Consumer",
+  subject: "Shop-Dead-Letter-Subject",
+  stream: "Shop-Dead-Letter-Stream",
+  sequence: "Shop-Dead-Letter-Sequence",
+  eventId: "Shop-Dead-Letter-Event-Id",
+  deliveries: "Shop-Dead-Letter-Deliveries",
+  error: "Shop-Dead-Letter-Error",
+} as const;

@@ -1,0 +1,64 @@
+import { nanos, StorageType } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { duplicateWindowMs, ensureStreams } from "./streams.js";
+import { deadLetterStream, streamName } from "./subjects.js";
+import { connectTestNats, uniqueContext, type TestNats } from "./test-support.js";
+
+describe("ensureStreams", () => {
+  const first = uniqueContext();
+  const second = uniqueContext();
+  const claimed = uniqueContext();
+  const squatter = `SQUAT_${claimed.toUpperCase()}`;
+  let nats: TestNats;
+
+  beforeAll(async () => {
+    nats = await connectTestNats();
+  });
+  afterAll(async () => {
+    await nats.jsm.streams.delete(squatter).catch(() => false);
+    await nats.close([first, second]);
+  });
+
+  it("creates one file-backed stream per context with a duplicate window, plus the dead-letter stream", async () => {
+    await ensureStreams(nats.jsm, [first, second]);
+
+    const info = await nats.jsm.streams.info(streamName(first));
+    expect(info.config.subjects).toEqual([`shop.${first}.>`]);
+    expect(info.config.storage).toBe(StorageType.File);
+    expect(info.config.duplicate_window).toBe(nanos(duplicateWindowMs));
+    expect((await nats.jsm.streams.info(streamName(second))).config.subjects).toEqual([`shop.${second}.>`]);
+    expect((await nats.jsm.streams.info(deadLetterStream)).config.subjects).toEqual(["shop.dead_letter.>"]);
+  });
+
+  it("is idempotent: running it again, even concurrently, leaves the same streams", async () => {
+    await Promise.all([ensureStreams(nats.jsm, [first]), ensureStreams(nats.jsm, [first, first])]);
+
+    const info = await nats.jsm.streams.info(streamName(first));
+    expect(info.config.duplicate_window).toBe(nanos(duplicateWindowMs));
+  });
+
+  it("brings a stream created with another configuration back to the shop's", async () => {
+    await nats.jsm.streams.update(streamName(second), { duplicate_window: nanos(5_000) });
+
+    await ensureStreams(nats.jsm, [second]);
+
+    expect((await nats.jsm.streams.info(streamName(second))).config.duplicate_window).toBe(nanos(duplicateWindowMs));
+  });
+
+  it("fails, naming the cause, when another stream already holds the context's subjects", async () => {
+    await nats.jsm.streams.add({ name: squatter, subjects: [`shop.${claimed}.>`] });
+
+    await expect(ensureStreams(nats.jsm, [claimed])).rejects.toThrow(/subjects overlap/);
+  });
+
+  it("drops a republished message id inside the duplicate window", async () => {
+    const js = nats.nc.jetstream();
+    const subject = `shop.${first}.something_happened`;
+
+    const original = await js.publish(subject, new Uint8Array([1]), { msgID: "3b0b6a56-8f1e-4c43-9d64-4f1e2a6f0d11" });
+    const again = await js.publish(subject, new Uint8Array([1]), { msgID: "3b0b6a56-8f1e-4c43-9d64-4f1e2a6f0d11" });
+
+    expect(original.duplicate).toBe(false);
+    expect(again).toMatchObject({ duplicate: true, seq: original.seq });
+  });
+});

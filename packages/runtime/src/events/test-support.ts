@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import { connect, type JetStreamManager, type NatsConnection } from "nats";
+import pg from "pg";
+import { dropDatabase, ensureDatabase } from "../db.js";
+import { createLogger } from "../logger.js";
+import { defaultPostgresUrl } from "../topology.js";
+import type { EventDatabase, EventTransaction } from "./database.js";
+import { enqueueEvent, outboxTable, type EnqueuedEvent } from "./outbox.js";
+import { deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
+
+/** The tables of the OutboxEvent and InboxEvent models as `prisma migrate diff` writes them. */
+const eventTablesDdl = `
+CREATE TABLE "outbox_events" (
+    "id" UUID NOT NULL,
+    "subject" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "payload" BYTEA NOT NULL,
+    "headers" JSONB NOT NULL DEFAULT '{}',
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "sent_at" TIMESTAMPTZ(3),
+
+    CONSTRAINT "outbox_events_pkey" PRIMARY KEY ("id")
+);
+
+CREATE TABLE "inbox_events" (
+    "consumer" TEXT NOT NULL,
+    "event_id" UUID NOT NULL,
+    "processed_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "inbox_events_pkey" PRIMARY KEY ("consumer","event_id")
+);
+
+CREATE INDEX "outbox_events_sent_at_created_at_idx" ON "outbox_events"("sent_at", "created_at");
+`;
+
+/** What the consumer tests' handlers write: one row per applied event. */
+const effectsDdl = `CREATE TABLE "effects" ("event_id" UUID NOT NULL, "note" TEXT NOT NULL)`;
+
+export const testNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+export const silentLogger = createLogger("events-test", "silent");
+
+function pgTransaction(client: pg.PoolClient): EventTransaction {
+  return {
+    $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await client.query(query, values)).rows as T,
+    $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await client.query(query, values)).rowCount ?? 0,
+  };
+}
+
+/** The EventDatabase interface over plain `pg`, standing where a service passes its Prisma client. */
+export function pgEventDatabase(pool: pg.Pool): EventDatabase {
+  return {
+    $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await pool.query(query, values)).rows as T,
+    $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await pool.query(query, values)).rowCount ?? 0,
+    async $transaction<R>(fn: (tx: EventTransaction) => Promise<R>): Promise<R> {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await fn(pgTransaction(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+export interface ScratchDatabase {
+  db: EventDatabase;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/** A database of its own for one test file, holding the outbox, inbox and effects tables. */
+export async function createScratchDatabase(): Promise<ScratchDatabase> {
+  const url = new URL(process.env.POSTGRES_URL ?? defaultPostgresUrl);
+  url.pathname = `/shop_test_events_${randomBytes(6).toString("hex")}`;
+  await ensureDatabase(url.toString());
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
+  await pool.query(eventTablesDdl + ";" + effectsDdl);
+  return {
+    db: pgEventDatabase(pool),
+    pool,
+    async drop() {
+      await pool.end();
+      await dropDatabase(url.toString());
+    },
+  };
+}
+
+/** A context name no other test run uses, so its stream and subjects are private to the caller. */
+export function uniqueContext(): string {
+  return `evt_${randomBytes(5).toString("hex")}`;
+}
+
+/** The durable consumer a test runs on its context; its dead letters are purged by `TestNats.close`. */
+export function readerOf(context: string): string {
+  return `${context}_reader`;
+}
+
+export interface TestNats {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** Deletes the streams of these contexts and their readers' dead letters, then closes. */
+  close(contexts: readonly string[]): Promise<void>;
+}
+
+export async function connectTestNats(): Promise<TestNats> {
+  const nc = await connect({ servers: testNatsUrl });
+  const jsm = await nc.jetstreamManager();
+  return {
+    nc,
+    jsm,
+    async close(contexts) {
+      for (const context of contexts) {
+        await jsm.streams.delete(streamName(context)).catch(() => false);
+        await jsm.streams.purge(deadLetterStream, { filter: deadLetterSubject(readerOf(context)) }).catch(() => undefined);
+      }
+      await nc.close();
+    },
+  };
+}
+
+/** Number of messages a stream holds. */
+export async function streamMessageCount(jsm: JetStreamManager, context: string): Promise<number> {
+  return (await jsm.streams.info(streamName(context))).state.messages;
+}
+
+/**
+ * Enqueues an event with the real `enqueueEvent`, then moves it from its canonical subject
+ * (`shop.orders.order_placed`) into the test's private context (`shop.<context>.order_placed`),
+ * so parallel test files and running services never see each other's events.
+ */
+export async function enqueueTestEvent<S extends DescMessage>(
+  tx: EventTransaction,
+  context: string,
+  schema: S,
+  message: MessageInitShape<S>,
+): Promise<EnqueuedEvent> {
+  const event = await enqueueEvent(tx, schema, message);
+  const subject = event.subject.replace(/^shop\.[^.]+\./, `shop.${context}.`);
+  await tx.$executeRawUnsafe(`UPDATE ${outboxTable} SET subject = $1 WHERE id = $2::uuid`, subject, event.id);
+  return { id: event.id, subject };
+}
+
+/** Polls `probe` until it returns a value that `accept` takes, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  accept: (value: T) => boolean,
+  { timeoutMs = 10_000, intervalMs = 20, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
