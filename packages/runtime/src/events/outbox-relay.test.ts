@@ -1,0 +1,197 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runWithContext } from "../request-context.js";
+import { eventMetrics } from "./metrics.js";
+import { deleteSentOutboxRows, startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
+import { replayStream, type StoredEvent } from "./replay.js";
+import { ensureStreams } from "./streams.js";
+import { streamName } from "./subjects.js";
+import {
+  connectTestNats,
+  createScratchDatabase,
+  enqueueTestEvent,
+  silentLogger,
+  streamMessageCount,
+  uniqueContext,
+  waitFor,
+  type ScratchDatabase,
+  type TestNats,
+} from "./test-support.js";
+
+describe("outbox relay", () => {
+  let scratch: ScratchDatabase;
+  let nats: TestNats;
+  const contexts: string[] = [];
+  const relays: OutboxRelay[] = [];
+
+  beforeAll(async () => {
+    [scratch, nats] = await Promise.all([createScratchDatabase(), connectTestNats()]);
+  });
+  afterAll(async () => {
+    await nats?.close(contexts);
+    await scratch?.drop();
+  });
+  beforeEach(async () => {
+    await scratch.pool.query("TRUNCATE outbox_events");
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+  });
+
+  async function newContext(withStream = true): Promise<string> {
+    const context = uniqueContext();
+    contexts.push(context);
+    if (withStream) await ensureStreams(nats.jsm, [context]);
+    return context;
+  }
+
+  function relay(options: Partial<OutboxRelayOptions> = {}): OutboxRelay {
+    const started = startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, pollIntervalMs: 50, ...options });
+    relays.push(started);
+    return started;
+  }
+
+  async function enqueueOrders(context: string, orderIds: string[]): Promise<string[]> {
+    return scratch.db.$transaction(async (tx) => {
+      const ids: string[] = [];
+      for (const orderId of orderIds) ids.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId, userId: "u-1" })).id);
+      return ids;
+    });
+  }
+
+  const unsentCount = async () => Number((await scratch.pool.query("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL")).rows[0].count);
+
+  async function readStream(context: string): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    await replayStream({ nc: nats.nc, stream: streamName(context), handle: (event) => void events.push(event) });
+    return events;
+  }
+
+  const publishedCount = async () => (await eventMetrics.outboxPublished.get()).values.find((v) => v.labels.type === OrderPlacedSchema.typeName)?.value ?? 0;
+
+  it("publishes unsent rows in creation order with the event headers, and marks them sent", async () => {
+    const context = await newContext();
+    const work = { correlationId: "corr-relay-1", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", idempotencyKey: "idem-1" };
+    const ids = await runWithContext(work, async () => [
+      ...(await enqueueOrders(context, ["o-1", "o-2", "o-3"])),
+      ...(await enqueueOrders(context, ["o-4", "o-5"])),
+    ]);
+    const publishedBefore = await publishedCount();
+
+    relay();
+    await waitFor(unsentCount, (n) => n === 0, { what: "all rows sent" });
+
+    const events = await readStream(context);
+    expect(events.map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2", "o-3", "o-4", "o-5"]);
+    expect(events.map((event) => event.eventId)).toEqual(ids);
+    const createdAt = (await scratch.pool.query("SELECT created_at FROM outbox_events WHERE id = $1", [ids[0]])).rows[0].created_at as Date;
+    expect(events[0]).toMatchObject({
+      subject: `shop.${context}.order_placed`,
+      type: "shop.orders.v1.OrderPlaced",
+      occurredAt: createdAt,
+      headers: {
+        "Nats-Msg-Id": ids[0],
+        "Shop-Event-Type": "shop.orders.v1.OrderPlaced",
+        "Content-Type": "application/protobuf",
+        "Shop-Occurred-At": createdAt.toISOString(),
+        "x-request-id": work.correlationId,
+        traceparent: work.traceparent,
+        "idempotency-key": work.idempotencyKey,
+      },
+    });
+    expect(await publishedCount()).toBe(publishedBefore + 5);
+  });
+
+  it("publishes each row exactly once when two relays share the table", async () => {
+    const context = await newContext();
+    for (let chunk = 0; chunk < 10; chunk += 1) {
+      await enqueueOrders(context, Array.from({ length: 20 }, (_, i) => `o-${chunk}-${i}`));
+    }
+    const publishedBefore = await publishedCount();
+
+    relay({ batchSize: 7 });
+    relay({ batchSize: 7 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "all rows sent" });
+
+    expect(await publishedCount()).toBe(publishedBefore + 200);
+    expect(await streamMessageCount(nats.jsm, context)).toBe(200);
+  });
+
+  it("republishing a row whose commit was lost leaves one message in the stream", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-1", "o-2"]);
+    const running = relay();
+    await waitFor(unsentCount, (n) => n === 0, { what: "first publish" });
+
+    // As if the relay crashed after JetStream acknowledged and before its transaction committed.
+    await scratch.pool.query("UPDATE outbox_events SET sent_at = NULL");
+    running.notify();
+    await waitFor(unsentCount, (n) => n === 0, { what: "second publish" });
+
+    expect(await streamMessageCount(nats.jsm, context)).toBe(2);
+  });
+
+  it("publishes at once after notify() instead of waiting for the next poll", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-marker"]);
+    const running = relay({ pollIntervalMs: 60_000 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+
+    await enqueueOrders(context, ["o-1"]);
+    running.notify();
+
+    await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 5_000, what: "row sent after notify" });
+    expect(await streamMessageCount(nats.jsm, context)).toBe(2);
+  });
+
+  it("stop() publishes what is still unsent before returning", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-marker"]);
+    const running = relay({ pollIntervalMs: 60_000, batchSize: 3 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+    await enqueueOrders(context, ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7"]);
+
+    await running.stop();
+
+    expect(await unsentCount()).toBe(0);
+    expect(await streamMessageCount(nats.jsm, context)).toBe(8);
+  });
+
+  it("keeps rows it could not publish, counts the errors and the lag, and publishes them when it can", async () => {
+    const context = await newContext(false);
+    await enqueueOrders(context, ["o-1", "o-2"]);
+    const errorsBefore = (await eventMetrics.outboxPublishErrors.get()).values[0]?.value ?? 0;
+
+    relay({ publishTimeoutMs: 500 });
+    await waitFor(
+      async () => (await eventMetrics.outboxPublishErrors.get()).values[0]?.value ?? 0,
+      (errors) => errors >= errorsBefore + 2,
+      { what: "publish errors counted" },
+    );
+    expect(await unsentCount()).toBe(2);
+    await waitFor(() => eventMetrics.outboxLag.get(), (lag) => (lag.values[0]?.value ?? 0) > 0, { what: "lag reported" });
+
+    await ensureStreams(nats.jsm, [context]);
+    await waitFor(unsentCount, (n) => n === 0, { what: "rows sent once the stream exists" });
+    expect(await streamMessageCount(nats.jsm, context)).toBe(2);
+  });
+
+  it("rejects options out of range, naming the option", () => {
+    expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, pollIntervalMs: 3_600_000 })).toThrow(/pollIntervalMs/);
+  });
+
+  it("deleteSentOutboxRows removes only rows sent before the cut-off", async () => {
+    const context = await newContext();
+    const [old, recent, unsent] = await enqueueOrders(context, ["o-old", "o-recent", "o-unsent"]);
+    await scratch.pool.query("UPDATE outbox_events SET sent_at = now() - interval '2 days' WHERE id = $1", [old]);
+    await scratch.pool.query("UPDATE outbox_events SET sent_at = now() WHERE id = $1", [recent]);
+
+    const deleted = await deleteSentOutboxRows(scratch.db, new Date(Date.now() - 24 * 3600_000));
+
+    expect(deleted).toBe(1);
+    const left = (await scratch.pool.query("SELECT id FROM outbox_events ORDER BY created_at, id")).rows.map((row) => row.id);
+    expect(left).toEqual([recent, unsent]);
+  });
+});

@@ -1,0 +1,179 @@
+import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type NatsConnection } from "nats";
+import type { Logger } from "../logger.js";
+import type { EventDatabase, EventTransaction } from "./database.js";
+import { eventMetrics } from "./metrics.js";
+import { outboxTable } from "./outbox.js";
+import { eventContentType, eventHeaders } from "./subjects.js";
+
+export interface OutboxRelayOptions {
+  db: EventDatabase;
+  nc: NatsConnection;
+  logger: Logger;
+  /** Rows claimed and published per transaction. */
+  batchSize?: number;
+  /** Longest wait between two looks at the table when nobody calls `notify()`. */
+  pollIntervalMs?: number;
+  /** How long to wait for JetStream to acknowledge one publish. */
+  publishTimeoutMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Publish now: call after a transaction that enqueued events has committed. */
+  notify(): void;
+  /** Stops the loop, then publishes whatever is still unsent (graceful shutdown). */
+  stop(): Promise<void>;
+}
+
+interface OutboxRow {
+  id: string;
+  subject: string;
+  type: string;
+  payload: Uint8Array;
+  headers: unknown;
+  created_at: Date;
+}
+
+interface BatchOutcome {
+  claimed: number;
+  failed: number;
+}
+
+const maxPollIntervalMs = 60_000;
+
+/** Lets a waiting loop be woken early; a wake-up that comes while it is busy is kept. */
+class Wakeup {
+  private pending = false;
+  private wake?: () => void;
+
+  fire(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  wait(ms: number): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.pending = false;
+        resolve();
+      };
+    });
+  }
+}
+
+function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`${name} must be an integer in [1, ${max}], got ${value}`);
+  return value;
+}
+
+function headersOf(row: OutboxRow): MsgHdrs {
+  const out = natsHeaders();
+  const stored = typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers;
+  for (const [key, value] of Object.entries((stored ?? {}) as Record<string, unknown>)) {
+    if (typeof value === "string") out.set(key, value);
+  }
+  out.set(eventHeaders.type, row.type);
+  out.set(eventHeaders.contentType, eventContentType);
+  out.set(eventHeaders.occurredAt, new Date(row.created_at).toISOString());
+  return out;
+}
+
+/**
+ * Claims up to `batchSize` unsent rows in creation order (skipping rows another replica holds),
+ * publishes them concurrently with the row id as message id, and marks the acknowledged ones
+ * sent in the same transaction. A crash between publish and commit republishes the rows
+ * later; JetStream drops those duplicates within its window.
+ */
+async function relayBatch(tx: EventTransaction, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
+  const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
+    `SELECT id::text AS id, subject, type, payload, headers, created_at FROM ${outboxTable}
+     WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
+  );
+  eventMetrics.outboxLag.set(rows.length ? Math.max(0, Date.now() - new Date(rows[0]!.created_at).getTime()) / 1000 : 0);
+  if (rows.length === 0) return { claimed: 0, failed: 0 };
+
+  const results = await Promise.allSettled(
+    rows.map((row) => js.publish(row.subject, row.payload, { msgID: row.id, headers: headersOf(row), timeout: publishTimeoutMs })),
+  );
+  const sent: OutboxRow[] = [];
+  results.forEach((result, index) => {
+    const row = rows[index]!;
+    if (result.status === "fulfilled") {
+      sent.push(row);
+      eventMetrics.outboxPublished.inc({ type: row.type });
+    } else {
+      eventMetrics.outboxPublishErrors.inc();
+      logger.warn({ err: result.reason, eventId: row.id, subject: row.subject }, "outbox publish failed; will retry");
+    }
+  });
+  if (sent.length > 0) {
+    const placeholders = sent.map((_, index) => `$${index + 1}::uuid`).join(", ");
+    await tx.$executeRawUnsafe(`UPDATE ${outboxTable} SET sent_at = now() WHERE id IN (${placeholders})`, ...sent.map((row) => row.id));
+  }
+  return { claimed: rows.length, failed: rows.length - sent.length };
+}
+
+/**
+ * Publishes the service's outbox to JetStream until stopped. Several replicas can run it on
+ * the same table: each claims different rows. It looks at the table every `pollIntervalMs`
+ * (rows committed by other replicas, retries after errors) and at once after `notify()`.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, nc, logger } = options;
+  const batchSize = positiveInt("batchSize", options.batchSize ?? 100, 10_000);
+  const pollIntervalMs = positiveInt("pollIntervalMs", options.pollIntervalMs ?? 1_000, maxPollIntervalMs);
+  const publishTimeoutMs = positiveInt("publishTimeoutMs", options.publishTimeoutMs ?? 5_000);
+  const js = nc.jetstream();
+  const wakeup = new Wakeup();
+  let stopping = false;
+
+  const runBatch = async (): Promise<BatchOutcome> => {
+    try {
+      return await db.$transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger), {
+        maxWait: publishTimeoutMs,
+        timeout: publishTimeoutMs + 5_000,
+      });
+    } catch (err) {
+      logger.error({ err }, "outbox relay batch failed; will retry");
+      return { claimed: 0, failed: 1 };
+    }
+  };
+
+  const loop = (async () => {
+    while (!stopping) {
+      const outcome = await runBatch();
+      // A full, clean batch means more rows are probably waiting: go on without sleeping.
+      if (outcome.failed === 0 && outcome.claimed === batchSize) continue;
+      await wakeup.wait(pollIntervalMs);
+    }
+  })();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    notify: () => wakeup.fire(),
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        wakeup.fire();
+        await loop;
+        for (;;) {
+          const outcome = await runBatch();
+          if (outcome.failed > 0 || outcome.claimed < batchSize) break;
+        }
+        logger.debug("outbox relay stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Housekeeping: deletes rows published before `olderThan`; returns how many. */
+export async function deleteSentOutboxRows(db: EventTransaction, olderThan: Date): Promise<number> {
+  return db.$executeRawUnsafe(`DELETE FROM ${outboxTable} WHERE sent_at < $1::timestamptz`, olderThan.toISOString());
+}
