@@ -1,0 +1,120 @@
+/**
+ * `npm test`: everything CI checks, in order, stopping at the first failure.
+ * Extra arguments go to vitest (`npm test -- services/catalog`, `npm test -- --project unit`).
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { generatedCodeProblems } from "./check-generated.js";
+import { ensureInfra, infraSettings, repoRoot } from "./infra.js";
+
+/** A test database this old with nobody connected belongs to a run that crashed before dropping it. */
+const leftoverAfterMs = 10 * 60_000;
+
+class StepFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+const binDir = path.join(repoRoot, "node_modules", ".bin");
+
+/** Runs a tool of this repository with the terminal as its output. */
+function runTool(tool: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(binDir, tool), args, {
+      cwd: repoRoot,
+      stdio: "inherit",
+      env: { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ""}`, ...env },
+    });
+    child.once("error", (err) => reject(new StepFailure(`${tool} could not run: ${err.message}`)));
+    child.once("exit", (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new StepFailure(`${tool} ${args[0] ?? ""} ${signal ? `was killed (${signal})` : `exited with code ${code}`}`.replace(/ +/g, " "), code || 1));
+    });
+  });
+}
+
+async function checkGeneratedCode(): Promise<void> {
+  const problems = await generatedCodeProblems();
+  if (problems.length > 0) {
+    throw new StepFailure(`generated code is stale: run npm run generate\n${problems.map((line) => `  ${line}`).join("\n")}`);
+  }
+}
+
+/**
+ * Drops `shop_test_*` databases left by crashed runs. Another run may be using some right now:
+ * those are younger than `leftoverAfterMs` or have connections (a plain DROP refuses them).
+ * The migrated `shop_tmpl_*` templates are kept on purpose.
+ */
+export async function dropLeftoverTestDatabases(): Promise<void> {
+  const url = new URL(infraSettings().postgresUrl);
+  url.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const candidates = await client.query<{ datname: string; age_ms: number | null }>(
+      `SELECT datname,
+              EXTRACT(EPOCH FROM now() - (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification) * 1000 AS age_ms
+         FROM pg_database
+        WHERE datname LIKE 'shop\\_test\\_%' AND NOT datistemplate`,
+    ).catch(() =>
+      // Reading file times needs superuser or pg_read_server_files; without it, connections alone decide.
+      client.query<{ datname: string; age_ms: number | null }>(
+        `SELECT datname, NULL AS age_ms FROM pg_database WHERE datname LIKE 'shop\\_test\\_%' AND NOT datistemplate`,
+      ),
+    );
+    let dropped = 0;
+    let kept = 0;
+    for (const { datname, age_ms } of candidates.rows) {
+      if (age_ms !== null && Number(age_ms) < leftoverAfterMs) {
+        kept += 1;
+        continue;
+      }
+      try {
+        await client.query(`DROP DATABASE "${datname.replace(/"/g, '""')}"`);
+        dropped += 1;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "55006") throw err; // 55006: in use by a running test
+        kept += 1;
+      }
+    }
+    console.log(`dropped ${dropped} leftover test database(s)${kept > 0 ? `; kept ${kept} that may belong to a run in progress` : ""}`);
+  } finally {
+    await client.end();
+  }
+}
+
+const steps: { name: string; run: () => Promise<void> }[] = [
+  { name: "infrastructure (PostgreSQL, NATS JetStream)", run: () => ensureInfra() },
+  { name: "buf lint", run: () => runTool("buf", ["lint"]) },
+  { name: "generated code matches proto/", run: checkGeneratedCode },
+  { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },
+  { name: "leftover test databases", run: dropLeftoverTestDatabases },
+  { name: "vitest", run: () => runTool("vitest", ["run", ...process.argv.slice(2)], { PACT_DO_NOT_TRACK: process.env.PACT_DO_NOT_TRACK ?? "true" }) },
+];
+
+async function main(): Promise<number> {
+  const startedAt = Date.now();
+  for (const [index, step] of steps.entries()) {
+    const stepStartedAt = Date.now();
+    console.log(`\n==> [${index + 1}/${steps.length}] ${step.name}`);
+    try {
+      await step.run();
+    } catch (err) {
+      console.error(`\n==> FAILED at step ${index + 1}/${steps.length} (${step.name}): ${(err as Error).message}`);
+      return err instanceof StepFailure ? err.exitCode : 1;
+    }
+    console.log(`==> ${step.name}: ok (${((Date.now() - stepStartedAt) / 1000).toFixed(1)} s)`);
+  }
+  console.log(`\n==> all ${steps.length} steps passed in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then((code) => process.exit(code));
+}
