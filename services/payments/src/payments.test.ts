@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRegistry, fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import { connect, type Msg } from "nats";
 import {
   PaymentAuthorizedSchema,
   PaymentCapturedSchema,
@@ -11,7 +12,7 @@ import {
   PaymentVoidedSchema,
 } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { createServiceClient, startService, type RunningService } from "@shop/runtime";
+import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
 import { loadPaymentsConfig } from "./config.js";
 import { createPaymentsDb, type PaymentsDb } from "./db/client.js";
@@ -19,6 +20,7 @@ import { buildPayments } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
 const amountLimitMinor = 100_000n;
+const natsUrl = process.env.NATS_URL;
 
 let db: TestDatabase;
 let inspect: PaymentsDb;
@@ -32,6 +34,7 @@ function startPayments(databaseUrl: string) {
     PAYMENTS_METRICS_PORT: "0",
     PAYMENTS_DATABASE_URL: databaseUrl,
     PAYMENT_AMOUNT_LIMIT_MINOR: String(amountLimitMinor),
+    NATS_URL: natsUrl,
     LOG_LEVEL: "silent",
   });
   return startService({ context: "payments", serviceDir, config, start: buildPayments });
@@ -67,12 +70,12 @@ const paymentEvents = createRegistry(
 
 /** The outbox rows written for an order, oldest first, payloads decoded. */
 async function eventsOf(orderId: string) {
-  const rows = await inspect.outboxEvent.findMany({ orderBy: { createdAt: "asc" } });
+  const rows = await inspect.outboxEvent.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
   return rows
     .map((row) => {
       const schema = paymentEvents.getMessage(row.type);
       if (!schema) throw new Error(`unexpected event type ${row.type}`);
-      return { subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
+      return { id: row.id, subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
     })
     .filter((event) => event.payload.orderId === orderId);
 }
@@ -104,6 +107,7 @@ describe("authorization with the simulated provider", () => {
     expect(payment?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(await eventsOf(request.orderId)).toEqual([
       {
+        id: expect.any(String),
         subject: "shop.payments.payment_authorized",
         type: "shop.payments.v1.PaymentAuthorized",
         payload: expect.objectContaining({
@@ -123,6 +127,7 @@ describe("authorization with the simulated provider", () => {
     expect(payment).toMatchObject({ status: PaymentStatus.DECLINED, declineReason: "CARD_DECLINED", amount: { amountMinor: 1999n } });
     expect(await eventsOf(request.orderId)).toEqual([
       {
+        id: expect.any(String),
         subject: "shop.payments.payment_declined",
         type: "shop.payments.v1.PaymentDeclined",
         payload: expect.objectContaining({ paymentId: payment!.id, userId: request.userId, reason: "CARD_DECLINED" }),
@@ -343,5 +348,38 @@ describe("state changes and their events commit together", () => {
 
     expect((await client.capturePayment({ orderId })).payment?.status).toBe(PaymentStatus.CAPTURED);
     expect((await client.authorizePayment(request)).payment?.status).toBe(PaymentStatus.AUTHORIZED);
+  });
+});
+
+describe("publishing", () => {
+  it("relays the outbox to JetStream with the event id as message id, then marks rows sent", async () => {
+    const nc = await connect({ servers: natsUrl ?? "nats://127.0.0.1:4222" });
+    try {
+      const received: Msg[] = [];
+      const subscription = nc.subscribe("shop.payments.>", {
+        callback: (err, msg) => {
+          if (!err) received.push(msg);
+        },
+      });
+      await nc.flush();
+      const request = authorization();
+      const { payment } = await client.authorizePayment(request);
+      await client.capturePayment({ orderId: request.orderId });
+      const events = await eventsOf(request.orderId);
+
+      const messageIdOf = (msg: Msg) => msg.headers?.get(eventHeaders.messageId);
+      const polling = { timeout: 10_000, interval: 20 };
+      await vi.waitFor(() => expect(received.map(messageIdOf)).toEqual(expect.arrayContaining(events.map((e) => e.id))), polling);
+      const authorizedMessage = received.find((msg) => messageIdOf(msg) === events[0]!.id)!;
+      expect(authorizedMessage.subject).toBe("shop.payments.payment_authorized");
+      expect(authorizedMessage.headers?.get(eventHeaders.type)).toBe("shop.payments.v1.PaymentAuthorized");
+      expect(fromBinary(PaymentAuthorizedSchema, authorizedMessage.data)).toMatchObject({ paymentId: payment!.id, orderId: request.orderId });
+      subscription.unsubscribe();
+
+      const unsent = () => inspect.outboxEvent.count({ where: { id: { in: events.map((e) => e.id) }, sentAt: null } });
+      await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
+    } finally {
+      await nc.drain();
+    }
   });
 });

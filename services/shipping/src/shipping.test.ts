@@ -1,21 +1,23 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRegistry, fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
+import { connect, type Msg } from "nats";
 import {
   ShipmentCancelledSchema,
   ShipmentCreatedSchema,
   ShipmentDispatchedSchema,
 } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { createServiceClient, startService, type RunningService } from "@shop/runtime";
+import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
 import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
 import { loadShippingConfig } from "./config.js";
 import { createShippingDb, type ShippingDb } from "./db/client.js";
 import { buildShipping } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
+const natsUrl = process.env.NATS_URL;
 
 let db: TestDatabase;
 let inspect: ShippingDb;
@@ -30,6 +32,7 @@ beforeAll(async () => {
     SHIPPING_PORT: "0",
     SHIPPING_METRICS_PORT: "0",
     SHIPPING_DATABASE_URL: db.url,
+    NATS_URL: natsUrl,
     LOG_LEVEL: "silent",
   });
   service = await startService({ context: "shipping", serviceDir, config, start: buildShipping });
@@ -58,12 +61,12 @@ const shipmentEvents = createRegistry(ShipmentCreatedSchema, ShipmentCancelledSc
 
 /** The outbox rows written for an order, oldest first, payloads decoded. */
 async function eventsOf(orderId: string) {
-  const rows = await inspect.outboxEvent.findMany({ orderBy: { createdAt: "asc" } });
+  const rows = await inspect.outboxEvent.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
   return rows
     .map((row) => {
       const schema = shipmentEvents.getMessage(row.type);
       if (!schema) throw new Error(`unexpected event type ${row.type}`);
-      return { subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
+      return { id: row.id, subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
     })
     .filter((event) => event.payload.orderId === orderId);
 }
@@ -85,6 +88,7 @@ describe("creating shipments", () => {
     expect(shipment?.trackingNumber).toMatch(/^SHP-[A-Z2-7]{10}$/);
     expect(await eventsOf(request.orderId)).toEqual([
       {
+        id: expect.any(String),
         subject: "shop.shipping.shipment_created",
         type: "shop.shipping.v1.ShipmentCreated",
         payload: expect.objectContaining({
@@ -283,5 +287,37 @@ describe("state changes and their events commit together", () => {
 
     expect((await client.dispatchShipment({ orderId })).shipment?.status).toBe(ShipmentStatus.DISPATCHED);
     expect((await client.createShipment(request)).shipment?.status).toBe(ShipmentStatus.CREATED);
+  });
+});
+
+describe("publishing", () => {
+  it("relays the outbox to JetStream with the event id as message id, then marks rows sent", async () => {
+    const nc = await connect({ servers: natsUrl ?? "nats://127.0.0.1:4222" });
+    try {
+      const received: Msg[] = [];
+      const subscription = nc.subscribe("shop.shipping.>", {
+        callback: (err, msg) => {
+          if (!err) received.push(msg);
+        },
+      });
+      await nc.flush();
+      const { orderId, shipment } = await created();
+      await client.dispatchShipment({ orderId });
+      const events = await eventsOf(orderId);
+
+      const messageIdOf = (msg: Msg) => msg.headers?.get(eventHeaders.messageId);
+      const polling = { timeout: 10_000, interval: 20 };
+      await vi.waitFor(() => expect(received.map(messageIdOf)).toEqual(expect.arrayContaining(events.map((e) => e.id))), polling);
+      const dispatchedMessage = received.find((msg) => messageIdOf(msg) === events[1]!.id)!;
+      expect(dispatchedMessage.subject).toBe("shop.shipping.shipment_dispatched");
+      expect(dispatchedMessage.headers?.get(eventHeaders.type)).toBe("shop.shipping.v1.ShipmentDispatched");
+      expect(fromBinary(ShipmentDispatchedSchema, dispatchedMessage.data)).toMatchObject({ shipmentId: shipment.id, orderId });
+      subscription.unsubscribe();
+
+      const unsent = () => inspect.outboxEvent.count({ where: { id: { in: events.map((e) => e.id) }, sentAt: null } });
+      await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
+    } finally {
+      await nc.drain();
+    }
   });
 });

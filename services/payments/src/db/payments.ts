@@ -1,6 +1,7 @@
 import { enqueuePaymentEvent } from "../events/payment-events.js";
 import type { NewPayment, Payment, PaymentStatus } from "../domain/payment.js";
 import type { PaymentsDb } from "./client.js";
+import type { Prisma } from "./generated/client.js";
 
 export interface TransitionResult {
   payment: Payment;
@@ -8,9 +9,15 @@ export interface TransitionResult {
   changed: boolean;
 }
 
+type RecordEvent = (payment: Payment) => Promise<void>;
+
 /** Payments over Prisma; the only code that touches the payments tables. */
 export class PaymentRepository {
-  constructor(private readonly db: PaymentsDb) {}
+  /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
+  constructor(
+    private readonly db: PaymentsDb,
+    private readonly onEventsCommitted: () => void = () => {},
+  ) {}
 
   findByOrder(orderId: string): Promise<Payment | null> {
     return this.db.payment.findUnique({ where: { orderId } });
@@ -31,10 +38,10 @@ export class PaymentRepository {
    * reads that one instead. Tombstones carry no event: no money moved.
    */
   createFirst(payment: NewPayment): Promise<Payment | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.withEvents(async (tx, recordEvent) => {
       const [created] = await tx.payment.createManyAndReturn({ data: payment, skipDuplicates: true });
       if (!created) return null;
-      if (created.userId !== null) await enqueuePaymentEvent(tx, created);
+      if (created.userId !== null) await recordEvent(created);
       return created;
     });
   }
@@ -45,14 +52,26 @@ export class PaymentRepository {
    * order has no payment.
    */
   transition(orderId: string, from: PaymentStatus, to: PaymentStatus): Promise<TransitionResult | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.withEvents(async (tx, recordEvent) => {
       const [moved] = await tx.payment.updateManyAndReturn({ where: { orderId, status: from }, data: { status: to } });
       if (moved) {
-        await enqueuePaymentEvent(tx, moved);
+        await recordEvent(moved);
         return { payment: moved, changed: true };
       }
       const current = await tx.payment.findUnique({ where: { orderId } });
       return current && { payment: current, changed: false };
     });
+  }
+
+  private async withEvents<R>(work: (tx: Prisma.TransactionClient, recordEvent: RecordEvent) => Promise<R>): Promise<R> {
+    let recorded = false;
+    const result = await this.db.$transaction((tx) =>
+      work(tx, async (payment) => {
+        await enqueuePaymentEvent(tx, payment);
+        recorded = true;
+      }),
+    );
+    if (recorded) this.onEventsCommitted();
+    return result;
   }
 }

@@ -1,7 +1,7 @@
 import { enqueueShipmentEvent } from "../events/shipment-events.js";
 import type { NewShipment, Shipment, ShipmentStatus } from "../domain/shipment.js";
 import type { ShippingDb } from "./client.js";
-import type { Shipment as ShipmentRow } from "./generated/client.js";
+import type { Prisma, Shipment as ShipmentRow } from "./generated/client.js";
 
 export interface TransitionResult {
   shipment: Shipment;
@@ -21,9 +21,15 @@ function toRow({ address, ...shipment }: NewShipment) {
   return { ...shipment, ...(address ?? {}) };
 }
 
+type RecordEvent = (shipment: Shipment) => Promise<void>;
+
 /** Shipments over Prisma; the only code that touches the shipping tables. */
 export class ShipmentRepository {
-  constructor(private readonly db: ShippingDb) {}
+  /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
+  constructor(
+    private readonly db: ShippingDb,
+    private readonly onEventsCommitted: () => void = () => {},
+  ) {}
 
   async findByOrder(orderId: string): Promise<Shipment | null> {
     const row = await this.db.shipment.findUnique({ where: { orderId } });
@@ -37,11 +43,11 @@ export class ShipmentRepository {
    * was shipped or cancelled.
    */
   createFirst(shipment: NewShipment): Promise<Shipment | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.withEvents(async (tx, recordEvent) => {
       const [row] = await tx.shipment.createManyAndReturn({ data: toRow(shipment), skipDuplicates: true });
       if (!row) return null;
       const created = toShipment(row);
-      if (created.userId !== null) await enqueueShipmentEvent(tx, created);
+      if (created.userId !== null) await recordEvent(created);
       return created;
     });
   }
@@ -52,15 +58,27 @@ export class ShipmentRepository {
    * order has no shipment.
    */
   transition(orderId: string, from: ShipmentStatus, to: ShipmentStatus): Promise<TransitionResult | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.withEvents(async (tx, recordEvent) => {
       const [moved] = await tx.shipment.updateManyAndReturn({ where: { orderId, status: from }, data: { status: to } });
       if (moved) {
         const shipment = toShipment(moved);
-        await enqueueShipmentEvent(tx, shipment);
+        await recordEvent(shipment);
         return { shipment, changed: true };
       }
       const current = await tx.shipment.findUnique({ where: { orderId } });
       return current && { shipment: toShipment(current), changed: false };
     });
+  }
+
+  private async withEvents<R>(work: (tx: Prisma.TransactionClient, recordEvent: RecordEvent) => Promise<R>): Promise<R> {
+    let recorded = false;
+    const result = await this.db.$transaction((tx) =>
+      work(tx, async (shipment) => {
+        await enqueueShipmentEvent(tx, shipment);
+        recorded = true;
+      }),
+    );
+    if (recorded) this.onEventsCommitted();
+    return result;
   }
 }
