@@ -1,0 +1,68 @@
+import type { Registry } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { metadataKeys, type AccessClaims, type Logger } from "@shop/runtime";
+import type { GatewayConfig } from "./config.js";
+import type { RoutePolicy } from "./routing/route-policy.js";
+import type { RouteTable } from "./routing/route-table.js";
+import { authenticate } from "./security/authenticate.js";
+import type { IdempotencyStore } from "./traffic/idempotency.js";
+import type { RateLimiter } from "./traffic/rate-limiter.js";
+import type { Upstreams } from "./upstreams.js";
+
+/** One request as the gateway sees it, from arrival to the access log line. */
+export interface Exchange {
+  readonly correlationId: string;
+  readonly clientAddress: string;
+  readonly traceHeaders: Readonly<Record<string, string>>;
+  /** Route key, Connect procedure or operational path; "unmatched" until known. */
+  route: string;
+  userId?: string;
+}
+
+/** What every request handler of the gateway works with. */
+export interface GatewayParts {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Every message type of the contracts, for JSON of Any and error details. */
+  registry: Registry;
+  routes: RouteTable;
+  policy: RoutePolicy;
+  upstreams: Upstreams;
+  limiter: RateLimiter;
+  idempotency: IdempotencyStore;
+}
+
+/**
+ * Lets a request in, or not: verifies its token (required unless the method is public), then
+ * spends one token of the caller's rate limit (by user, else by client address).
+ */
+export async function admit(
+  parts: GatewayParts,
+  exchange: Exchange,
+  authorization: string | undefined,
+  anonymousAllowed: boolean,
+): Promise<AccessClaims | undefined> {
+  const caller = await authenticate(parts.config.tokens, authorization, anonymousAllowed);
+  exchange.userId = caller?.userId;
+  const decision = parts.limiter.take(caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`);
+  if (!decision.allowed) {
+    throw new ConnectError(`rate limit exceeded: retry after ${decision.retryAfterSeconds} s`, Code.ResourceExhausted, {
+      "retry-after": String(decision.retryAfterSeconds),
+    });
+  }
+  return caller;
+}
+
+/**
+ * Metadata of an upstream call, built afresh: identity comes only from a verified token, never
+ * from headers a client sent.
+ */
+export function upstreamHeaders(exchange: Exchange, caller: AccessClaims | undefined, idempotencyKey?: string): Record<string, string> {
+  const headers: Record<string, string> = { [metadataKeys.correlationId]: exchange.correlationId, ...exchange.traceHeaders };
+  if (caller) {
+    headers[metadataKeys.userId] = caller.userId;
+    headers[metadataKeys.role] = caller.role;
+  }
+  if (idempotencyKey !== undefined) headers[metadataKeys.idempotencyKey] = idempotencyKey;
+  return headers;
+}

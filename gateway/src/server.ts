@@ -1,0 +1,162 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { shopFiles, shopServices } from "@shop/contracts";
+import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
+import { createLogger, type Logger } from "@shop/runtime";
+import type { Exchange, GatewayParts } from "./admission.js";
+import type { GatewayConfig } from "./config.js";
+import { connectProxy } from "./connect-proxy.js";
+import { ContractMonitor, type UpstreamContract } from "./contract/contract-monitor.js";
+import { createCors } from "./http/cors.js";
+import { sendError } from "./http/reply.js";
+import { clientAddressOf, correlationIdOf, traceHeadersOf } from "./http/request-meta.js";
+import { handleMeSummary, meSummaryMethods, meSummaryPath } from "./me-summary.js";
+import { buildOpenApiDocument } from "./openapi/openapi-document.js";
+import { gatewayMetrics } from "./ops/metrics.js";
+import { operations } from "./ops/operations.js";
+import { handleRest } from "./rest-handler.js";
+import { resolveRoutePolicy } from "./routing/route-policy.js";
+import { RouteTable, routesFromAnnotations } from "./routing/route-table.js";
+import { openIdempotencyStore, type IdempotencyStore } from "./traffic/idempotency.js";
+import { RateLimiter } from "./traffic/rate-limiter.js";
+import { Upstreams } from "./upstreams.js";
+
+export interface GatewayDeps {
+  logger?: Logger;
+  /** Where Idempotency-Key answers are kept; by default a NATS JetStream bucket at `config.natsUrl`. */
+  idempotency?: IdempotencyStore;
+}
+
+/** The gateway's HTTP server, not yet listening, and what it runs in the background. */
+export interface GatewayServer extends http.Server {
+  /** The runtime contract check; it starts when the server starts listening. */
+  readonly contracts: ContractMonitor;
+  /** Closes the server, then upstream channels, timers and the idempotency store. */
+  shutdown(): Promise<void>;
+}
+
+/** Every upstream the gateway calls, with the methods it calls there. */
+function upstreamContracts(routes: RouteTable, config: GatewayConfig): Record<string, UpstreamContract> {
+  const methods = new Map<string, Set<DescMethod>>();
+  const add = (upstream: string, method: DescMethod) => methods.set(upstream, (methods.get(upstream) ?? new Set()).add(method));
+  for (const route of routes.routes) add(route.upstream, route.method);
+  for (const [upstream, list] of Object.entries(meSummaryMethods)) for (const method of list) add(upstream, method);
+  return Object.fromEntries(
+    [...methods].map(([upstream, set]) => [upstream, { address: config.upstreams[upstream as keyof GatewayConfig["upstreams"]], methods: [...set] }]),
+  );
+}
+
+function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, startedAt: number): void {
+  const durationMs = performance.now() - startedAt;
+  // A response that never finished was cut short by the client (nginx's 499).
+  const status = res.writableFinished ? res.statusCode : 499;
+  const method = req.method ?? "";
+  gatewayMetrics.requests.inc({ method, route: exchange.route, status });
+  gatewayMetrics.duration.observe({ method, route: exchange.route }, durationMs / 1000);
+  const entry = { correlationId: exchange.correlationId, userId: exchange.userId, method, route: exchange.route, status, durationMs: Math.round(durationMs * 10) / 10 };
+  if (exchange.route.startsWith("/") && !exchange.route.startsWith("/shop.")) logger.debug(entry, "request");
+  else logger.info(entry, "request");
+}
+
+/**
+ * Builds the gateway: REST routes generated from the contracts' `google.api.http` annotations,
+ * the same methods over Connect and gRPC-Web, `/v1/me/summary`, and the operational endpoints.
+ * Nothing listens until the caller calls `listen`.
+ */
+export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<GatewayServer> {
+  const logger = deps.logger ?? createLogger("gateway", config.logLevel);
+  const routes = new RouteTable(routesFromAnnotations(shopServices));
+  const policy = resolveRoutePolicy(routes);
+  const ownsIdempotency = deps.idempotency === undefined;
+  const idempotency =
+    deps.idempotency ??
+    (await openIdempotencyStore({
+      natsUrl: config.natsUrl,
+      ttlSeconds: config.idempotencyTtlSeconds,
+      pendingTimeoutMs: config.upstreamTimeoutMs + 5_000,
+    }));
+  const parts: GatewayParts = {
+    config,
+    logger,
+    registry: createRegistry(...shopFiles, file_buf_validate_validate),
+    routes,
+    policy,
+    upstreams: new Upstreams(config.upstreams),
+    limiter: new RateLimiter(config.rateLimit.capacity, config.rateLimit.refillPerSecond),
+    idempotency,
+  };
+  const contracts = new ContractMonitor({
+    upstreams: upstreamContracts(routes, config),
+    intervalMs: config.contractCheckIntervalMs,
+    timeoutMs: Math.min(5_000, config.upstreamTimeoutMs),
+    logger,
+  });
+  const openApi = buildOpenApiDocument({
+    routes: routes.routes,
+    policy,
+    extraOperations: [
+      { httpMethod: "GET", path: meSummaryPath, operationId: "Gateway_GetMeSummary", summary: "The caller's profile, recent orders and notifications", response: MeSummarySchema, authenticated: true },
+    ],
+  });
+  const ops = operations(contracts, JSON.stringify(openApi));
+  const cors = createCors(config.corsOrigins);
+  const exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+  const fail = (res: ServerResponse, exchange: Exchange) => (err: unknown) => sendError(res, err, parts.registry, logger, exchange.correlationId);
+  const serveRest = (req: IncomingMessage, res: ServerResponse) => {
+    const exchange = exchanges.get(req)!;
+    const path = req.url?.split("?", 1)[0];
+    const handler = path === meSummaryPath ? handleMeSummary : handleRest;
+    handler(parts, req, res, exchange).catch(fail(res, exchange));
+  };
+  const serveConnectOrRest = connectProxy(parts, exchanges, serveRest);
+
+  const server = http.createServer((req, res) => {
+    const startedAt = performance.now();
+    const exchange: Exchange = {
+      correlationId: correlationIdOf(req.headers),
+      clientAddress: clientAddressOf(req, config.trustProxy),
+      traceHeaders: traceHeadersOf(req.headers),
+      route: "unmatched",
+    };
+    exchanges.set(req, exchange);
+    res.setHeader("x-request-id", exchange.correlationId);
+    res.once("close", () => record(logger, req, res, exchange, startedAt));
+    try {
+      if (cors(req, res) === "answered") return;
+    } catch (err) {
+      fail(res, exchange)(err);
+      return;
+    }
+    const operation = ops.get(req.url?.split("?", 1)[0] ?? "");
+    if (operation) {
+      exchange.route = req.url!.split("?", 1)[0]!;
+      operation(req, res).catch(fail(res, exchange));
+      return;
+    }
+    serveConnectOrRest(req, res);
+  });
+
+  server.once("listening", () => contracts.start());
+  let stopping: Promise<void> | undefined;
+  return Object.assign(server, {
+    contracts,
+    shutdown(): Promise<void> {
+      stopping ??= (async () => {
+        if (server.listening) {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          });
+        }
+        contracts.close();
+        parts.limiter.close();
+        parts.upstreams.close();
+        if (ownsIdempotency) await idempotency.close();
+      })();
+      return stopping;
+    },
+  });
+}
