@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { NotificationKind, NotificationService, type Notification } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
@@ -19,7 +19,7 @@ import {
   streamName,
   type RunningService,
 } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { callerHeaders, createTestDatabase, failureOf, waitFor, type TestDatabase } from "@shop/runtime/testing";
 import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from "nats";
 import { loadNotificationsConfig } from "./config.js";
 import { createNotificationsDb, type NotificationsDb } from "./db/client.js";
@@ -95,43 +95,20 @@ async function publish<S extends DescMessage>(
   return { eventId, seq: ack.seq };
 }
 
-/** Polls `probe` until `accept` takes its value; fails with the last value after the deadline. */
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) {
-      const last = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? String(v) : v));
-      throw new Error(`timed out waiting for ${what}; last value: ${last}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const listAll = async (userId: string): Promise<Notification[]> =>
   (await client.listNotifications({ pageSize: 100 }, { headers: callerHeaders(userId) })).notifications;
 
 const notificationsOf = (userId: string, count: number) =>
-  eventually(() => listAll(userId), (list) => list.length >= count, `${count} notification(s) for ${userId}`);
+  waitFor(() => listAll(userId), (list) => list.length >= count, { what: `${count} notification(s) for ${userId}` });
 
 /** Waits until the consumer has acked everything up to `seq` on a source stream. */
 const ackedThrough = (context: string, seq: number, consumerName = subscription.consumerName) =>
-  eventually(
+  waitFor(
     async () => (await jsm.consumers.info(streamName(context), consumerName)).ack_floor.stream_seq,
     (floor) => floor >= seq,
-    `${consumerName} to ack ${context} through ${seq}`,
+    { what: `${consumerName} to ack ${context} through ${seq}` },
   );
 
-async function failure(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  const err = await call.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => ConnectError.from(e),
-  );
-  return { code: err.code, message: err.rawMessage };
-}
 
 const usd = (amountMinor: bigint) => ({ currencyCode: "USD", amountMinor });
 
@@ -255,7 +232,7 @@ describe("an event delivered again", () => {
 
 describe("ListNotifications", () => {
   it("requires a caller", async () => {
-    expect((await failure(client.listNotifications({}))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(client.listNotifications({}))).code).toBe(Code.Unauthenticated);
   });
 
   it("shows a user only their own notifications", async () => {
@@ -301,7 +278,7 @@ describe("ListNotifications", () => {
     [{ pageToken: encodePageToken(new Date().toISOString(), "not-a-uuid") }, "pageToken"],
     [{ pageToken: "a".repeat(513) }, "pageToken"],
   ])("rejects %o naming %s", async (request, field) => {
-    const err = await failure(client.listNotifications(request, { headers: callerHeaders() }));
+    const err = await failureOf(client.listNotifications(request, { headers: callerHeaders() }));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain(`${field}:`);
   });

@@ -148,17 +148,4 @@ export async function enqueueTestEvent<S extends DescMessage>(
   return { id: event.id, subject };
 }
 
-/** Polls `probe` until it returns a value that `accept` takes, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  probe: () => Promise<T> | T,
-  accept: (value: T) => boolean,
-  { timeoutMs = 10_000, intervalMs = 20, what = "condition" } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { waitFor } from "../testing/wait.js";

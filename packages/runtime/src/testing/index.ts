@@ -1,2 +1,3 @@
 export * from "./databases.js";
 export * from "./callers.js";
+export * from "./wait.js";
