@@ -1,0 +1,3 @@
+import { servicePrismaConfig } from "@shop/runtime/prisma-config";
+
+export default servicePrismaConfig(import.meta.dirname);

@@ -1,0 +1,95 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderPricedSchema,
+  type OrderCancelled,
+  type OrderConfirmed,
+  type OrderPlaced,
+  type OrderPriced,
+} from "@shop/contracts/shop/orders/v1/events_pb.js";
+import { enqueueEvent, type OutboxTransaction } from "@shop/runtime";
+import type { OrderEvent } from "../domain/order-history.js";
+import type { CancellationReason, Money, Order } from "../domain/order.js";
+import type { PricedOrder } from "../saga/pricing.js";
+import {
+  addressFromMessage,
+  addressMessage,
+  moneyFromMessage,
+  moneyMessage,
+  orderItemMessage,
+  orderLineFromMessage,
+  timestamp,
+} from "../messages/order-messages.js";
+
+/** The order events, written to the outbox in the transaction of the change they announce. */
+export const orderEvents = {
+  placed: (tx: OutboxTransaction, order: Order) =>
+    enqueueEvent(tx, OrderPlacedSchema, {
+      orderId: order.id,
+      userId: order.userId,
+      items: order.items.map(orderItemMessage),
+      shippingAddress: addressMessage(order.shippingAddress),
+      occurTime: timestamp(order.createTime),
+    }),
+
+  priced: (tx: OutboxTransaction, order: { id: string; userId: string }, priced: PricedOrder, at: Date) =>
+    enqueueEvent(tx, OrderPricedSchema, {
+      orderId: order.id,
+      userId: order.userId,
+      items: priced.lines.map(orderItemMessage),
+      total: moneyMessage(priced.total),
+      occurTime: timestamp(at),
+    }),
+
+  confirmed: (tx: OutboxTransaction, order: { id: string; userId: string; total: Money }, at: Date) =>
+    enqueueEvent(tx, OrderConfirmedSchema, {
+      orderId: order.id,
+      userId: order.userId,
+      total: moneyMessage(order.total),
+      occurTime: timestamp(at),
+    }),
+
+  cancelled: (tx: OutboxTransaction, order: { id: string; userId: string }, reason: CancellationReason, at: Date) =>
+    enqueueEvent(tx, OrderCancelledSchema, { orderId: order.id, userId: order.userId, reason, occurTime: timestamp(at) }),
+};
+
+const occurredAt = (event: { occurTime?: Parameters<typeof timestampDate>[0] }) =>
+  event.occurTime ? timestampDate(event.occurTime) : new Date(0);
+
+const zero: Money = { currency: "", amountMinor: 0n };
+
+/** The order events as the domain sees them. */
+export const orderEventFrom = {
+  placed: (event: OrderPlaced): OrderEvent => ({
+    kind: "placed",
+    orderId: event.orderId,
+    userId: event.userId,
+    items: event.items.map((item) => ({ productId: item.productId, quantity: item.quantity })),
+    shippingAddress: event.shippingAddress ? addressFromMessage(event.shippingAddress) : null,
+    occurredAt: occurredAt(event),
+  }),
+  priced: (event: OrderPriced): OrderEvent => ({
+    kind: "priced",
+    orderId: event.orderId,
+    userId: event.userId,
+    lines: event.items.map(orderLineFromMessage),
+    total: moneyFromMessage(event.total) ?? zero,
+    occurredAt: occurredAt(event),
+  }),
+  confirmed: (event: OrderConfirmed): OrderEvent => ({
+    kind: "confirmed",
+    orderId: event.orderId,
+    userId: event.userId,
+    total: moneyFromMessage(event.total) ?? zero,
+    occurredAt: occurredAt(event),
+  }),
+  cancelled: (event: OrderCancelled): OrderEvent => ({
+    kind: "cancelled",
+    orderId: event.orderId,
+    userId: event.userId,
+    reason: event.reason as CancellationReason,
+    occurredAt: occurredAt(event),
+  }),
+};
