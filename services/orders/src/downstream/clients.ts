@@ -1,0 +1,43 @@
+import type { Client } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
+import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { createServiceClient } from "@shop/runtime";
+import { resilienceInterceptor, type ResilienceOptions } from "./resilience.js";
+
+export interface DownstreamOptions {
+  addresses: { catalog: string; inventory: string; payments: string; shipping: string };
+  /** Deadline of a call when the work it belongs to has none. */
+  callTimeoutMs: number;
+  resilience: ResilienceOptions;
+}
+
+/** The services the checkout saga calls, each over one long-lived channel. */
+export interface Downstream {
+  catalog: Client<typeof CatalogService>;
+  inventory: Client<typeof InventoryService>;
+  payments: Client<typeof PaymentService>;
+  shipping: Client<typeof ShippingService>;
+  close(): void;
+}
+
+export function connectDownstream(options: DownstreamOptions): Downstream {
+  const connect = <S extends DescService>(service: S, name: keyof DownstreamOptions["addresses"]) =>
+    createServiceClient(service, {
+      address: options.addresses[name],
+      defaultTimeoutMs: options.callTimeoutMs,
+      interceptors: [resilienceInterceptor(name, options.resilience)],
+    });
+  const clients = {
+    catalog: connect(CatalogService, "catalog"),
+    inventory: connect(InventoryService, "inventory"),
+    payments: connect(PaymentService, "payments"),
+    shipping: connect(ShippingService, "shipping"),
+  };
+  return {
+    ...clients,
+    close: () => Object.values(clients).forEach((client) => client.close()),
+  };
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { hostname } from "node:os";
+import { runWithContext, type Logger } from "@shop/runtime";
+import { LeaseLostError, type ClaimedSaga, type SagaStore } from "../db/sagas.js";
+import type { OrderRepository } from "../db/orders.js";
+import { afterCall, backoffDelay, decide, type Effect, type SagaAction, type StepOutcome } from "./checkout-saga.js";
+import { sagaMetrics } from "./saga-metrics.js";
+import type { SagaStepExecutor } from "./step-executor.js";
+
+export interface SagaRunnerOptions {
+  /** How long a claim holds a saga without renewal; a crashed runner's sagas are free again after it. */
+  leaseMs: number;
+  /** Sagas worked on at once by this runner. */
+  concurrency: number;
+  /** How often the table is searched for due sagas (new elsewhere, backed off, or of a crashed runner). */
+  pollIntervalMs: number;
+  /** Backoff between claims for actions that must eventually succeed (past the pivot, compensations). */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface SagaRunnerDeps {
+  sagas: SagaStore;
+  orders: OrderRepository;
+  executor: SagaStepExecutor;
+  logger: Logger;
+}
+
+/**
+ * Drives checkout sagas to their end. Work on a saga happens only under its lease: claimed
+ * with `FOR UPDATE SKIP LOCKED`, renewed while a step runs and released with every recorded
+ * step, so several orders replicas never run the same saga at once, and a crashed replica's
+ * sagas are taken over once its leases expire.
+ */
+export class SagaRunner {
+  /** The lease owner written on claimed sagas; unique per runner. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly runs = new Map<string, Promise<void>>();
+  private readonly interrupt = new AbortController();
+  private readonly log: Logger;
+  private reservedSlots = 0;
+  private accepting = false;
+  private polling = false;
+  /** The last poll filled every free slot: more sagas are probably due. */
+  private backlog = false;
+  private pollTimer?: NodeJS.Timeout;
+  private stopped?: Promise<void>;
+
+  constructor(
+    private readonly deps: SagaRunnerDeps,
+    private readonly options: SagaRunnerOptions,
+  ) {
+    this.log = deps.logger.child({ component: "saga-runner", owner: this.owner });
+    // Every step in flight listens for the runner being stopped.
+    setMaxListeners(options.concurrency + 10, this.interrupt.signal);
+  }
+
+  /** Resumes every unfinished saga it can claim, then keeps looking for due ones. */
+  start(): void {
+    this.accepting = true;
+    void this.poll();
+    this.pollTimer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
+  }
+
+  /**
+   * Works on the saga of `orderId` at once when it is due, free and a slot is free (new
+   * orders do not wait for a poll). Resolves when that work ends; at once if it did not start.
+   */
+  async runNow(orderId: string): Promise<void> {
+    const running = this.runs.get(orderId);
+    if (running) return running;
+    if (!this.accepting || this.freeSlots() <= 0) return;
+    this.reservedSlots += 1;
+    let claimed: ClaimedSaga | undefined;
+    try {
+      claimed = await this.deps.sagas.claim(this.owner, this.options.leaseMs, orderId);
+    } catch (err) {
+      this.log.error({ err, orderId }, "claiming a saga failed");
+    } finally {
+      this.reservedSlots -= 1;
+    }
+    if (claimed) return this.launch(claimed);
+  }
+
+  /**
+   * Stops claiming; runs end at their next step boundary, handing their sagas back. Steps
+   * still running after `graceMs` are interrupted and redone by whoever claims next.
+   */
+  stop(graceMs = 0): Promise<void> {
+    this.stopped ??= (async () => {
+      this.accepting = false;
+      clearInterval(this.pollTimer);
+      const interrupt = setTimeout(() => this.interrupt.abort(new Error("saga runner stopping")), graceMs);
+      while (this.runs.size > 0) await Promise.allSettled([...this.runs.values()]);
+      clearTimeout(interrupt);
+    })();
+    return this.stopped;
+  }
+
+  private freeSlots(): number {
+    return this.options.concurrency - this.runs.size - this.reservedSlots;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || !this.accepting) return;
+    this.polling = true;
+    try {
+      for (;;) {
+        const free = this.freeSlots();
+        if (free <= 0) break;
+        this.reservedSlots += free;
+        let claimed: ClaimedSaga[];
+        try {
+          claimed = await this.deps.sagas.claimDue(this.owner, this.options.leaseMs, free);
+        } finally {
+          this.reservedSlots -= free;
+        }
+        claimed.forEach((saga) => void this.launch(saga));
+        this.backlog = claimed.length === free;
+        if (!this.backlog) break;
+      }
+    } catch (err) {
+      this.log.error({ err }, "polling for due sagas failed");
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private launch(claimed: ClaimedSaga): Promise<void> {
+    const { orderId } = claimed;
+    // Our own run may be between releasing and re-claiming this saga: it finds it taken and ends.
+    const previous = this.runs.get(orderId) ?? Promise.resolve();
+    const run: Promise<void> = previous
+      .then(() => this.drive(claimed))
+      .finally(() => {
+        if (this.runs.get(orderId) === run) this.runs.delete(orderId);
+        sagaMetrics.running.set(this.runs.size);
+        if (this.backlog) void this.poll();
+      });
+    this.runs.set(orderId, run);
+    sagaMetrics.running.set(this.runs.size);
+    return run;
+  }
+
+  private async drive(claimed: ClaimedSaga): Promise<void> {
+    let saga: ClaimedSaga | undefined = claimed;
+    while (saga) {
+      const current: ClaimedSaga = saga;
+      const origin = { correlationId: current.correlationId, traceparent: current.traceparent, tracestate: current.tracestate };
+      try {
+        saga = await runWithContext(origin, () => this.advance(current));
+      } catch (err) {
+        saga = undefined;
+        if (err instanceof LeaseLostError) {
+          this.log.warn({ orderId: current.orderId }, "saga lease lost; another runner continues");
+        } else {
+          this.log.error({ err, orderId: current.orderId }, "saga step could not be recorded; it runs again when due");
+          await this.deps.sagas.release(this.owner, current.orderId).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  /** Does the next thing the saga needs; returns it claimed again when there is more to do now. */
+  private async advance(saga: ClaimedSaga): Promise<ClaimedSaga | undefined> {
+    const { sagas } = this.deps;
+    const { orderId } = saga;
+    if (!this.accepting) {
+      await sagas.release(this.owner, orderId);
+      return undefined;
+    }
+    const decision = decide(saga.state);
+    if (decision.kind === "finished") {
+      await sagas.release(this.owner, orderId);
+      return undefined;
+    }
+    if (decision.kind === "record") {
+      await sagas.record(this.owner, orderId, saga.state, decision.state, decision.effects);
+      this.observe(orderId, decision.effects);
+    } else {
+      const outcome = await this.execute(saga, decision.action);
+      if (!outcome) {
+        await sagas.release(this.owner, orderId);
+        return undefined;
+      }
+      const transition = afterCall(saga.state, decision.action, outcome);
+      if (transition.kind === "retry-later") {
+        const delayMs = backoffDelay(saga.attempts, this.options.backoffBaseMs, this.options.backoffMaxMs);
+        if (saga.state.phase === "COMPENSATING") sagaMetrics.compensationFailures.inc({ compensation: decision.action });
+        this.log.error({ orderId, action: decision.action, outcome, attempts: saga.attempts + 1, delayMs }, "saga action did not succeed; retrying");
+        await sagas.retryLater(this.owner, orderId, saga.attempts + 1, delayMs);
+        return undefined;
+      }
+      await sagas.record(this.owner, orderId, saga.state, transition.state, transition.effects);
+      this.observe(orderId, transition.effects);
+    }
+    if (!this.accepting) return undefined;
+    return sagas.claim(this.owner, this.options.leaseMs, orderId);
+  }
+
+  /** Runs one action while keeping the lease; undefined when interrupted (stop or lease lost). */
+  private async execute(saga: ClaimedSaga, action: SagaAction): Promise<StepOutcome | undefined> {
+    const { sagas, orders, executor } = this.deps;
+    const { orderId } = saga;
+    const order = await orders.get(orderId);
+    if (!order) throw new Error(`order ${orderId} of a saga does not exist`);
+    const step = new AbortController();
+    const onInterrupt = () => step.abort(this.interrupt.signal.reason);
+    this.interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
+    if (this.interrupt.signal.aborted) onInterrupt();
+    let heldAt = Date.now();
+    const renewal = setInterval(() => {
+      sagas.renew(this.owner, this.options.leaseMs, orderId).then(
+        (held) => {
+          if (held) heldAt = Date.now();
+          else step.abort(new LeaseLostError(orderId));
+        },
+        (err: unknown) => {
+          this.log.warn({ err, orderId }, "renewing a saga lease failed");
+          // Stop before the lease can run out: another runner may take the saga then.
+          if (Date.now() - heldAt > (this.options.leaseMs * 2) / 3) step.abort(new LeaseLostError(orderId));
+        },
+      );
+    }, this.options.leaseMs / 3);
+    const stopTimer = sagaMetrics.stepDuration.startTimer({ action });
+    try {
+      const outcome = await executor.execute(action, order, step.signal);
+      stopTimer({ outcome: outcome.kind });
+      return outcome;
+    } catch (err) {
+      if (!step.signal.aborted) throw err;
+      stopTimer({ outcome: "interrupted" });
+      this.log.info({ orderId, action, reason: String(step.signal.reason) }, "saga action interrupted");
+      return undefined;
+    } finally {
+      clearInterval(renewal);
+      this.interrupt.signal.removeEventListener("abort", onInterrupt);
+    }
+  }
+
+  private observe(orderId: string, effects: Effect[]): void {
+    for (const effect of effects) {
+      if (effect.kind === "confirmed") {
+        sagaMetrics.outcomes.inc({ result: "confirmed", reason: "" });
+        this.log.info({ orderId }, "order confirmed");
+      } else if (effect.kind === "cancelled") {
+        sagaMetrics.outcomes.inc({ result: "cancelled", reason: effect.reason });
+        this.log.info({ orderId, reason: effect.reason }, "order cancelled");
+      }
+    }
+  }
+}
