@@ -1,0 +1,125 @@
+import { execFile } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { equals } from "@bufbuild/protobuf";
+import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { eventually, startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
+
+const run = promisify(execFile);
+const serviceDir = path.resolve(import.meta.dirname, "..");
+const address = { recipient: "Grace Hopper", line1: "1 Harbor Way", line2: "Unit 2", city: "Arlington", postalCode: "22201", countryCode: "US" };
+
+let stack: CheckoutStack;
+let copy: TestDatabase;
+const shopper = randomUUID();
+const bystander = randomUUID();
+const placed: string[] = [];
+
+async function listAll(userId: string, pageSize: number): Promise<Order[]> {
+  const orders: Order[] = [];
+  let pageToken = "";
+  do {
+    const page = await stack.orders.listOrders({ pageSize, pageToken }, { headers: callerHeaders(userId) });
+    expect(page.orders.length).toBeLessThanOrEqual(pageSize);
+    orders.push(...page.orders);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  return orders;
+}
+
+async function historyRows(databaseUrl: string, orderIds: string[]) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT order_id, user_id, status, priced, "order", create_time, update_time FROM order_history WHERE order_id = ANY($1::uuid[]) ORDER BY order_id`,
+      [orderIds],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  stack = await startCheckoutStack();
+  const product = await stack.addProduct({ priceMinor: 1999n, stock: 50, name: "Notebook" });
+  for (const paymentToken of ["tok_visa", "tok_decline", "tok_visa", "tok_visa"]) {
+    const { order } = await stack.orders.placeOrder(
+      { items: [{ productId: product, quantity: 2 }], shippingAddress: address, paymentToken },
+      { headers: callerHeaders(shopper) },
+    );
+    placed.push(order!.id);
+  }
+  const { order } = await stack.orders.placeOrder(
+    { items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+    { headers: callerHeaders(bystander) },
+  );
+  placed.push(order!.id);
+  // A cancelled confirmed order exercises CONFIRMED followed by CANCELLED in the history.
+  await eventually(
+    async () => (await stack.orders.getOrder({ orderId: placed[3]! }, { headers: callerHeaders(shopper) })).order!.status,
+    (status) => status === OrderStatus.CONFIRMED,
+  );
+  await stack.orders.cancelOrder({ orderId: placed[3]! }, { headers: callerHeaders(shopper) });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await copy?.drop();
+});
+
+describe("order history read model", () => {
+  it("lists the caller's orders newest first, exactly as GetOrder shows them once the events are in", async () => {
+    const live = await Promise.all(
+      placed.slice(0, 4).map(async (orderId) =>
+        eventually(
+          async () => (await stack.orders.getOrder({ orderId }, { headers: callerHeaders(shopper) })).order!,
+          (order) => order.status !== OrderStatus.PENDING,
+        ),
+      ),
+    );
+    const newestFirst = [...live].sort((a, b) => Number(b.createTime!.seconds - a.createTime!.seconds) || b.createTime!.nanos - a.createTime!.nanos || b.id.localeCompare(a.id));
+    const listed = await eventually(
+      () => listAll(shopper, 100),
+      (orders) => orders.length === 4 && orders.every((order, i) => equals(OrderSchema, order, newestFirst[i]!)),
+    );
+    expect(listed).toEqual(newestFirst);
+    expect(listed.map((o) => [o.status, o.cancellationReason]).sort()).toEqual(
+      [
+        [OrderStatus.CONFIRMED, ""],
+        [OrderStatus.CONFIRMED, ""],
+        [OrderStatus.CANCELLED, "PAYMENT_DECLINED"],
+        [OrderStatus.CANCELLED, "CUSTOMER_REQUESTED"],
+      ].sort(),
+    );
+  });
+
+  it("pages through the history exactly once with page tokens and shows nobody else's orders", async () => {
+    const all = await listAll(shopper, 100);
+    expect(await listAll(shopper, 3)).toEqual(all);
+    expect(await listAll(shopper, 1)).toEqual(all);
+    const theirs = await eventually(() => listAll(bystander, 10), (orders) => orders.length === 1);
+    expect(theirs.map((o) => o.id)).toEqual([placed[4]]);
+    expect(await listAll(randomUUID(), 10)).toEqual([]);
+  });
+
+  it("rebuilds to the same rows by replaying the orders stream (rebuild command on a copy)", async () => {
+    await eventually(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED);
+    const liveRows = await historyRows(stack.ordersDatabaseUrl, placed);
+    expect(liveRows).toHaveLength(placed.length);
+
+    copy = await createTestDatabase("orders", serviceDir);
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", path.join(serviceDir, "src/rebuild-order-history.ts")], {
+      cwd: serviceDir,
+      env: { ...process.env, ORDERS_DATABASE_URL: copy.url, ORDER_HISTORY_CONSUMER: `orders-history-rebuild-${randomBytes(4).toString("hex")}`, LOG_LEVEL: "info" },
+    });
+    expect(stderr).toBe("");
+    expect(stdout).toContain("order history rebuilt");
+    expect(await historyRows(copy.url, placed)).toEqual(liveRows);
+  });
+});

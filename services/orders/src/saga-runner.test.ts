@@ -1,0 +1,202 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { createOrdersDb, type OrdersDb } from "./db/client.js";
+import { OrderRepository } from "./db/orders.js";
+import { LeaseLostError, SagaStore } from "./db/sagas.js";
+import { admin, eventually, startCheckoutStack, type CheckoutStack, type OrdersReplica } from "./testing/checkout-stack.js";
+import { StepGate, type ExecutedAction } from "./testing/step-gate.js";
+
+const serviceDir = path.resolve(import.meta.dirname, "..");
+const address = { recipient: "Alan Turing", line1: "2 Bletchley Park", line2: "", city: "Milton Keynes", postalCode: "MK3 6EB", countryCode: "GB" };
+
+let stack: CheckoutStack;
+let db: OrdersDb;
+const gate = new StepGate();
+const replicas: OrdersReplica[] = [];
+
+async function statusOf(orderId: string): Promise<OrderStatus> {
+  return (await stack.orders.getOrder({ orderId }, admin)).order!.status;
+}
+
+async function confirmedVia(replica: OrdersReplica, orderId: string) {
+  return eventually(
+    async () => (await replica.client.getOrder({ orderId }, admin)).order!,
+    (order) => order.status !== OrderStatus.PENDING,
+  );
+}
+
+async function stopAll(): Promise<void> {
+  for (const replica of replicas.splice(0)) await replica.stop();
+}
+
+beforeAll(async () => {
+  // Replicas stop at once when told to, interrupting the step in hand.
+  stack = await startCheckoutStack({ overrides: { wrapExecutor: gate.wrap("A") }, env: { SHUTDOWN_GRACE_MS: "0", SAGA_POLL_MS: "20" } });
+  replicas.push(stack.firstReplica);
+  db = createOrdersDb(stack.ordersDatabaseUrl);
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await stack?.stop();
+});
+
+describe("saga leases", () => {
+  let scratch: TestDatabase;
+  let scratchDb: OrdersDb;
+
+  beforeAll(async () => {
+    scratch = await createTestDatabase("orders", serviceDir);
+    scratchDb = createOrdersDb(scratch.url);
+  });
+
+  afterAll(async () => {
+    await scratchDb?.$disconnect();
+    await scratch?.drop();
+  });
+
+  it("lets one runner hold a saga at a time, and another take it only once the lease expired", async () => {
+    const { order } = await new OrderRepository(scratchDb).place(
+      { id: randomUUID(), userId: randomUUID(), items: [{ productId: randomUUID(), quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+      { correlationId: randomUUID() },
+    );
+    const sagas = new SagaStore(scratchDb);
+    const [first, second] = await Promise.all([sagas.claim("runner-1", 300, order.id), sagas.claim("runner-2", 300, order.id)]);
+    expect([first, second].filter(Boolean)).toHaveLength(1);
+    const [holder, other] = first ? ["runner-1", "runner-2"] : ["runner-2", "runner-1"];
+    const claimed = (first ?? second)!;
+
+    expect(await sagas.claimDue(other, 300, 10)).toEqual([]);
+    expect(await sagas.renew(other, 300, order.id)).toBe(false);
+    const next = { ...claimed.state, compensations: [] };
+    await expect(sagas.record(other, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await sagas.renew(holder, 300, order.id)).toBe(true);
+
+    const takenOver = await eventually(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, 5_000);
+    expect(takenOver!.state).toEqual(claimed.state);
+    await expect(sagas.record(holder, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(sagas.retryLater(holder, order.id, 1, 10)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+});
+
+describe("several orders replicas", () => {
+  it("never run the same saga step twice or two steps of one saga at once", async () => {
+    const second = await stack.startOrdersReplica({ overrides: { wrapExecutor: gate.wrap("B") } });
+    replicas.push(second);
+    const product = await stack.addProduct({ priceMinor: 250n, stock: 1_000 });
+    const orderIds = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const replica = replicas[i % 2]!;
+        const { order } = await replica.client.placeOrder(
+          { items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+          { headers: callerHeaders() },
+        );
+        return order!.id;
+      }),
+    );
+    for (const orderId of orderIds) expect(await eventually(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING)).toBe(OrderStatus.CONFIRMED);
+
+    for (const orderId of orderIds) {
+      const actions = gate.actionsOf(orderId);
+      expect(actions.map((a) => a.action)).toEqual(["PRICE", "AUTHORIZE", "RESERVE", "SHIP", "CAPTURE", "COMMIT"]);
+      // One after the other, whichever replica ran each.
+      for (let i = 1; i < actions.length; i++) expect(actions[i]!.startedAt).toBeGreaterThanOrEqual(actions[i - 1]!.endedAt!);
+    }
+    expect((await stack.inventory.getStock({ productId: product })).stock).toMatchObject({ committed: 24, reserved: 0 });
+  });
+
+  it("resumes a saga whose replica stopped after AUTHORIZE on another replica, without redoing AUTHORIZE", async () => {
+    await replicas.pop()!.stop();
+    const product = await stack.addProduct({ priceMinor: 4_000n, stock: 3 });
+    const held = gate.hold("RESERVE", (order) => order.shippingAddress.recipient === "Interrupted");
+    const { order } = await stack.orders.placeOrder(
+      { items: [{ productId: product, quantity: 2 }], shippingAddress: { ...address, recipient: "Interrupted" }, paymentToken: "tok_visa" },
+      { headers: callerHeaders() },
+    );
+    await held.reached;
+    expect((await stack.payments.getPayment({ orderId: order!.id })).payment!.status).toBe(PaymentStatus.AUTHORIZED);
+
+    await stopAll();
+    const successor = await stack.startOrdersReplica({ overrides: { wrapExecutor: gate.wrap("C") } });
+    replicas.push(successor);
+    expect((await confirmedVia(successor, order!.id)).status).toBe(OrderStatus.CONFIRMED);
+
+    const actions = gate.actionsOf(order!.id).map((a) => `${a.runner}:${a.action}:${a.outcome}`);
+    expect(actions).toEqual([
+      "A:PRICE:succeeded",
+      "A:AUTHORIZE:succeeded",
+      "A:RESERVE:interrupted",
+      "C:RESERVE:succeeded",
+      "C:SHIP:succeeded",
+      "C:CAPTURE:succeeded",
+      "C:COMMIT:succeeded",
+    ]);
+    expect((await stack.payments.getPayment({ orderId: order!.id })).payment).toMatchObject({ status: PaymentStatus.CAPTURED, amount: { amountMinor: 8_000n } });
+    expect((await stack.inventory.getStock({ productId: product })).stock).toMatchObject({ available: 1, reserved: 0, committed: 2 });
+  });
+
+  it("takes over the sagas of a killed replica once its lease expires, and ends them consistently", { timeout: 60_000 }, async () => {
+    await stopAll();
+    const product = await stack.addProduct({ priceMinor: 1_000n, stock: 5 });
+    const { order } = await new OrderRepository(db).place(
+      { id: randomUUID(), userId: randomUUID(), items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+      { correlationId: randomUUID() },
+    );
+
+    // An inventory that accepts connections and never answers keeps the doomed replica inside RESERVE.
+    let reachReserve!: () => void;
+    const reachedReserve = new Promise<void>((resolve) => (reachReserve = resolve));
+    const silentInventory = net.createServer((socket) => {
+      reachReserve();
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => silentInventory.listen(0, "127.0.0.1", resolve));
+    const doomed = spawn(process.execPath, ["--import", "tsx", path.join(serviceDir, "src/main.ts")], {
+      cwd: serviceDir,
+      stdio: "ignore",
+      env: {
+        ...process.env,
+        LOG_LEVEL: "silent",
+        ORDERS_HOST: "127.0.0.1",
+        ORDERS_PORT: "0",
+        ORDERS_METRICS_PORT: "0",
+        ORDERS_DATABASE_URL: stack.ordersDatabaseUrl,
+        ORDER_HISTORY_CONSUMER: stack.historyConsumer,
+        CATALOG_ADDR: stack.addresses.catalog,
+        PAYMENTS_ADDR: stack.addresses.payments,
+        SHIPPING_ADDR: stack.addresses.shipping,
+        INVENTORY_ADDR: `127.0.0.1:${(silentInventory.address() as net.AddressInfo).port}`,
+        DOWNSTREAM_TIMEOUT_MS: "30000",
+        SAGA_LEASE_MS: "1500",
+      },
+    });
+    try {
+      await reachedReserve;
+      const saga = await db.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } });
+      expect(saga).toMatchObject({ phase: "FORWARD", step: "RESERVE", compensations: ["VOID_PAYMENT", "RELEASE_STOCK"] });
+      expect(saga.leaseOwner).toBeTruthy();
+      doomed.kill("SIGKILL");
+      await new Promise((resolve) => doomed.once("exit", resolve));
+    } finally {
+      doomed.kill("SIGKILL");
+      silentInventory.close();
+    }
+    const { leaseUntil } = await db.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } });
+
+    const successor = await stack.startOrdersReplica({ overrides: { wrapExecutor: gate.wrap("D") } });
+    replicas.push(successor);
+    expect((await confirmedVia(successor, order.id)).status).toBe(OrderStatus.CONFIRMED);
+
+    const resumed: ExecutedAction[] = gate.actionsOf(order.id);
+    expect(resumed.map((a) => `${a.runner}:${a.action}`)).toEqual(["D:RESERVE", "D:SHIP", "D:CAPTURE", "D:COMMIT"]);
+    expect(performance.timeOrigin + resumed[0]!.startedAt).toBeGreaterThanOrEqual(leaseUntil!.getTime() - 50);
+    expect((await stack.payments.getPayment({ orderId: order.id })).payment!.status).toBe(PaymentStatus.CAPTURED);
+    expect((await stack.inventory.getStock({ productId: product })).stock).toMatchObject({ available: 4, reserved: 0, committed: 1 });
+  });
+});

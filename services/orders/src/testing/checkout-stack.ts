@@ -1,0 +1,190 @@
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { connect, type NatsConnection } from "nats";
+import type { Client } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ShopContext } from "@shop/contracts";
+import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
+import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import {
+  createServiceClient,
+  envPrefix,
+  startService,
+  streamName,
+  type BaseServiceConfig,
+  type Logger,
+  type RunningService,
+  type StartedParts,
+} from "@shop/runtime";
+import { adminHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { loadCatalogConfig } from "../../../catalog/src/config.js";
+import { buildCatalog } from "../../../catalog/src/server.js";
+import { loadInventoryConfig } from "../../../inventory/src/config.js";
+import { buildInventory } from "../../../inventory/src/server.js";
+import { loadPaymentsConfig } from "../../../payments/src/config.js";
+import { buildPayments } from "../../../payments/src/server.js";
+import { loadShippingConfig } from "../../../shipping/src/config.js";
+import { buildShipping } from "../../../shipping/src/server.js";
+import { loadOrdersConfig } from "../config.js";
+import { buildOrders, type OrdersOverrides } from "../server.js";
+
+const servicesDir = path.resolve(import.meta.dirname, "../../..");
+const ordersDir = path.join(servicesDir, "orders");
+
+type ServiceClient<S extends DescService> = Client<S> & { close(): void };
+
+interface InProcessService {
+  service: RunningService;
+  db: TestDatabase;
+}
+
+/** Starts one service in this process on a fresh database and a free port, as its own tests do. */
+async function startInProcess<C extends BaseServiceConfig>(
+  context: ShopContext,
+  load: (source: NodeJS.ProcessEnv) => C,
+  build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+  env: Record<string, string> = {},
+  db?: TestDatabase,
+): Promise<InProcessService> {
+  const serviceDir = path.join(servicesDir, context);
+  const database = db ?? (await createTestDatabase(context, serviceDir));
+  const prefix = envPrefix(context);
+  const config = load({
+    [`${prefix}_HOST`]: "127.0.0.1",
+    [`${prefix}_PORT`]: "0",
+    [`${prefix}_METRICS_PORT`]: "0",
+    [`${prefix}_DATABASE_URL`]: database.url,
+    LOG_LEVEL: "silent",
+    ...env,
+  });
+  return { service: await startService({ context, serviceDir, config, start: build }), db: database };
+}
+
+export interface OrdersReplica {
+  client: ServiceClient<typeof OrderService>;
+  /** Stops it the way SIGTERM would. */
+  stop(): Promise<void>;
+}
+
+export interface CheckoutStack {
+  /** The client of the first orders replica. */
+  orders: ServiceClient<typeof OrderService>;
+  firstReplica: OrdersReplica;
+  /** Where the services orders calls listen. */
+  addresses: { catalog: string; inventory: string; payments: string; shipping: string };
+  catalog: ServiceClient<typeof CatalogService>;
+  inventory: ServiceClient<typeof InventoryService>;
+  payments: ServiceClient<typeof PaymentService>;
+  shipping: ServiceClient<typeof ShippingService>;
+  ordersDatabaseUrl: string;
+  historyConsumer: string;
+  nc: NatsConnection;
+  /** Another orders replica on the same database. */
+  startOrdersReplica(options?: { overrides?: OrdersOverrides; env?: Record<string, string> }): Promise<OrdersReplica>;
+  /** A product in the catalog with `stock` units available for sale. */
+  addProduct(options: { priceMinor: bigint; stock: number; currency?: string; name?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export const admin = { headers: adminHeaders() };
+
+/**
+ * The real checkout neighbourhood in this process: catalog, inventory, payments and shipping,
+ * each on its own test database, and orders talking to them. The order history consumer gets
+ * a durable name of its own, deleted at the end.
+ */
+export async function startCheckoutStack(options: { overrides?: OrdersOverrides; env?: Record<string, string> } = {}): Promise<CheckoutStack> {
+  const quiet = { SEED_DEMO_DATA: "false" };
+  const [catalog, inventory, payments, shipping] = await Promise.all([
+    startInProcess("catalog", loadCatalogConfig, buildCatalog, quiet),
+    startInProcess("inventory", loadInventoryConfig, buildInventory, quiet),
+    startInProcess("payments", loadPaymentsConfig, buildPayments),
+    startInProcess("shipping", loadShippingConfig, buildShipping),
+  ]);
+  const ordersDb = await createTestDatabase("orders", ordersDir);
+  const historyConsumer = `orders-history-test-${randomBytes(5).toString("hex")}`;
+  const ordersEnv = {
+    CATALOG_ADDR: catalog.service.grpc.address,
+    INVENTORY_ADDR: inventory.service.grpc.address,
+    PAYMENTS_ADDR: payments.service.grpc.address,
+    SHIPPING_ADDR: shipping.service.grpc.address,
+    ORDER_HISTORY_CONSUMER: historyConsumer,
+    SAGA_POLL_MS: "100",
+    ...options.env,
+  };
+  const replicas: InProcessService[] = [];
+  const clients: { close(): void }[] = [];
+  const client = <S extends DescService>(service: S, address: string): ServiceClient<S> => {
+    const created = createServiceClient(service, { address });
+    clients.push(created);
+    return created;
+  };
+
+  const startOrdersReplica = async (replica: { overrides?: OrdersOverrides; env?: Record<string, string> } = {}): Promise<OrdersReplica> => {
+    const started = await startInProcess(
+      "orders",
+      loadOrdersConfig,
+      (deps) => buildOrders(deps, replica.overrides),
+      { ...ordersEnv, ...replica.env },
+      ordersDb,
+    );
+    replicas.push(started);
+    return { client: client(OrderService, started.service.grpc.address), stop: () => started.service.stop() };
+  };
+
+  const first = await startOrdersReplica(options);
+  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const stack: CheckoutStack = {
+    orders: first.client,
+    firstReplica: first,
+    addresses: {
+      catalog: ordersEnv.CATALOG_ADDR,
+      inventory: ordersEnv.INVENTORY_ADDR,
+      payments: ordersEnv.PAYMENTS_ADDR,
+      shipping: ordersEnv.SHIPPING_ADDR,
+    },
+    catalog: client(CatalogService, catalog.service.grpc.address),
+    inventory: client(InventoryService, inventory.service.grpc.address),
+    payments: client(PaymentService, payments.service.grpc.address),
+    shipping: client(ShippingService, shipping.service.grpc.address),
+    ordersDatabaseUrl: ordersDb.url,
+    historyConsumer,
+    nc,
+    startOrdersReplica,
+    async addProduct({ priceMinor, stock, currency = "USD", name = "Product" }) {
+      const sku = `SKU-${randomBytes(4).toString("hex").toUpperCase()}`;
+      const { product } = await stack.catalog.createProduct({ sku, name, description: "", price: { currencyCode: currency, amountMinor: priceMinor } }, admin);
+      await stack.inventory.setStock({ productId: product!.id, quantity: stock }, admin);
+      return product!.id;
+    },
+    async stop() {
+      clients.forEach((c) => c.close());
+      for (const replica of replicas) await replica.service.stop();
+      const jsm = await nc.jetstreamManager();
+      await jsm.consumers.delete(streamName("orders"), historyConsumer).catch(() => false);
+      await nc.close();
+      await ordersDb.drop();
+      await Promise.all(
+        [catalog, inventory, payments, shipping].map(async ({ service, db }) => {
+          await service.stop();
+          await db.drop();
+        }),
+      );
+    },
+  };
+  return stack;
+}
+
+/** Polls `probe` until `accept` takes its value; fails with the last value after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met after ${timeoutMs} ms; last value: ${String(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
