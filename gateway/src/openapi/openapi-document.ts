@@ -1,6 +1,7 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isIntegerScalar, isWellKnown } from "../transcoding/json-errors.js";
 import type { RoutePolicy } from "../routing/route-policy.js";
+import type { TemplateSegment } from "../routing/path-template.js";
 import type { Route } from "../routing/route-table.js";
 
 type Schema = Record<string, unknown>;
@@ -24,6 +25,8 @@ export interface OpenApiOptions {
 }
 
 const errorSchemaName = "Error";
+/** The methods OpenAPI 3.1 can describe; routes with custom HTTP methods are left out of the document. */
+const describableMethods = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
 const refTo = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 const wellKnownSchemas: Record<string, Schema> = {
@@ -109,6 +112,8 @@ class SchemaCollector {
   }
 }
 
+const segmentText = (segment: TemplateSegment) => (segment.kind === "literal" ? segment.value : segment.kind === "single" ? "*" : "**");
+
 /** `/v1/orders/{order_id}:cancel` -> `/v1/orders/{orderId}:cancel`, with the JSON names of the bound fields. */
 function openApiPath(route: Route): string {
   const { segments, variables, verb } = route.template;
@@ -120,10 +125,14 @@ function openApiPath(route: Route): string {
       i = variables[index]!.end - 1;
       continue;
     }
-    const segment = segments[i]!;
-    parts.push(segment.kind === "literal" ? segment.value : segment.kind === "single" ? "*" : "**");
+    parts.push(segmentText(segments[i]!));
   }
   return `/${parts.join("/")}${verb === undefined ? "" : `:${verb}`}`;
+}
+
+function variablePattern(route: Route, index: number): string {
+  const variable = route.template.variables[index]!;
+  return route.template.segments.slice(variable.start, variable.end).map(segmentText).join("/");
 }
 
 /** Query parameters: every leaf field not bound by the path or the body, by dotted JSON name. */
@@ -132,12 +141,13 @@ function queryParameters(route: Route, schemas: SchemaCollector): Schema[] {
   const excluded = new Set<DescField>(route.variableFields.map((chain) => chain[0]!));
   if (route.body.kind === "field") excluded.add(route.body.field);
   const parameters: Schema[] = [];
-  const visit = (message: DescMessage, prefix: string, depth: number, path: readonly string[]) => {
+  // Recursive messages (a filter inside a filter) are listed a few levels deep.
+  const visit = (message: DescMessage, prefix: string, depth: number) => {
     for (const field of message.fields) {
       if (depth === 0 && excluded.has(field)) continue;
       const name = prefix + field.jsonName;
       if (field.fieldKind === "message" && !isWellKnown(field.message)) {
-        if (depth < 3 && !path.includes(field.message.typeName)) visit(field.message, `${name}.`, depth + 1, [...path, field.message.typeName]);
+        if (depth < 3) visit(field.message, `${name}.`, depth + 1);
         continue;
       }
       if (field.fieldKind === "map" || (field.fieldKind === "list" && field.listKind === "message")) continue;
@@ -149,7 +159,7 @@ function queryParameters(route: Route, schemas: SchemaCollector): Schema[] {
       );
     }
   };
-  visit(route.method.input, "", 0, [route.method.input.typeName]);
+  visit(route.method.input, "", 0);
   return parameters;
 }
 
@@ -190,16 +200,17 @@ export function buildOpenApiDocument(options: OpenApiOptions): Schema {
   const operationIds = new Map<string, number>();
 
   for (const route of options.routes) {
+    if (!describableMethods.has(route.httpMethod.toLowerCase())) continue;
     const method = route.method;
     const baseId = `${method.parent.name}_${method.name}`;
     const seen = operationIds.get(baseId) ?? 0;
     operationIds.set(baseId, seen + 1);
-    const pathParameters = route.variableFields.map((chain) => ({
-      name: chain.map((f) => f.jsonName).join("."),
-      in: "path",
-      required: true,
-      schema: schemas.fieldSchema(chain[chain.length - 1]!),
-    }));
+    const pathParameters = route.variableFields.map((chain, i) => {
+      const parameter: Schema = { name: chain.map((f) => f.jsonName).join("."), in: "path", required: true, schema: schemas.fieldSchema(chain[chain.length - 1]!) };
+      const pattern = variablePattern(route, i);
+      // OpenAPI cannot express a parameter spanning segments; say which ones it spans.
+      return pattern === "*" ? parameter : { ...parameter, description: `The path segments ${pattern}` };
+    });
     const headerParameters = options.policy.isCreating(route)
       ? [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }]
       : [];

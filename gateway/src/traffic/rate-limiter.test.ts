@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { RateLimiter } from "./rate-limiter.js";
+
+describe("token bucket rate limiter", () => {
+  let now = 0;
+  const limiters: RateLimiter[] = [];
+  const limiter = (capacity: number, refillPerSecond: number) => {
+    const created = new RateLimiter(capacity, refillPerSecond, () => now);
+    limiters.push(created);
+    return created;
+  };
+  afterEach(() => {
+    limiters.splice(0).forEach((l) => l.close());
+    now = 0;
+  });
+
+  it("allows a burst up to the capacity, then asks to retry after the refill time", () => {
+    const limit = limiter(3, 1);
+    expect([1, 2, 3].map(() => limit.take("a").allowed)).toEqual([true, true, true]);
+    expect(limit.take("a")).toEqual({ allowed: false, retryAfterSeconds: 1 });
+  });
+
+  it("refills over time, never above the capacity", () => {
+    const limit = limiter(2, 2);
+    limit.take("a");
+    limit.take("a");
+    expect(limit.take("a").allowed).toBe(false);
+    now += 500;
+    expect(limit.take("a").allowed).toBe(true);
+    expect(limit.take("a").allowed).toBe(false);
+    now += 60_000;
+    expect([1, 2, 3].map(() => limit.take("a").allowed)).toEqual([true, true, false]);
+  });
+
+  it("keeps one bucket per client", () => {
+    const limit = limiter(1, 1);
+    expect(limit.take("user:1").allowed).toBe(true);
+    expect(limit.take("user:1").allowed).toBe(false);
+    expect(limit.take("user:2").allowed).toBe(true);
+    expect(limit.take("address:10.0.0.1").allowed).toBe(true);
+  });
+
+  it("rounds the wait up to whole seconds for slow refills", () => {
+    const limit = limiter(1, 0.25);
+    limit.take("a");
+    expect(limit.take("a")).toEqual({ allowed: false, retryAfterSeconds: 4 });
+  });
+
+  it("forgets clients whose bucket is full again", () => {
+    const limit = limiter(2, 1);
+    limit.take("a");
+    limit.take("b");
+    now += 500;
+    limit.sweep();
+    expect(limit.trackedClients).toBe(2);
+    now += 1000;
+    limit.sweep();
+    expect(limit.trackedClients).toBe(0);
+  });
+});
