@@ -1,6 +1,5 @@
 import { NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { registration, type EventConsumer, type Logger, type StartedParts } from "@shop/runtime";
-import { connect } from "nats";
+import { connectNats, registration, type EventConsumer, type Logger, type StartedParts } from "@shop/runtime";
 import { createNotificationsDb } from "./db/client.js";
 import { NotificationRepository } from "./db/notifications.js";
 import {
@@ -19,8 +18,7 @@ export async function buildNotifications(
 ): Promise<StartedParts> {
   const db = createNotificationsDb(config.databaseUrl);
   const notifications = new NotificationRepository(db);
-  // A long NATS outage must not end the consumers for good: keep reconnecting.
-  const nc = await connect({ servers: config.natsUrl, name: "notifications", maxReconnectAttempts: -1 });
+  const nc = await connectNats("notifications", config.natsUrl);
   let consumers: EventConsumer[];
   try {
     const handlers = notificationEventHandlers(notifications, logger);

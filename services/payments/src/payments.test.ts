@@ -1,19 +1,13 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createRegistry, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { connect, type Msg } from "nats";
-import {
-  PaymentAuthorizedSchema,
-  PaymentCapturedSchema,
-  PaymentDeclinedSchema,
-  PaymentRefundedSchema,
-  PaymentVoidedSchema,
-} from "@shop/contracts/shop/payments/v1/events_pb.js";
+import { PaymentAuthorizedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
-import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
 import { loadPaymentsConfig } from "./config.js";
 import { createPaymentsDb, type PaymentsDb } from "./db/client.js";
 import { buildPayments } from "./server.js";
@@ -60,25 +54,8 @@ function authorization(token = "tok_visa", amountMinor = 1999n) {
   return { orderId: randomUUID(), userId: randomUUID(), amount: usd(amountMinor), paymentToken: token };
 }
 
-const paymentEvents = createRegistry(
-  PaymentAuthorizedSchema,
-  PaymentDeclinedSchema,
-  PaymentCapturedSchema,
-  PaymentVoidedSchema,
-  PaymentRefundedSchema,
-);
-
 /** The outbox rows written for an order, oldest first, payloads decoded. */
-async function eventsOf(orderId: string) {
-  const rows = await inspect.outboxEvent.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-  return rows
-    .map((row) => {
-      const schema = paymentEvents.getMessage(row.type);
-      if (!schema) throw new Error(`unexpected event type ${row.type}`);
-      return { id: row.id, subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
-    })
-    .filter((event) => event.payload.orderId === orderId);
-}
+const eventsOf = async (orderId: string) => (await outboxEvents(inspect)).filter((event) => event.payload.orderId === orderId);
 
 const subjectsOf = async (orderId: string) => (await eventsOf(orderId)).map((event) => event.subject);
 

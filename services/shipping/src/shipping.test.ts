@@ -1,17 +1,13 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createRegistry, fromBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { connect, type Msg } from "nats";
-import {
-  ShipmentCancelledSchema,
-  ShipmentCreatedSchema,
-  ShipmentDispatchedSchema,
-} from "@shop/contracts/shop/shipping/v1/events_pb.js";
+import { ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, callerHeaders, createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
 import { loadShippingConfig } from "./config.js";
 import { createShippingDb, type ShippingDb } from "./db/client.js";
 import { buildShipping } from "./server.js";
@@ -57,19 +53,8 @@ const address = {
 
 const creation = () => ({ orderId: randomUUID(), userId: randomUUID(), address });
 
-const shipmentEvents = createRegistry(ShipmentCreatedSchema, ShipmentCancelledSchema, ShipmentDispatchedSchema);
-
 /** The outbox rows written for an order, oldest first, payloads decoded. */
-async function eventsOf(orderId: string) {
-  const rows = await inspect.outboxEvent.findMany({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
-  return rows
-    .map((row) => {
-      const schema = shipmentEvents.getMessage(row.type);
-      if (!schema) throw new Error(`unexpected event type ${row.type}`);
-      return { id: row.id, subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
-    })
-    .filter((event) => event.payload.orderId === orderId);
-}
+const eventsOf = async (orderId: string) => (await outboxEvents(inspect)).filter((event) => event.payload.orderId === orderId);
 
 const subjectsOf = async (orderId: string) => (await eventsOf(orderId)).map((event) => event.subject);
 

@@ -7,3 +7,4 @@ export * from "./outbox-relay.js";
 export * from "./replay.js";
 export * from "./streams.js";
 export * from "./subjects.js";
+export * from "./publishing.js";

@@ -1,3 +1,4 @@
 export * from "./databases.js";
 export * from "./callers.js";
 export * from "./wait.js";
+export * from "./outbox.js";
