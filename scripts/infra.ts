@@ -15,14 +15,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   Health,
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus,
-  type HealthCheckResponse,
+  HealthCheckResponseSchema,
+  type HealthCheckRequest,
 } from "@shop/contracts/grpc/health/v1/health_pb.js";
-import { defaultPostgresUrl, grpcServiceDefinition } from "@shop/runtime";
 import { connect as connectNats } from "nats";
 import pg from "pg";
 
@@ -48,7 +48,12 @@ export interface InfraSettings {
   readyTimeoutMs: number;
 }
 
-export function infraSettings(source: NodeJS.ProcessEnv = process.env): InfraSettings {
+/**
+ * Settings from the environment, with the runtime's defaults. The runtime is loaded only here:
+ * it takes about a second of CPU to load, too much for `probe`, which container health checks run often.
+ */
+export async function infraSettings(source: NodeJS.ProcessEnv = process.env): Promise<InfraSettings> {
+  const { defaultPostgresUrl } = await import("@shop/runtime");
   return {
     postgresUrl: source.POSTGRES_URL ?? defaultPostgresUrl,
     natsUrl: source.NATS_URL ?? "nats://127.0.0.1:4222",
@@ -281,7 +286,8 @@ export async function ensureNats(settings: InfraSettings): Promise<"running" | "
 }
 
 /** PostgreSQL and NATS, each used when running and started otherwise. */
-export async function ensureInfra(settings: InfraSettings = infraSettings()): Promise<void> {
+export async function ensureInfra(settings?: InfraSettings): Promise<void> {
+  settings ??= await infraSettings();
   const postgres = await ensurePostgres(settings);
   console.log(`infra: PostgreSQL ${postgres} at ${new URL(settings.postgresUrl).host}`);
   const nats = await ensureNats(settings);
@@ -289,7 +295,8 @@ export async function ensureInfra(settings: InfraSettings = infraSettings()): Pr
 }
 
 /** Stops the servers this script started under `runDir`; never touches others. */
-export async function stopLocalInfra(settings: InfraSettings = infraSettings()): Promise<void> {
+export async function stopLocalInfra(settings?: InfraSettings): Promise<void> {
+  settings ??= await infraSettings();
   const dataDir = localPostgresDir(settings);
   if (existsSync(path.join(dataDir, "postmaster.pid"))) {
     console.log(`infra: stopping PostgreSQL in ${dataDir}`);
@@ -316,21 +323,21 @@ export async function stopLocalInfra(settings: InfraSettings = infraSettings()):
 
 // ---------------------------------------------------------------- probes
 
-const healthCheck = grpcServiceDefinition(Health).check!;
+const healthCheckPath = `/${Health.typeName}/${Health.method.check.name}`;
 
 /** True when the gRPC server at `address` answers grpc.health.v1.Health/Check with SERVING. */
 export function grpcServing(address: string, timeoutMs = 1_000): Promise<boolean> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<boolean>((resolve) => {
     client.makeUnaryRequest(
-      healthCheck.path,
-      healthCheck.requestSerialize,
-      healthCheck.responseDeserialize,
+      healthCheckPath,
+      (request: HealthCheckRequest) => Buffer.from(toBinary(HealthCheckRequestSchema, request)),
+      (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
       create(HealthCheckRequestSchema, { service: "" }), // the server as a whole
       { deadline: Date.now() + timeoutMs },
       (err, response) => {
         client.close();
-        resolve(!err && (response as HealthCheckResponse).status === HealthCheckResponse_ServingStatus.SERVING);
+        resolve(!err && response?.status === HealthCheckResponse_ServingStatus.SERVING);
       },
     );
   });

@@ -15,7 +15,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix, topology } from "@shop/runtime";
-import { ensureInfra, grpcServing, httpOk, infraSettings, InfraError, repoRoot, waitUntil } from "./infra.js";
+import { ensureInfra, grpcServing, httpOk, infraSettings, InfraError, repoRoot, waitUntil, type InfraSettings } from "./infra.js";
 
 /** Callees before callers: orders drives the checkout saga over the others. */
 const serviceOrder = ["users", "catalog", "inventory", "payments", "shipping", "orders", "notifications"] as const satisfies readonly ShopContext[];
@@ -153,13 +153,12 @@ class SupervisedProcess {
   }
 }
 
-function printTable(running: SupervisedProcess[], absent: string[], gateway: Component | undefined): void {
+function printTable(running: SupervisedProcess[], absent: string[], gateway: Component | undefined, settings: InfraSettings): void {
   const rows = [
     ["", "listens on", "metrics", "pid"],
     ...running.map(({ component, pid }) => [component.name, component.endpoint, component.metrics ?? "-", String(pid ?? "-")]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const settings = infraSettings();
   const lines = [
     "",
     ...rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("   ")}`.trimEnd()),
@@ -202,7 +201,8 @@ async function main(): Promise<void> {
   // Children have their own process groups: never leave them behind, whatever ends this process.
   process.on("exit", () => supervised.forEach((child) => child.kill()));
 
-  await ensureInfra();
+  const settings = await infraSettings();
+  await ensureInfra(settings);
   for (const component of present) {
     if (stopping.signal.aborted) return;
     if (await somethingListens(component.endpoint)) {
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     }
     say(`${component.name} ready at ${component.endpoint} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   }
-  printTable(supervised, absent, present.find((component) => component.name === "gateway"));
+  printTable(supervised, absent, present.find((component) => component.name === "gateway"), settings);
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,7 @@
  * Extra arguments go to vitest (`npm test -- services/catalog`, `npm test -- --project unit`).
  */
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -52,7 +53,7 @@ async function checkGeneratedCode(): Promise<void> {
  * The migrated `shop_tmpl_*` templates are kept on purpose.
  */
 export async function dropLeftoverTestDatabases(): Promise<void> {
-  const url = new URL(infraSettings().postgresUrl);
+  const url = new URL((await infraSettings()).postgresUrl);
   url.pathname = "/postgres";
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
@@ -89,13 +90,33 @@ export async function dropLeftoverTestDatabases(): Promise<void> {
   }
 }
 
+/**
+ * vitest with the caller's arguments, plus a JSON report from which a closing line
+ * `vitest: N passed, N failed, N skipped` is printed (CI reads it; vitest's own summary differs).
+ */
+async function runVitest(args: string[]): Promise<void> {
+  const reportFile = path.join(repoRoot, ".run", "vitest-report.json");
+  mkdirSync(path.dirname(reportFile), { recursive: true });
+  rmSync(reportFile, { force: true });
+  const reporters = args.some((arg) => arg.startsWith("--reporter")) ? [] : ["--reporter=default"];
+  const outcome = runTool("vitest", ["run", ...args, ...reporters, "--reporter=json", `--outputFile.json=${reportFile}`], {
+    PACT_DO_NOT_TRACK: process.env.PACT_DO_NOT_TRACK ?? "true",
+  });
+  await outcome.catch(() => {});
+  if (existsSync(reportFile)) {
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Record<"numPassedTests" | "numFailedTests" | "numPendingTests" | "numTodoTests", number>;
+    console.log(`\nvitest: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`);
+  }
+  return outcome;
+}
+
 const steps: { name: string; run: () => Promise<void> }[] = [
   { name: "infrastructure (PostgreSQL, NATS JetStream)", run: () => ensureInfra() },
   { name: "buf lint", run: () => runTool("buf", ["lint"]) },
   { name: "generated code matches proto/", run: checkGeneratedCode },
   { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },
   { name: "leftover test databases", run: dropLeftoverTestDatabases },
-  { name: "vitest", run: () => runTool("vitest", ["run", ...process.argv.slice(2)], { PACT_DO_NOT_TRACK: process.env.PACT_DO_NOT_TRACK ?? "true" }) },
+  { name: "vitest", run: () => runVitest(process.argv.slice(2)) },
 ];
 
 async function main(): Promise<number> {
