@@ -1,0 +1,163 @@
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import type { ShopContext } from "@shop/contracts";
+import {
+  createLogger,
+  envPrefix,
+  startService,
+  streamName,
+  type BaseServiceConfig,
+  type Logger,
+  type ServiceRegistration,
+  type StartedParts,
+} from "@shop/runtime";
+import { createTestDatabase } from "@shop/runtime/testing";
+import { connect } from "nats";
+import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
+import { buildCatalog } from "../../../../services/catalog/src/server.js";
+import { loadInventoryConfig } from "../../../../services/inventory/src/config.js";
+import { buildInventory } from "../../../../services/inventory/src/server.js";
+import { loadNotificationsConfig } from "../../../../services/notifications/src/config.js";
+import { buildNotifications } from "../../../../services/notifications/src/server.js";
+import { loadOrdersConfig } from "../../../../services/orders/src/config.js";
+import { buildOrders } from "../../../../services/orders/src/server.js";
+import { loadPaymentsConfig } from "../../../../services/payments/src/config.js";
+import { buildPayments } from "../../../../services/payments/src/server.js";
+import { loadShippingConfig } from "../../../../services/shipping/src/config.js";
+import { buildShipping } from "../../../../services/shipping/src/server.js";
+import { loadUsersConfig } from "../../../../services/users/src/config.js";
+import { buildUsers } from "../../../../services/users/src/server.js";
+
+const servicesDir = path.resolve(import.meta.dirname, "../../../../services");
+export const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+
+/** Shared by users (issues tokens) and the gateway (verifies them). */
+export const tokenEnv = { JWT_SECRET: "pact-verification-secret", JWT_ISSUER: "shop-users", JWT_AUDIENCE: "shop-api" };
+
+// Durable consumers of this process get names of their own: a running system or another
+// test file keeps its own position on the shared streams.
+const runId = randomBytes(4).toString("hex");
+const durableNames = { orderHistory: `pact_${runId}_order_history`, notifications: `pact_${runId}_notifications` };
+const notificationSources = ["orders", "shipping", "payments"];
+
+interface ServiceDefinition<C extends BaseServiceConfig> {
+  load(source: NodeJS.ProcessEnv): C;
+  build(deps: { config: C; logger: Logger }): Promise<StartedParts>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A service definition with its config type hidden, so one table can hold them all. */
+interface Buildable {
+  configure(source: NodeJS.ProcessEnv): { config: BaseServiceConfig; build(logger: Logger): Promise<StartedParts> };
+}
+
+const define = <C extends BaseServiceConfig>({ load, build, env }: ServiceDefinition<C>): Buildable => ({
+  configure(source) {
+    const config = load({ ...env, ...source });
+    return { config, build: (logger) => build({ config, logger }) };
+  },
+});
+
+const definitions: Record<ShopContext, Buildable> = {
+  users: define({ load: loadUsersConfig, build: buildUsers, env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" } }),
+  catalog: define({ load: loadCatalogConfig, build: buildCatalog, env: { SEED_DEMO_DATA: "false" } }),
+  inventory: define({ load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
+  payments: define({ load: loadPaymentsConfig, build: buildPayments }),
+  shipping: define({ load: loadShippingConfig, build: buildShipping }),
+  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { ORDER_HISTORY_CONSUMER: durableNames.orderHistory, SAGA_POLL_MS: "200" } }),
+  notifications: define({
+    load: loadNotificationsConfig,
+    build: (deps) => buildNotifications(deps, { consumerName: durableNames.notifications, contexts: notificationSources }),
+  }),
+};
+
+/** The durable consumers a service of this process created on the shared streams. */
+const durableConsumersOf: Partial<Record<ShopContext, { stream: string; name: string }[]>> = {
+  orders: [{ stream: streamName("orders"), name: durableNames.orderHistory }],
+  notifications: notificationSources.map((context) => ({ stream: streamName(context), name: durableNames.notifications })),
+};
+
+async function deleteDurableConsumers(context: ShopContext): Promise<void> {
+  const consumers = durableConsumersOf[context];
+  if (!consumers) return;
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const { stream, name } of consumers) await jsm.consumers.delete(stream, name).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+function baseEnv(context: ShopContext, databaseUrl: string): NodeJS.ProcessEnv {
+  const prefix = envPrefix(context);
+  return {
+    [`${prefix}_HOST`]: "127.0.0.1",
+    [`${prefix}_PORT`]: "0",
+    [`${prefix}_METRICS_PORT`]: "0",
+    [`${prefix}_DATABASE_URL`]: databaseUrl,
+    NATS_URL: natsUrl,
+    LOG_LEVEL: "silent",
+  };
+}
+
+export interface TestService {
+  context: ShopContext;
+  /** `host:port` of its gRPC server. */
+  address: string;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a service in this process as `npm start` would, on port 0 with a fresh database of its own. */
+export async function startTestService(context: ShopContext, env: NodeJS.ProcessEnv = {}): Promise<TestService> {
+  const serviceDir = path.join(servicesDir, context);
+  const db = await createTestDatabase(context, serviceDir);
+  try {
+    const { config, build } = definitions[context].configure({ ...baseEnv(context, db.url), ...env });
+    const running = await startService({ context, serviceDir, config, logger: createLogger(context, "silent"), start: ({ logger }) => build(logger) });
+    return {
+      context,
+      address: running.grpc.address,
+      databaseUrl: db.url,
+      async stop() {
+        await running.stop();
+        await deleteDurableConsumers(context);
+        await db.drop();
+      },
+    };
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+}
+
+export interface TestProvider {
+  /** The service's handlers exactly as its build function registers them. */
+  registration: ServiceRegistration;
+  databaseUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Builds a service's handlers over a fresh database of its own, without serving them. */
+export async function buildTestProvider(context: ShopContext): Promise<TestProvider> {
+  const db = await createTestDatabase(context, path.join(servicesDir, context));
+  try {
+    const { build } = definitions[context].configure(baseEnv(context, db.url));
+    const parts = await build(createLogger(context, "silent"));
+    const [registration] = parts.registrations;
+    if (!registration) throw new Error(`${context} registers no service`);
+    return {
+      registration,
+      databaseUrl: db.url,
+      async stop() {
+        await parts.stop?.();
+        await deleteDurableConsumers(context);
+        await db.drop();
+      },
+    };
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+}
