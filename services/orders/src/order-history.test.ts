@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { equals } from "@bufbuild/protobuf";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
-import { eventually, startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
+import { callerHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
 
 const run = promisify(execFile);
 const serviceDir = path.resolve(import.meta.dirname, "..");
@@ -61,7 +61,7 @@ beforeAll(async () => {
   );
   placed.push(order!.id);
   // A cancelled confirmed order exercises CONFIRMED followed by CANCELLED in the history.
-  await eventually(
+  await waitFor(
     async () => (await stack.orders.getOrder({ orderId: placed[3]! }, { headers: callerHeaders(shopper) })).order!.status,
     (status) => status === OrderStatus.CONFIRMED,
   );
@@ -77,14 +77,14 @@ describe("order history read model", () => {
   it("lists the caller's orders newest first, exactly as GetOrder shows them once the events are in", async () => {
     const live = await Promise.all(
       placed.slice(0, 4).map(async (orderId) =>
-        eventually(
+        waitFor(
           async () => (await stack.orders.getOrder({ orderId }, { headers: callerHeaders(shopper) })).order!,
           (order) => order.status !== OrderStatus.PENDING,
         ),
       ),
     );
     const newestFirst = [...live].sort((a, b) => Number(b.createTime!.seconds - a.createTime!.seconds) || b.createTime!.nanos - a.createTime!.nanos || b.id.localeCompare(a.id));
-    const listed = await eventually(
+    const listed = await waitFor(
       () => listAll(shopper, 100),
       (orders) => orders.length === 4 && orders.every((order, i) => equals(OrderSchema, order, newestFirst[i]!)),
     );
@@ -103,13 +103,13 @@ describe("order history read model", () => {
     const all = await listAll(shopper, 100);
     expect(await listAll(shopper, 3)).toEqual(all);
     expect(await listAll(shopper, 1)).toEqual(all);
-    const theirs = await eventually(() => listAll(bystander, 10), (orders) => orders.length === 1);
+    const theirs = await waitFor(() => listAll(bystander, 10), (orders) => orders.length === 1);
     expect(theirs.map((o) => o.id)).toEqual([placed[4]]);
     expect(await listAll(randomUUID(), 10)).toEqual([]);
   });
 
   it("rebuilds to the same rows by replaying the orders stream (rebuild command on a copy)", async () => {
-    await eventually(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED);
+    await waitFor(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED);
     const liveRows = await historyRows(stack.ordersDatabaseUrl, placed);
     expect(liveRows).toHaveLength(placed.length);
 

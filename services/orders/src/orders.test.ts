@@ -4,9 +4,9 @@ import { Code } from "@connectrpc/connect";
 import { OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShipmentStatus } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { adminHeaders, callerHeaders, failureOf } from "@shop/runtime/testing";
+import { adminHeaders, callerHeaders, failureOf, waitFor } from "@shop/runtime/testing";
 import { StepGate } from "./testing/step-gate.js";
-import { admin, eventually, startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
+import { admin, startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
 
 let stack: CheckoutStack;
 const gate = new StepGate();
@@ -20,7 +20,7 @@ function customer() {
 }
 
 async function finalOrder(orderId: string, call = admin): Promise<Order> {
-  return eventually(
+  return waitFor(
     async () => (await stack.orders.getOrder({ orderId }, call)).order!,
     (order) => order.status !== OrderStatus.PENDING,
   );

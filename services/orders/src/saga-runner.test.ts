@@ -5,11 +5,14 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { callerHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { createLogger, metricsRegistry } from "@shop/runtime";
+import { callerHeaders, createTestDatabase, outboxEvents, waitFor, type TestDatabase } from "@shop/runtime/testing";
 import { createOrdersDb, type OrdersDb } from "./db/client.js";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
-import { admin, eventually, startCheckoutStack, type CheckoutStack, type OrdersReplica } from "./testing/checkout-stack.js";
+import type { SagaAction, StepOutcome } from "./saga/checkout-saga.js";
+import { SagaRunner } from "./saga/saga-runner.js";
+import { admin, startCheckoutStack, type CheckoutStack, type OrdersReplica } from "./testing/checkout-stack.js";
 import { StepGate, type ExecutedAction } from "./testing/step-gate.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
@@ -25,7 +28,7 @@ async function statusOf(orderId: string): Promise<OrderStatus> {
 }
 
 async function confirmedVia(replica: OrdersReplica, orderId: string) {
-  return eventually(
+  return waitFor(
     async () => (await replica.client.getOrder({ orderId }, admin)).order!,
     (order) => order.status !== OrderStatus.PENDING,
   );
@@ -78,10 +81,74 @@ describe("saga leases", () => {
     await expect(sagas.record(other, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     expect(await sagas.renew(holder, 300, order.id)).toBe(true);
 
-    const takenOver = await eventually(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, 5_000);
+    const takenOver = await waitFor(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, { timeoutMs: 5_000, what: "the expired lease to be claimable" });
     expect(takenOver!.state).toEqual(claimed.state);
     await expect(sagas.record(holder, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     await expect(sagas.retryLater(holder, order.id, 1, 10)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+
+  it("retries a failing compensation with backoff between claims, counts each failure, and records the end with its events", async () => {
+    const metric = async (name: string, labels: Record<string, string>) =>
+      (await metricsRegistry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+    const failuresBefore = await metric("saga_compensation_failures_total", { compensation: "RELEASE_STOCK" });
+    const cancelledBefore = await metric("saga_outcomes_total", { result: "cancelled", reason: "INSUFFICIENT_STOCK" });
+
+    const orders = new OrderRepository(scratchDb);
+    const { order } = await orders.place(
+      { id: randomUUID(), userId: randomUUID(), items: [{ productId: randomUUID(), quantity: 3 }], shippingAddress: address, paymentToken: "tok_visa" },
+      { correlationId: "checkout-correlation" },
+    );
+    const calls: SagaAction[] = [];
+    let releaseFailures = 0;
+    const scripted = async (action: SagaAction): Promise<StepOutcome> => {
+      calls.push(action);
+      switch (action) {
+        case "PRICE": {
+          const unitPrice = { currency: "USD", amountMinor: 700n };
+          const line = { ...order.items[0]!, name: "Kettle", unitPrice, lineTotal: { currency: "USD", amountMinor: 2100n } };
+          return { kind: "succeeded", priced: { lines: [line], total: line.lineTotal } };
+        }
+        case "RESERVE":
+          return { kind: "rejected", reason: "INSUFFICIENT_STOCK", detail: "only 2 left" };
+        case "RELEASE_STOCK":
+          if (releaseFailures < 3) {
+            releaseFailures += 1;
+            return { kind: "exhausted", detail: "inventory unavailable" };
+          }
+          return { kind: "succeeded" };
+        default:
+          return { kind: "succeeded" };
+      }
+    };
+    const runner = new SagaRunner(
+      { sagas: new SagaStore(scratchDb), orders, executor: { execute: scripted }, logger: createLogger("orders", "silent") },
+      { leaseMs: 2_000, concurrency: 4, pollIntervalMs: 10, backoffBaseMs: 5, backoffMaxMs: 20 },
+    );
+    runner.start();
+    try {
+      const ended = await waitFor(() => orders.get(order.id), (o) => o?.status === "CANCELLED", { what: "the order to be cancelled" });
+      expect(ended).toMatchObject({ cancellationReason: "INSUFFICIENT_STOCK", total: { currency: "USD", amountMinor: 2100n } });
+    } finally {
+      await runner.stop();
+    }
+    expect(calls).toEqual(["PRICE", "AUTHORIZE", "RESERVE", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "VOID_PAYMENT"]);
+    expect(await scratchDb.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } })).toMatchObject({
+      phase: "CANCELLED",
+      reason: "INSUFFICIENT_STOCK",
+      attempts: 0,
+      leaseOwner: null,
+    });
+    expect(await metric("saga_compensation_failures_total", { compensation: "RELEASE_STOCK" })).toBe(failuresBefore + 3);
+    expect(await metric("saga_outcomes_total", { result: "cancelled", reason: "INSUFFICIENT_STOCK" })).toBe(cancelledBefore + 1);
+
+    const events = (await outboxEvents(scratchDb)).filter((e) => e.payload.orderId === order.id);
+    expect(events.map((e) => e.subject)).toEqual(["shop.orders.order_placed", "shop.orders.order_priced", "shop.orders.order_cancelled"]);
+    expect(events[2]!.payload).toMatchObject({ reason: "INSUFFICIENT_STOCK", userId: order.userId });
+    const [{ headers }] = await scratchDb.$queryRawUnsafe<{ headers: Record<string, string> }[]>(
+      `SELECT headers FROM outbox_events WHERE id = $1::uuid`,
+      events[2]!.id,
+    );
+    expect(headers["x-request-id"]).toBe("checkout-correlation");
   });
 });
 
@@ -100,7 +167,7 @@ describe("several orders replicas", () => {
         return order!.id;
       }),
     );
-    for (const orderId of orderIds) expect(await eventually(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING)).toBe(OrderStatus.CONFIRMED);
+    for (const orderId of orderIds) expect(await waitFor(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING)).toBe(OrderStatus.CONFIRMED);
 
     for (const orderId of orderIds) {
       const actions = gate.actionsOf(orderId);

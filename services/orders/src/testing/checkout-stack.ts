@@ -177,14 +177,3 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
   };
   return stack;
 }
-
-/** Polls `probe` until `accept` takes its value; fails with the last value after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met after ${timeoutMs} ms; last value: ${String(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
