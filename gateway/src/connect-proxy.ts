@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { admit, upstreamHeaders, type Exchange, type GatewayParts } from "./admission.js";
 import type { Route } from "./routing/route-table.js";
@@ -44,10 +45,17 @@ export function connectProxy(
   exchanges: WeakMap<IncomingMessage, Exchange>,
   fallback: (req: IncomingMessage, res: ServerResponse) => void,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const methods = new Map(parts.routes.routes.map((route) => [route.method, route]));
+  const services = new Map<DescService, Record<string, ReturnType<typeof proxy>>>();
+  for (const route of parts.routes.routes) {
+    const impl = services.get(route.method.parent) ?? {};
+    impl[route.method.localName] ??= proxy(parts, route);
+    services.set(route.method.parent, impl);
+  }
   return connectNodeAdapter({
+    // Methods left out of an implementation answer UNIMPLEMENTED. The implementation is built
+    // per method name at run time, which the static ServiceImpl type cannot describe.
     routes: (router: ConnectRouter) => {
-      for (const route of methods.values()) router.rpc(route.method, proxy(parts, route));
+      for (const [service, impl] of services) router.service(service, impl as unknown as Partial<ServiceImpl<DescService>>);
     },
     connect: true,
     grpcWeb: true,

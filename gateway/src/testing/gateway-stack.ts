@@ -1,0 +1,159 @@
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import type { ShopContext } from "@shop/contracts";
+import { envPrefix, startService, type BaseServiceConfig, type Logger, type RunningService, type StartedParts } from "@shop/runtime";
+import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
+import { buildCatalog } from "../../../services/catalog/src/server.js";
+import { loadInventoryConfig } from "../../../services/inventory/src/config.js";
+import { buildInventory } from "../../../services/inventory/src/server.js";
+import { loadUsersConfig } from "../../../services/users/src/config.js";
+import { buildUsers } from "../../../services/users/src/server.js";
+import { loadGatewayConfig } from "../config.js";
+import { buildGateway, type GatewayServer } from "../server.js";
+
+const servicesDir = path.resolve(import.meta.dirname, "../../../services");
+
+/** An address nothing listens on: calls to it fail at once with UNAVAILABLE. */
+export const closedAddress = "127.0.0.1:1";
+
+export const adminCredentials = { email: "admin@shop.local", password: "admin-password" };
+
+interface InProcessService {
+  service: RunningService;
+  db: TestDatabase;
+}
+
+async function startInProcess<C extends BaseServiceConfig>(
+  context: ShopContext,
+  load: (source: NodeJS.ProcessEnv) => C,
+  build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+  env: Record<string, string> = {},
+): Promise<InProcessService> {
+  const serviceDir = path.join(servicesDir, context);
+  const db = await createTestDatabase(context, serviceDir);
+  const prefix = envPrefix(context);
+  const config = load({
+    [`${prefix}_HOST`]: "127.0.0.1",
+    [`${prefix}_PORT`]: "0",
+    [`${prefix}_METRICS_PORT`]: "0",
+    [`${prefix}_DATABASE_URL`]: db.url,
+    LOG_LEVEL: "silent",
+    ...env,
+  });
+  return { service: await startService({ context, serviceDir, config, start: build }), db };
+}
+
+export interface HttpReply {
+  status: number;
+  headers: Headers;
+  /** The parsed JSON body (undefined when empty). */
+  body: any;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Customer {
+  id: string;
+  email: string;
+  token: string;
+}
+
+export interface GatewayStack {
+  baseUrl: string;
+  gateway: GatewayServer;
+  /** Where each upstream of the gateway listens. */
+  addresses: Record<ShopContext, string>;
+  request(method: string, path: string, options?: RequestOptions): Promise<HttpReply>;
+  adminToken: string;
+  /** Registers a new customer through the gateway and signs them in. */
+  customer(): Promise<Customer>;
+  stop(): Promise<void>;
+}
+
+export async function sendRequest(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<HttpReply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await fetch(baseUrl + path, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
+}
+
+let customers = 0;
+
+/**
+ * The users, catalog and inventory services in this process on fresh databases, and a gateway
+ * on port 0 in front of them. Upstreams not started here point at `closedAddress` unless
+ * `upstreams` says otherwise.
+ */
+export async function startGatewayStack(
+  options: { gatewayEnv?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>> } = {},
+): Promise<GatewayStack> {
+  const [users, catalog, inventory] = await Promise.all([
+    startInProcess("users", loadUsersConfig, buildUsers, { ADMIN_EMAIL: adminCredentials.email, ADMIN_PASSWORD: adminCredentials.password }),
+    startInProcess("catalog", loadCatalogConfig, buildCatalog, { SEED_DEMO_DATA: "true" }),
+    startInProcess("inventory", loadInventoryConfig, buildInventory, { SEED_DEMO_DATA: "true" }),
+  ]);
+  const addresses: Record<ShopContext, string> = {
+    users: users.service.grpc.address,
+    catalog: catalog.service.grpc.address,
+    inventory: inventory.service.grpc.address,
+    orders: closedAddress,
+    payments: closedAddress,
+    shipping: closedAddress,
+    notifications: closedAddress,
+    ...options.upstreams,
+  };
+  const gateway = await buildGateway(
+    loadGatewayConfig({
+      ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
+      GATEWAY_RATE_LIMIT_CAPACITY: "100000",
+      GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "100000",
+      LOG_LEVEL: "silent",
+      ...options.gatewayEnv,
+    }),
+  );
+  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+  const baseUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  const request = (method: string, path: string, requestOptions?: RequestOptions) => sendRequest(baseUrl, method, path, requestOptions);
+
+  const signIn = async (email: string, password: string): Promise<string> => {
+    const reply = await request("POST", "/v1/auth/token", { body: { email, password } });
+    if (reply.status !== 200) throw new Error(`sign-in of ${email} failed: ${reply.status} ${JSON.stringify(reply.body)}`);
+    return reply.body.accessToken as string;
+  };
+
+  return {
+    baseUrl,
+    gateway,
+    addresses,
+    request,
+    adminToken: await signIn(adminCredentials.email, adminCredentials.password),
+    async customer() {
+      customers += 1;
+      const email = `customer-${process.pid}-${Date.now()}-${customers}@example.com`;
+      const password = "correct horse battery";
+      const registered = await request("POST", "/v1/users", { body: { email, name: `Customer ${customers}`, password } });
+      if (registered.status !== 200) throw new Error(`registration failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+      return { id: registered.body.user.id as string, email, token: await signIn(email, password) };
+    },
+    async stop() {
+      await gateway.shutdown();
+      await Promise.all(
+        [users, catalog, inventory].map(async ({ service, db }) => {
+          await service.stop();
+          await db.drop();
+        }),
+      );
+    },
+  };
+}
