@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { equals } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { callerHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
 import { startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
@@ -83,7 +84,8 @@ describe("order history read model", () => {
         ),
       ),
     );
-    const newestFirst = [...live].sort((a, b) => Number(b.createTime!.seconds - a.createTime!.seconds) || b.createTime!.nanos - a.createTime!.nanos || b.id.localeCompare(a.id));
+    const createdMs = (order: Order) => timestampMs(order.createTime!);
+    const newestFirst = [...live].sort((a, b) => createdMs(b) - createdMs(a) || b.id.localeCompare(a.id));
     const listed = await waitFor(
       () => listAll(shopper, 100),
       (orders) => orders.length === 4 && orders.every((order, i) => equals(OrderSchema, order, newestFirst[i]!)),

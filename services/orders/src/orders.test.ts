@@ -19,6 +19,12 @@ function customer() {
   return { userId, call: { headers: callerHeaders(userId) } };
 }
 
+/** Places an order of `[productId, quantity]` lines. */
+async function checkout(call: { headers: Record<string, string> }, lines: [string, number][], paymentToken = "tok_visa", shippingAddress = address) {
+  const items = lines.map(([productId, quantity]) => ({ productId, quantity }));
+  return (await stack.orders.placeOrder({ items, shippingAddress, paymentToken }, call)).order!;
+}
+
 async function finalOrder(orderId: string, call = admin): Promise<Order> {
   return waitFor(
     async () => (await stack.orders.getOrder({ orderId }, call)).order!,
@@ -44,14 +50,14 @@ describe("checkout", () => {
     const lamp = await stack.addProduct({ priceMinor: 4999n, stock: 5, name: "Lamp" });
     const { userId, call } = customer();
 
-    const { order: placed } = await stack.orders.placeOrder(
-      { items: [{ productId: mug, quantity: 3 }, { productId: lamp, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
-      call,
-    );
+    const placed = await checkout(call, [
+      [mug, 3],
+      [lamp, 1],
+    ]);
     expect(placed).toMatchObject({ userId, status: OrderStatus.PENDING, cancellationReason: "" });
-    expect(placed!.items.map((i) => [i.productId, i.quantity])).toEqual([[mug, 3], [lamp, 1]]);
+    expect(placed.items.map((i) => [i.productId, i.quantity])).toEqual([[mug, 3], [lamp, 1]]);
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order.status).toBe(OrderStatus.CONFIRMED);
     expect(order.total).toMatchObject({ currencyCode: "USD", amountMinor: 3n * 1250n + 4999n });
     expect(order.items.map((i) => [i.name, i.unitPrice?.amountMinor, i.lineTotal?.amountMinor])).toEqual([
@@ -73,9 +79,9 @@ describe("checkout", () => {
   it("cancels a tok_decline order with PAYMENT_DECLINED and leaves the stock untouched", async () => {
     const product = await stack.addProduct({ priceMinor: 800n, stock: 4 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 2 }], shippingAddress: address, paymentToken: "tok_decline" }, call);
+    const placed = await checkout(call, [[product, 2]], "tok_decline");
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "PAYMENT_DECLINED" });
     expect(await stockOf(product)).toMatchObject({ available: 4, reserved: 0, committed: 0 });
     expect((await stack.payments.getPayment({ orderId: order.id })).payment!.status).toBe(PaymentStatus.DECLINED);
@@ -85,9 +91,9 @@ describe("checkout", () => {
   it("cancels an order for more than is in stock with INSUFFICIENT_STOCK and voids the authorization", async () => {
     const product = await stack.addProduct({ priceMinor: 300n, stock: 2 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 3 }], shippingAddress: address, paymentToken: "tok_visa" }, call);
+    const placed = await checkout(call, [[product, 3]], "tok_visa");
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "INSUFFICIENT_STOCK" });
     expect((await stack.payments.getPayment({ orderId: order.id })).payment!.status).toBe(PaymentStatus.VOIDED);
     expect(await stockOf(product)).toMatchObject({ available: 2, reserved: 0, committed: 0 });
@@ -96,9 +102,9 @@ describe("checkout", () => {
   it("confirms a tok_flaky order after retrying the transient failures", async () => {
     const product = await stack.addProduct({ priceMinor: 1500n, stock: 3 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_flaky" }, call);
+    const placed = await checkout(call, [[product, 1]], "tok_flaky");
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order.status).toBe(OrderStatus.CONFIRMED);
     expect((await stack.payments.getPayment({ orderId: order.id })).payment!.status).toBe(PaymentStatus.CAPTURED);
     // One AUTHORIZE step, which retried inside its budget.
@@ -108,12 +114,12 @@ describe("checkout", () => {
   it("cancels an order of an unknown product with PRODUCT_UNAVAILABLE before touching payments", async () => {
     const product = await stack.addProduct({ priceMinor: 100n, stock: 3 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder(
-      { items: [{ productId: product, quantity: 1 }, { productId: randomUUID(), quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
-      call,
-    );
+    const placed = await checkout(call, [
+      [product, 1],
+      [randomUUID(), 1],
+    ]);
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "PRODUCT_UNAVAILABLE" });
     expect(gate.actionsOf(order.id).map((a) => a.action)).toEqual(["PRICE"]);
     expect((await failureOf(stack.payments.getPayment({ orderId: order.id }))).code).toBe(Code.NotFound);
@@ -124,11 +130,11 @@ describe("checkout", () => {
     const dollars = await stack.addProduct({ priceMinor: 100n, stock: 3 });
     const euros = await stack.addProduct({ priceMinor: 100n, stock: 3, currency: "EUR" });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder(
-      { items: [{ productId: dollars, quantity: 1 }, { productId: euros, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
-      call,
-    );
-    expect(await finalOrder(placed!.id, call)).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "PRODUCT_UNAVAILABLE" });
+    const placed = await checkout(call, [
+      [dollars, 1],
+      [euros, 1],
+    ]);
+    expect(await finalOrder(placed.id, call)).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "PRODUCT_UNAVAILABLE" });
   });
 });
 
@@ -137,18 +143,15 @@ describe("cancelling", () => {
     const product = await stack.addProduct({ priceMinor: 2000n, stock: 5 });
     const { call } = customer();
     const held = gate.hold("SHIP", (order) => order.shippingAddress.recipient === "Cancel While Pending");
-    const { order: placed } = await stack.orders.placeOrder(
-      { items: [{ productId: product, quantity: 2 }], shippingAddress: { ...address, recipient: "Cancel While Pending" }, paymentToken: "tok_visa" },
-      call,
-    );
+    const placed = await checkout(call, [[product, 2]], "tok_visa", { ...address, recipient: "Cancel While Pending" });
     await held.reached;
     expect(await stockOf(product)).toMatchObject({ available: 3, reserved: 2 });
 
-    const { order: answered } = await stack.orders.cancelOrder({ orderId: placed!.id }, call);
+    const { order: answered } = await stack.orders.cancelOrder({ orderId: placed.id }, call);
     expect(answered!.status).toBe(OrderStatus.PENDING);
     held.open();
 
-    const order = await finalOrder(placed!.id, call);
+    const order = await finalOrder(placed.id, call);
     expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "CUSTOMER_REQUESTED" });
     expect(gate.actionsOf(order.id).map((a) => a.action)).toEqual([
       "PRICE",
@@ -167,10 +170,10 @@ describe("cancelling", () => {
   it("cancels a CONFIRMED order: shipment cancelled, payment refunded, answered CANCELLED", async () => {
     const product = await stack.addProduct({ priceMinor: 700n, stock: 5 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" }, call);
-    expect((await finalOrder(placed!.id, call)).status).toBe(OrderStatus.CONFIRMED);
+    const placed = await checkout(call, [[product, 1]], "tok_visa");
+    expect((await finalOrder(placed.id, call)).status).toBe(OrderStatus.CONFIRMED);
 
-    const { order } = await stack.orders.cancelOrder({ orderId: placed!.id }, call);
+    const { order } = await stack.orders.cancelOrder({ orderId: placed.id }, call);
     expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "CUSTOMER_REQUESTED" });
     expect((await stack.payments.getPayment({ orderId: order!.id })).payment!.status).toBe(PaymentStatus.REFUNDED);
     expect((await stack.shipping.getShipment({ orderId: order!.id }, call)).shipment!.status).toBe(ShipmentStatus.CANCELLED);
@@ -183,15 +186,15 @@ describe("cancelling", () => {
   it("refuses with FAILED_PRECONDITION once the shipment is dispatched, and the order stays CONFIRMED", async () => {
     const product = await stack.addProduct({ priceMinor: 700n, stock: 5 });
     const { call } = customer();
-    const { order: placed } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" }, call);
-    await finalOrder(placed!.id, call);
-    await stack.shipping.dispatchShipment({ orderId: placed!.id }, admin);
+    const placed = await checkout(call, [[product, 1]], "tok_visa");
+    await finalOrder(placed.id, call);
+    await stack.shipping.dispatchShipment({ orderId: placed.id }, admin);
 
-    const refused = await failureOf(stack.orders.cancelOrder({ orderId: placed!.id }, call));
+    const refused = await failureOf(stack.orders.cancelOrder({ orderId: placed.id }, call));
     expect(refused.code).toBe(Code.FailedPrecondition);
     expect(refused.message).toContain("can no longer be cancelled");
-    expect((await stack.orders.getOrder({ orderId: placed!.id }, call)).order!.status).toBe(OrderStatus.CONFIRMED);
-    expect((await stack.payments.getPayment({ orderId: placed!.id })).payment!.status).toBe(PaymentStatus.CAPTURED);
+    expect((await stack.orders.getOrder({ orderId: placed.id }, call)).order!.status).toBe(OrderStatus.CONFIRMED);
+    expect((await stack.payments.getPayment({ orderId: placed.id })).payment!.status).toBe(PaymentStatus.CAPTURED);
   });
 });
 
@@ -211,23 +214,22 @@ describe("idempotency and access", () => {
     expect(await stockOf(product)).toMatchObject({ available: 9, committed: 1 });
 
     // The same key from someone else is a different order.
-    const other = await stack.orders.placeOrder(request, { headers: { ...customer().call.headers, "idempotency-key": key.headers["idempotency-key"] } });
+    const sameKeyOtherUser = { headers: { ...customer().call.headers, "idempotency-key": key.headers["idempotency-key"] } };
+    const other = await stack.orders.placeOrder(request, sameKeyOtherUser);
     expect(other.order!.id).not.toBe(first.order!.id);
   });
 
   it("shows an order to its owner and admins only", async () => {
     const product = await stack.addProduct({ priceMinor: 500n, stock: 10 });
     const owner = customer();
-    const { order } = await stack.orders.placeOrder({ items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" }, owner.call);
+    const order = await checkout(owner.call, [[product, 1]]);
 
-    expect((await stack.orders.getOrder({ orderId: order!.id }, owner.call)).order!.id).toBe(order!.id);
-    expect((await stack.orders.getOrder({ orderId: order!.id }, { headers: adminHeaders() })).order!.userId).toBe(owner.userId);
-    expect((await failureOf(stack.orders.getOrder({ orderId: order!.id }, customer().call))).code).toBe(Code.PermissionDenied);
-    expect((await failureOf(stack.orders.cancelOrder({ orderId: order!.id }, customer().call))).code).toBe(Code.PermissionDenied);
-    expect((await failureOf(stack.orders.getOrder({ orderId: order!.id }))).code).toBe(Code.Unauthenticated);
-    expect((await failureOf(stack.orders.placeOrder({ items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" }))).code).toBe(
-      Code.Unauthenticated,
-    );
+    expect((await stack.orders.getOrder({ orderId: order.id }, owner.call)).order!.id).toBe(order.id);
+    expect((await stack.orders.getOrder({ orderId: order.id }, { headers: adminHeaders() })).order!.userId).toBe(owner.userId);
+    expect((await failureOf(stack.orders.getOrder({ orderId: order.id }, customer().call))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(stack.orders.cancelOrder({ orderId: order.id }, customer().call))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(stack.orders.getOrder({ orderId: order.id }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(checkout({ headers: {} }, [[product, 1]]))).code).toBe(Code.Unauthenticated);
     expect((await failureOf(stack.orders.getOrder({ orderId: randomUUID() }, owner.call))).code).toBe(Code.NotFound);
     expect((await failureOf(stack.orders.cancelOrder({ orderId: randomUUID() }, owner.call))).code).toBe(Code.NotFound);
   });

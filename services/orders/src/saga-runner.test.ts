@@ -81,7 +81,10 @@ describe("saga leases", () => {
     await expect(sagas.record(other, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     expect(await sagas.renew(holder, 300, order.id)).toBe(true);
 
-    const takenOver = await waitFor(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, { timeoutMs: 5_000, what: "the expired lease to be claimable" });
+    const takenOver = await waitFor(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, {
+      timeoutMs: 5_000,
+      what: "the expired lease to be claimable",
+    });
     expect(takenOver!.state).toEqual(claimed.state);
     await expect(sagas.record(holder, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     await expect(sagas.retryLater(holder, order.id, 1, 10)).rejects.toBeInstanceOf(LeaseLostError);

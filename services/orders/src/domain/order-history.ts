@@ -1,4 +1,13 @@
-import { unpricedLines, type CancellationReason, type Money, type OrderLine, type OrderStatus, type OrderView, type RequestedItem, type ShippingAddress } from "./order.js";
+import {
+  unpricedLines,
+  type CancellationReason,
+  type Money,
+  type OrderLine,
+  type OrderStatus,
+  type OrderView,
+  type RequestedItem,
+  type ShippingAddress,
+} from "./order.js";
 
 /** The order events the history is built from, as the domain sees them. */
 export type OrderEvent =

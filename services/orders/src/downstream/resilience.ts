@@ -34,8 +34,12 @@ export function resilienceInterceptor(downstream: string, options: ResilienceOpt
     try {
       return await policy.execute(() => next(req), req.signal);
     } catch (err) {
-      if (err instanceof BrokenCircuitError) throw new ConnectError(`${downstream} is failing; circuit open`, Code.Unavailable, undefined, undefined, err);
-      if (err instanceof BulkheadRejectedError) throw new ConnectError(`too many calls waiting for ${downstream}`, Code.ResourceExhausted, undefined, undefined, err);
+      if (err instanceof BrokenCircuitError) {
+        throw new ConnectError(`${downstream} is failing; circuit open`, Code.Unavailable, undefined, undefined, err);
+      }
+      if (err instanceof BulkheadRejectedError) {
+        throw new ConnectError(`too many calls waiting for ${downstream}`, Code.ResourceExhausted, undefined, undefined, err);
+      }
       throw err;
     }
   };

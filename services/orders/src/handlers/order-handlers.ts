@@ -76,7 +76,10 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
       const caller = requireCaller(ctx);
       const repeated = firstRepeatedProduct(req.items);
       if (repeated !== undefined) {
-        throw errors.invalidArgument(`items[${repeated}].productId`, "is already on an earlier item; order each product once with its total quantity");
+        throw errors.invalidArgument(
+          `items[${repeated}].productId`,
+          "is already on an earlier item; order each product once with its total quantity",
+        );
       }
       const context = currentContext();
       const { order, created } = await orders.place(

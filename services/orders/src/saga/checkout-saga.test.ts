@@ -4,7 +4,6 @@ import {
   backoffDelay,
   decide,
   initialSagaState,
-  isFinal,
   type Effect,
   type SagaAction,
   type SagaState,
@@ -93,7 +92,7 @@ describe("checkout saga: forward path", () => {
       "record CONFIRMED/-/[]",
     ]);
     expect(trace.effects).toEqual([{ kind: "priced", priced }, { kind: "confirmed" }]);
-    expect(isFinal(trace.state)).toBe(true);
+    expect(decide(trace.state)).toEqual({ kind: "finished" });
   });
 
   it("does not register a compensation twice when resumed between registering and calling", () => {
@@ -195,7 +194,7 @@ describe("checkout saga: customer cancellation", () => {
     expect(trace.calls).toEqual(["CANCEL_SHIPMENT"]);
     expect(trace.effects).toEqual([]);
     expect(trace.state).toMatchObject({ phase: "CONFIRMED", cancelRequested: false, cancelRejection: "already dispatched" });
-    expect(isFinal(trace.state)).toBe(true);
+    expect(decide(trace.state)).toEqual({ kind: "finished" });
   });
 
   it("ignores a request while already compensating: the first reason stands", () => {

@@ -101,10 +101,8 @@ const failureReasonOf: Record<Exclude<ForwardStep, "COMMIT">, CancellationReason
 /** CAPTURE is the pivot: once the money is taken, the saga only moves forward. */
 const pivot: ForwardStep = "CAPTURE";
 
+/** Only COMMIT comes after the pivot; a cancellation request stops the saga before it. */
 const isBeforePivot = (step: ForwardStep) => step !== "COMMIT";
-
-export const isFinal = (state: SagaState) =>
-  state.phase === "CANCELLED" || (state.phase === "CONFIRMED" && !state.cancelRequested);
 
 function compensate(state: SagaState, reason: CancellationReason): { state: SagaState; effects: Effect[] } {
   if (state.compensations.length === 0) {
@@ -171,7 +169,11 @@ function afterShipmentCancellation(state: SagaState, outcome: StepOutcome): Tran
         effects: [],
       };
     case "rejected":
-      return { kind: "advance", state: { ...state, phase: "CONFIRMED", cancelRejection: outcome.detail }, effects: [] };
+      return {
+        kind: "advance",
+        state: { ...state, phase: "CONFIRMED", cancelRejection: outcome.detail || "the shipment was already dispatched" },
+        effects: [],
+      };
     default:
       return { kind: "retry-later" };
   }

@@ -4,7 +4,7 @@ import { Code, ConnectError, isTransient } from "@shop/runtime";
 import type { Order } from "../domain/order.js";
 import type { Downstream } from "../downstream/clients.js";
 import { moneyMessage, addressMessage } from "../messages/order-messages.js";
-import type { SagaAction, StepOutcome } from "./checkout-saga.js";
+import type { Rejection, SagaAction, StepOutcome } from "./checkout-saga.js";
 import { priceOrder } from "./pricing.js";
 
 /** Runs one saga action against the services that own its effect. */
@@ -67,7 +67,11 @@ export class DownstreamStepExecutor implements SagaStepExecutor {
         }
         const pricing = priceOrder(
           order.items,
-          products.map((p) => ({ productId: p.id, name: p.name, price: { currency: p.price?.currencyCode ?? "", amountMinor: p.price?.amountMinor ?? 0n } })),
+          products.map((product) => ({
+            productId: product.id,
+            name: product.name,
+            price: { currency: product.price?.currencyCode ?? "", amountMinor: product.price?.amountMinor ?? 0n },
+          })),
         );
         if (pricing.kind === "unavailable") return rejected("PRODUCT_UNAVAILABLE", pricing.detail);
         return { kind: "succeeded", priced: pricing.order };
@@ -124,4 +128,4 @@ export class DownstreamStepExecutor implements SagaStepExecutor {
 
 const succeeded: StepOutcome = { kind: "succeeded" };
 
-const rejected = (reason: Extract<StepOutcome, { kind: "rejected" }>["reason"], detail: string): StepOutcome => ({ kind: "rejected", reason, detail });
+const rejected = (reason: Rejection, detail: string): StepOutcome => ({ kind: "rejected", reason, detail });

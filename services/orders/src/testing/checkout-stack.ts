@@ -156,7 +156,8 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
     startOrdersReplica,
     async addProduct({ priceMinor, stock, currency = "USD", name = "Product" }) {
       const sku = `SKU-${randomBytes(4).toString("hex").toUpperCase()}`;
-      const { product } = await stack.catalog.createProduct({ sku, name, description: "", price: { currencyCode: currency, amountMinor: priceMinor } }, admin);
+      const price = { currencyCode: currency, amountMinor: priceMinor };
+      const { product } = await stack.catalog.createProduct({ sku, name, description: "", price }, admin);
       await stack.inventory.setStock({ productId: product!.id, quantity: stock }, admin);
       return product!.id;
     },
