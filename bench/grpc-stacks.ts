@@ -5,7 +5,7 @@
  * process so that it and the load generator each get a core.
  *
  *   node --import tsx bench/grpc-stacks.ts
- *   BENCH_WARMUP_MS=1000 BENCH_DURATION_MS=5000 BENCH_CONCURRENCY=50 node --import tsx bench/grpc-stacks.ts
+ *   BENCH_WARMUP_MS=1000 BENCH_DURATION_MS=5000 BENCH_CONCURRENCY=50 BENCH_ROUNDS=3 node --import tsx bench/grpc-stacks.ts
  */
 import * as http2 from "node:http2";
 import { fileURLToPath } from "node:url";
@@ -25,7 +25,8 @@ import {
 } from "@shop/runtime";
 import { serveForParent, startChildServer, type ServedByChild } from "./lib/child-server.js";
 import { loadBenchConfig } from "./lib/config.js";
-import { runLoad, type LoadResult } from "./lib/load.js";
+import { runLoad, type LoadOptions, type LoadResult } from "./lib/load.js";
+import { median } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatRatio, formatTable } from "./lib/report.js";
 
 const serverStacks = ["grpc-js", "connect-node"] as const;
@@ -88,57 +89,71 @@ function connectTo(stack: ClientStack, port: number): { client: Client<typeof Ca
   return { client: createClient(CatalogService, createGrpcTransport({ baseUrl, sessionManager })), close: () => sessionManager.abort() };
 }
 
+const combinations = serverStacks.flatMap((server) => clientStacks.map((client) => ({ server, client })));
+
 interface Measurement {
   server: ServerStack;
   client: ClientStack;
-  result: LoadResult;
+  /** One per round. */
+  results: LoadResult[];
 }
 
-async function measureAll(): Promise<Measurement[]> {
-  const config = loadBenchConfig();
-  const script = fileURLToPath(import.meta.url);
-  console.log(`${describeMachine()} (before)`);
-  console.log(`warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls per combination`);
-  const measurements: Measurement[] = [];
-  for (const server of serverStacks) {
-    for (const client of clientStacks) {
-      process.stderr.write(`${server} server <- ${client} client ...\n`);
-      // A fresh server per combination, so no combination inherits another's state.
-      const child = await startChildServer(script, { args: ["serve", server] });
-      const connection = connectTo(client, child.port);
-      try {
-        const request = { productId: demo.id };
-        const result = await runLoad(() => connection.client.getProduct(request), config);
-        measurements.push({ server, client, result });
-      } finally {
-        connection.close();
-        await child.stop();
-      }
+async function measure(server: ServerStack, client: ClientStack, config: LoadOptions): Promise<LoadResult> {
+  // A fresh server per measurement, so none inherits another's state.
+  const child = await startChildServer(fileURLToPath(import.meta.url), { args: ["serve", server] });
+  const connection = connectTo(client, child.port);
+  try {
+    const request = { productId: demo.id };
+    return await runLoad(() => connection.client.getProduct(request), config);
+  } finally {
+    connection.close();
+    await child.stop();
+  }
+}
+
+async function measureAll(config: ReturnType<typeof loadBenchConfig>): Promise<Measurement[]> {
+  const measurements = combinations.map(({ server, client }): Measurement => ({ server, client, results: [] }));
+  for (let round = 1; round <= config.rounds; round++) {
+    // Every other round runs backwards, so a slow drift of the machine favours no combination.
+    const order = round % 2 ? measurements : [...measurements].reverse();
+    for (const measurement of order) {
+      process.stderr.write(`round ${round}/${config.rounds}: ${measurement.server} server <- ${measurement.client} client\n`);
+      measurement.results.push(await measure(measurement.server, measurement.client, config));
     }
   }
   return measurements;
 }
 
-function report(measurements: Measurement[]): void {
-  const find = (server: ServerStack, client: ClientStack) =>
-    measurements.find((m) => m.server === server && m.client === client)!.result.callsPerSecond;
-  const rows = measurements.map(({ server, client, result }) => [
+const medianOf = (results: LoadResult[], figure: (result: LoadResult) => number) => median(results.map(figure));
+
+function report(measurements: Measurement[], rounds: number): void {
+  const callsPerSecond = (server: ServerStack, client: ClientStack) =>
+    medianOf(measurements.find((m) => m.server === server && m.client === client)!.results, (r) => r.callsPerSecond);
+  const rows = measurements.map(({ server, client, results }) => [
     server,
     client,
-    Math.round(result.callsPerSecond),
-    formatMs(result.latencyMs.p50),
-    formatMs(result.latencyMs.p99),
-    result.errors,
+    Math.round(medianOf(results, (r) => r.callsPerSecond)),
+    results.map((r) => Math.round(r.callsPerSecond)).join(" "),
+    formatMs(medianOf(results, (r) => r.latencyMs.p50)),
+    formatMs(medianOf(results, (r) => r.latencyMs.p99)),
+    results.reduce((sum, r) => sum + r.errors, 0),
   ]);
-  console.log(formatTable(["server", "client", "calls/s", "p50 ms", "p99 ms", "errors"], rows));
+  if (rounds > 1) console.log(`calls/s, p50 and p99: medians of ${rounds} rounds`);
+  console.log(formatTable(["server", "client", "calls/s", "calls/s per round", "p50 ms", "p99 ms", "errors"], rows));
   console.log();
   const ratios = [
-    ...clientStacks.map((client) => [`grpc-js server / connect-node server`, `${client} client`, formatRatio(find("grpc-js", client), find("connect-node", client))]),
-    ...serverStacks.map((server) => [`grpc-js client / connect client`, `${server} server`, formatRatio(find(server, "grpc-js"), find(server, "connect"))]),
+    ...clientStacks.map((client) => [
+      "grpc-js server / connect-node server",
+      `${client} client`,
+      formatRatio(callsPerSecond("grpc-js", client), callsPerSecond("connect-node", client)),
+    ]),
+    ...serverStacks.map((server) => [
+      "grpc-js client / connect client",
+      `${server} server`,
+      formatRatio(callsPerSecond(server, "grpc-js"), callsPerSecond(server, "connect")),
+    ]),
   ];
   console.log(formatTable(["calls/s ratio", "with the same", "ratio"], ratios));
-  console.log();
-  console.log(`${describeMachine()} (after)`);
 }
 
 if (process.argv[2] === "serve") {
@@ -146,11 +161,17 @@ if (process.argv[2] === "serve") {
   if (!serverStacks.includes(stack)) throw new Error(`unknown server stack "${process.argv[3]}": one of ${serverStacks.join(", ")}`);
   await serveForParent(() => serve(stack));
 } else {
-  const measurements = await measureAll();
-  report(measurements);
-  const failed = measurements.filter((m) => m.result.errors > 0);
-  for (const { server, client, result } of failed) {
-    console.error(`${server} server <- ${client} client: ${result.errors} errors, first: ${String(result.firstError)}`);
+  const config = loadBenchConfig();
+  console.log(`${describeMachine()} (before)`);
+  console.log(
+    `warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls, ${config.rounds} round(s)`,
+  );
+  const measurements = await measureAll(config);
+  report(measurements, config.rounds);
+  console.log(`\n${describeMachine()} (after)`);
+  const failed = measurements.flatMap(({ server, client, results }) => results.filter((r) => r.errors > 0).map((r) => ({ server, client, r })));
+  for (const { server, client, r } of failed) {
+    console.error(`${server} server <- ${client} client: ${r.errors} errors, first: ${String(r.firstError)}`);
   }
   process.exitCode = failed.length > 0 ? 1 : 0;
 }

@@ -28,3 +28,11 @@ export function summarize(samples: ArrayLike<number>): LatencySummary {
     max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
   };
 }
+
+/** Median of unordered values (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
