@@ -32,12 +32,20 @@ async function finalOrder(orderId: string, call = admin): Promise<Order> {
   );
 }
 
+async function finalCancellation(orderId: string, call = admin): Promise<Order> {
+  return waitFor(
+    async () => (await stack.orders.getOrder({ orderId }, call)).order!,
+    (order) => order.status === OrderStatus.CANCELLED,
+    { what: `order ${orderId} to be cancelled` },
+  );
+}
+
 async function stockOf(productId: string) {
   return (await stack.inventory.getStock({ productId })).stock!;
 }
 
 beforeAll(async () => {
-  stack = await startCheckoutStack({ overrides: { wrapExecutor: gate.wrap("orders") } });
+  stack = await startCheckoutStack({ overrides: { wrapExecutor: gate.wrap("orders") }, env: { ORDER_CANCEL_WAIT_MS: "500" } });
 });
 
 afterAll(async () => {
@@ -181,6 +189,22 @@ describe("cancelling", () => {
     const again = await failureOf(stack.orders.cancelOrder({ orderId: order!.id }, call));
     expect(again.code).toBe(Code.FailedPrecondition);
     expect(again.message).toContain("already cancelled");
+  });
+
+  it("answers with the CONFIRMED order when the cancellation takes longer than the wait, and completes it later", async () => {
+    const product = await stack.addProduct({ priceMinor: 900n, stock: 5 });
+    const { call } = customer();
+    const placed = await checkout(call, [[product, 1]], "tok_visa", { ...address, recipient: "Slow Cancel" });
+    expect((await finalOrder(placed.id, call)).status).toBe(OrderStatus.CONFIRMED);
+    const held = gate.hold("CANCEL_SHIPMENT", (order) => order.id === placed.id);
+
+    const { order: answered } = await stack.orders.cancelOrder({ orderId: placed.id }, call);
+    expect(answered!.status).toBe(OrderStatus.CONFIRMED);
+    await held.reached;
+    held.open();
+
+    expect(await finalCancellation(placed.id, call)).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "CUSTOMER_REQUESTED" });
+    expect((await stack.payments.getPayment({ orderId: placed.id })).payment!.status).toBe(PaymentStatus.REFUNDED);
   });
 
   it("refuses with FAILED_PRECONDITION once the shipment is dispatched, and the order stays CONFIRMED", async () => {

@@ -57,9 +57,10 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
    * completes in the background.
    */
   async function settleCancellation(orderId: string): Promise<Order> {
-    const deadline = Date.now() + Math.min(cancelWaitMs, remainingMs() ?? cancelWaitMs);
+    // Answer a little before the caller's own deadline, so it gets the order rather than a timeout.
+    const deadline = Date.now() + Math.min(cancelWaitMs, Math.max(0, (remainingMs() ?? cancelWaitMs) - 50));
     for (;;) {
-      await sagas.runNow(orderId);
+      await Promise.race([sagas.runNow(orderId), delay(Math.max(0, deadline - Date.now()), undefined, { ref: false })]);
       const [order, state] = await Promise.all([orders.get(orderId), orders.cancellationState(orderId)]);
       if (!order || !state) throw errors.notFound("order", orderId);
       if (order.status === "CANCELLED") return order;
