@@ -22,7 +22,11 @@ const serviceOrder = ["users", "catalog", "inventory", "payments", "shipping", "
 
 const readyTimeoutMs = 120_000;
 const restartBackoff = { initialMs: 1_000, maxMs: 30_000, stableAfterMs: 30_000 };
-const shutdownGraceMs = Number(process.env.SHUTDOWN_GRACE_MS ?? 10_000) + 5_000;
+const configuredGraceMs = Number(process.env.SHUTDOWN_GRACE_MS);
+/** How long a child may take to stop before it is killed: its own grace period and a margin. */
+const shutdownGraceMs = (Number.isInteger(configuredGraceMs) ? configuredGraceMs : 10_000) + 5_000;
+/** What `runService` exits with on invalid configuration: restarting cannot help. */
+const configurationErrorExitCode = 2;
 
 interface Component {
   name: string;
@@ -40,6 +44,14 @@ function metricsUrl(host: string, port: number): string | undefined {
   return port > 0 ? `http://${host}:${port}/metrics` : undefined;
 }
 
+function portFrom(source: NodeJS.ProcessEnv, variable: string, fallback: number): number {
+  const raw = source[variable];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InfraError(`${variable} must be a port number, got "${raw}"`);
+  return port;
+}
+
 /** A service is started when its `src/main.ts` exists. */
 function presentComponents(source: NodeJS.ProcessEnv = process.env): { present: Component[]; absent: string[] } {
   const present: Component[] = [];
@@ -52,13 +64,13 @@ function presentComponents(source: NodeJS.ProcessEnv = process.env): { present: 
     }
     const prefix = envPrefix(context);
     const host = reachableHost(source[`${prefix}_HOST`]);
-    const endpoint = `${host}:${source[`${prefix}_PORT`] ?? topology[context].port}`;
-    const metricsPort = Number(source[`${prefix}_METRICS_PORT`] ?? topology[context].metricsPort);
+    const endpoint = `${host}:${portFrom(source, `${prefix}_PORT`, topology[context].port)}`;
+    const metricsPort = portFrom(source, `${prefix}_METRICS_PORT`, topology[context].metricsPort);
     present.push({ name: context, entry, endpoint, metrics: metricsUrl(host, metricsPort), isReady: () => grpcServing(endpoint) });
   }
   const gatewayEntry = path.join(repoRoot, "gateway", "src", "main.ts");
   if (existsSync(gatewayEntry)) {
-    const endpoint = `http://${reachableHost(source.GATEWAY_HOST)}:${source.GATEWAY_PORT ?? 8080}`;
+    const endpoint = `http://${reachableHost(source.GATEWAY_HOST)}:${portFrom(source, "GATEWAY_PORT", 8080)}`;
     present.push({ name: "gateway", entry: gatewayEntry, endpoint, metrics: `${endpoint}/metrics`, isReady: () => httpOk(`${endpoint}/healthz`) });
   } else {
     absent.push("gateway");
@@ -90,6 +102,8 @@ class SupervisedProcess {
   private restarts = 0;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Set when it exited in a way a restart cannot fix. */
+  failure: string | undefined;
 
   constructor(readonly component: Component) {}
 
@@ -114,6 +128,11 @@ class SupervisedProcess {
     child.once("exit", (code, signal) => {
       this.child = undefined;
       if (this.stopping) return;
+      if (code === configurationErrorExitCode) {
+        this.failure = `${this.component.name} exited with code ${code}: invalid configuration, which a restart cannot fix`;
+        say(this.failure);
+        return;
+      }
       const upMs = Date.now() - startedAt;
       if (upMs >= restartBackoff.stableAfterMs) this.restarts = 0;
       const delayMs = Math.min(restartBackoff.maxMs, restartBackoff.initialMs * 2 ** this.restarts);
@@ -216,15 +235,19 @@ async function main(): Promise<void> {
     const child = new SupervisedProcess(component);
     supervised.push(child);
     child.start();
+    const isReady = async () => {
+      if (child.failure) throw new InfraError(child.failure);
+      return component.isReady();
+    };
     try {
-      await waitUntil(`${component.name} at ${component.endpoint}`, component.isReady, {
+      await waitUntil(`${component.name} at ${component.endpoint}`, isReady, {
         timeoutMs: readyTimeoutMs,
         intervalMs: 250,
         signal: stopping.signal,
       });
     } catch (err) {
       if (stopping.signal.aborted) return;
-      say(`${(err as Error).message}; see its output above`);
+      if (!child.failure) say(`${(err as Error).message}; see its output above`);
       exitCode = 1;
       await stopAll("startup failed");
       return;
