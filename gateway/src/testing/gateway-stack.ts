@@ -63,15 +63,20 @@ export interface Customer {
   token: string;
 }
 
-export interface GatewayStack {
+export interface RunningGateway {
   baseUrl: string;
   gateway: GatewayServer;
+  request(method: string, path: string, options?: RequestOptions): Promise<HttpReply>;
+}
+
+export interface GatewayStack extends RunningGateway {
   /** Where each upstream of the gateway listens. */
   addresses: Record<ShopContext, string>;
-  request(method: string, path: string, options?: RequestOptions): Promise<HttpReply>;
   adminToken: string;
   /** Registers a new customer through the gateway and signs them in. */
   customer(): Promise<Customer>;
+  /** Another gateway (another replica, or one with other settings) in front of the same or other upstreams. */
+  startGateway(options?: { env?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>> }): Promise<RunningGateway>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +94,22 @@ export async function sendRequest(baseUrl: string, method: string, path: string,
 }
 
 let customers = 0;
+
+/** A gateway on port 0 in front of `addresses`, with rate limits out of the way unless `env` sets them. */
+export async function startGateway(addresses: Record<ShopContext, string>, env: Record<string, string> = {}): Promise<RunningGateway> {
+  const gateway = await buildGateway(
+    loadGatewayConfig({
+      ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
+      GATEWAY_RATE_LIMIT_CAPACITY: "100000",
+      GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "100000",
+      LOG_LEVEL: "silent",
+      ...env,
+    }),
+  );
+  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
+  const baseUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+  return { baseUrl, gateway, request: (method, path, options) => sendRequest(baseUrl, method, path, options) };
+}
 
 /**
  * The users, catalog and inventory services in this process on fresh databases, and a gateway
@@ -113,41 +134,34 @@ export async function startGatewayStack(
     notifications: closedAddress,
     ...options.upstreams,
   };
-  const gateway = await buildGateway(
-    loadGatewayConfig({
-      ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
-      GATEWAY_RATE_LIMIT_CAPACITY: "100000",
-      GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "100000",
-      LOG_LEVEL: "silent",
-      ...options.gatewayEnv,
-    }),
-  );
-  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
-  const baseUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
-  const request = (method: string, path: string, requestOptions?: RequestOptions) => sendRequest(baseUrl, method, path, requestOptions);
+  const main = await startGateway(addresses, options.gatewayEnv);
+  const others: RunningGateway[] = [];
 
   const signIn = async (email: string, password: string): Promise<string> => {
-    const reply = await request("POST", "/v1/auth/token", { body: { email, password } });
+    const reply = await main.request("POST", "/v1/auth/token", { body: { email, password } });
     if (reply.status !== 200) throw new Error(`sign-in of ${email} failed: ${reply.status} ${JSON.stringify(reply.body)}`);
     return reply.body.accessToken as string;
   };
 
   return {
-    baseUrl,
-    gateway,
+    ...main,
     addresses,
-    request,
     adminToken: await signIn(adminCredentials.email, adminCredentials.password),
     async customer() {
       customers += 1;
       const email = `customer-${process.pid}-${Date.now()}-${customers}@example.com`;
       const password = "correct horse battery";
-      const registered = await request("POST", "/v1/users", { body: { email, name: `Customer ${customers}`, password } });
+      const registered = await main.request("POST", "/v1/users", { body: { email, name: `Customer ${customers}`, password } });
       if (registered.status !== 200) throw new Error(`registration failed: ${registered.status} ${JSON.stringify(registered.body)}`);
       return { id: registered.body.user.id as string, email, token: await signIn(email, password) };
     },
+    async startGateway(extra = {}) {
+      const started = await startGateway({ ...addresses, ...extra.upstreams }, extra.env);
+      others.push(started);
+      return started;
+    },
     async stop() {
-      await gateway.shutdown();
+      await Promise.all([main, ...others].map((running) => running.gateway.shutdown()));
       await Promise.all(
         [users, catalog, inventory].map(async ({ service, db }) => {
           await service.stop();

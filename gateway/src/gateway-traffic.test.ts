@@ -1,0 +1,241 @@
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { demoProducts } from "@shop/runtime";
+import { waitFor } from "@shop/runtime/testing";
+import { loadGatewayConfig } from "./config.js";
+import { startGatewayStack, type Customer, type GatewayStack, type HttpReply, type RunningGateway } from "./testing/gateway-stack.js";
+
+const allowedOrigin = "https://shop.example";
+const bodyLimit = 1024;
+
+let stack: GatewayStack;
+let alice: Customer;
+let bob: Customer;
+const mug = demoProducts[0].id;
+
+beforeAll(async () => {
+  stack = await startGatewayStack({ gatewayEnv: { GATEWAY_CORS_ORIGINS: allowedOrigin, GATEWAY_BODY_LIMIT_BYTES: String(bodyLimit) } });
+  [alice, bob] = await Promise.all([stack.customer(), stack.customer()]);
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const newProduct = (sku = `IDEM-${randomUUID().slice(0, 8).toUpperCase()}`) => ({
+  sku,
+  name: "Idempotent",
+  description: "",
+  price: { currencyCode: "USD", amountMinor: "100" },
+});
+
+describe("rate limiting", () => {
+  let limited: RunningGateway;
+
+  beforeAll(async () => {
+    limited = await stack.startGateway({ env: { GATEWAY_RATE_LIMIT_CAPACITY: "3", GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1" } });
+    // Warmed up from the admin's own bucket, so the bursts below are not slowed by connecting.
+    await limited.request("GET", `/v1/users/${alice.id}`, { token: stack.adminToken });
+  });
+
+  /** A quick burst: the first `capacity` pass; a slow machine may refill a token or two before the first refusal. */
+  async function burst(path: string, token?: string): Promise<HttpReply[]> {
+    const replies: HttpReply[] = [];
+    for (let i = 0; i < 10; i++) replies.push(await limited.request("GET", path, { token }));
+    expect(replies.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(replies.some((r) => r.status === 429)).toBe(true);
+    return replies;
+  }
+
+  it("answers 429 with Retry-After once a client's bucket is empty, then lets it in again", async () => {
+    const refused = (await burst(`/v1/products/${mug}`)).find((r) => r.status === 429)!;
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(refused.body).toMatchObject({ code: "resource_exhausted", message: "rate limit exceeded: retry after 1 s" });
+    await waitFor(
+      () => limited.request("GET", `/v1/products/${mug}`),
+      (r) => r.status === 200,
+      { timeoutMs: 3_000, intervalMs: 100, what: "the bucket to refill" },
+    );
+  });
+
+  it("keeps a bucket per signed-in user, apart from the address's", async () => {
+    await burst(`/v1/users/${alice.id}`, alice.token);
+    await burst(`/v1/users/${bob.id}`, bob.token);
+  });
+});
+
+describe("Idempotency-Key on creating POSTs", () => {
+  it("replays the stored response for the same key and body", async () => {
+    const key = randomUUID();
+    const body = newProduct();
+    const first = await stack.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } });
+    const again = await stack.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+  });
+
+  it("refuses the same key with a different body with 422", async () => {
+    const key = randomUUID();
+    await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": key } });
+    const other = await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": key } });
+    expect(other.status).toBe(422);
+    expect(other.body.message).toMatch(/^Idempotency-Key: already used for a different POST \/v1\/products request/);
+  });
+
+  it("keeps keys apart per caller", async () => {
+    const key = randomUUID();
+    const body = { email: `idem-${key}@example.com`, name: "Idem", password: "long-enough-1" };
+    const anonymous = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    const signedIn = await stack.request("POST", "/v1/users", { body, token: alice.token, headers: { "idempotency-key": key } });
+    expect(anonymous.status).toBe(200);
+    // Alice's request ran for real: the email was taken by then.
+    expect(signedIn).toMatchObject({ status: 409, body: { code: "already_exists" } });
+  });
+
+  it("replays a definite refusal too", async () => {
+    const key = randomUUID();
+    const body = { email: alice.email, name: "Dup", password: "long-enough-1" };
+    const first = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    const again = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    expect([first.status, again.status]).toEqual([409, 409]);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  it("runs a request once when the same key arrives twice at the same time", async () => {
+    const key = randomUUID();
+    const body = newProduct();
+    const replies = await Promise.all(
+      [1, 2].map(() => stack.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } })),
+    );
+    const codes = replies.map((r) => r.body.code ?? "ok").sort();
+    // The loser either sees the first still running (409 aborted) or its stored answer; never a second creation.
+    expect([["ok", "ok"], ["aborted", "ok"]]).toContainEqual(codes);
+  });
+
+  it("is shared by every gateway replica", async () => {
+    const replica = await stack.startGateway();
+    const key = randomUUID();
+    const body = newProduct();
+    const first = await stack.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } });
+    const onReplica = await replica.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } });
+    expect(onReplica.headers.get("idempotent-replayed")).toBe("true");
+    expect(onReplica.body).toEqual(first.body);
+  });
+
+  it("runs every request without a key, and ignores keys on routes that do not create", async () => {
+    const withoutKey = await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct("SAME-SKU-1") });
+    const duplicate = await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct("SAME-SKU-1") });
+    expect([withoutKey.status, duplicate.status]).toEqual([200, 409]);
+    const key = randomUUID();
+    for (const quantity of [5, 5]) {
+      const reply = await stack.request("PUT", `/v1/products/${mug}/stock`, { token: stack.adminToken, body: { quantity }, headers: { "idempotency-key": key } });
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get("idempotent-replayed")).toBeNull();
+    }
+  });
+});
+
+/** Sends a body of `size` bytes, declared or chunked, and reads whatever the gateway answers. */
+function upload(size: number, chunked: boolean): Promise<{ status: number; connection?: string; body: any }> {
+  const url = new URL(`${stack.baseUrl}/v1/users`);
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, {
+      method: "POST",
+      headers: chunked ? { "content-type": "application/json" } : { "content-type": "application/json", "content-length": size },
+    });
+    request.on("response", (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode!, connection: response.headers.connection, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+      );
+    });
+    // The gateway may close the connection before the whole body is sent; that is the point.
+    request.on("error", (err: NodeJS.ErrnoException) => (err.code === "EPIPE" || err.code === "ECONNRESET" ? undefined : reject(err)));
+    const chunk = Buffer.alloc(256, " ");
+    let sent = 0;
+    const writeMore = () => {
+      while (sent < size) {
+        const part = chunk.subarray(0, Math.min(chunk.length, size - sent));
+        sent += part.length;
+        if (!request.write(part)) return request.once("drain", writeMore);
+      }
+      request.end();
+    };
+    writeMore();
+  });
+}
+
+describe("request size limit", () => {
+  it("defaults to 1 MiB", () => {
+    expect(loadGatewayConfig({}).bodyLimitBytes).toBe(1024 * 1024);
+  });
+
+  it.each([
+    ["declared with Content-Length", false],
+    ["streamed in chunks", true],
+  ])("refuses a body over the limit %s with 413", async (_how, chunked) => {
+    const reply = await upload(bodyLimit * 64, chunked);
+    expect(reply.status).toBe(413);
+    expect(reply.connection).toBe("close");
+    expect(reply.body).toMatchObject({ code: "resource_exhausted", message: `request body exceeds the limit of ${bodyLimit} bytes` });
+  });
+
+  it("takes a body within the limit", async () => {
+    const reply = await stack.request("POST", "/v1/auth/token", { body: { email: alice.email, password: "correct horse battery" } });
+    expect(reply.status).toBe(200);
+  });
+});
+
+describe("routing errors", () => {
+  it("answers 404 for unknown routes and 405 with Allow for a wrong method", async () => {
+    expect(await stack.request("GET", "/v2/products")).toMatchObject({ status: 404, body: { code: "not_found", message: "no route for GET /v2/products" } });
+    const wrongMethod = await stack.request("DELETE", `/v1/products/${mug}`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("GET");
+    expect(wrongMethod.body.code).toBe("unimplemented");
+    expect((await stack.request("POST", "/v1/me/summary")).status).toBe(405);
+    expect((await stack.request("POST", "/healthz")).status).toBe(405);
+  });
+});
+
+describe("CORS", () => {
+  const preflight = (origin: string, path = "/v1/products") =>
+    fetch(`${stack.baseUrl}${path}`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, idempotency-key" },
+    });
+
+  it("answers a preflight from an allowed origin", async () => {
+    const response = await preflight(allowedOrigin);
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
+    expect(response.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(response.headers.get("access-control-allow-headers")).toEqual(expect.stringContaining("idempotency-key"));
+    expect(response.headers.get("access-control-allow-headers")).toEqual(expect.stringContaining("authorization"));
+  });
+
+  it("answers a Connect preflight too", async () => {
+    const response = await preflight(allowedOrigin, "/shop.catalog.v1.CatalogService/GetProduct");
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-headers")).toEqual(expect.stringContaining("connect-protocol-version"));
+  });
+
+  it("refuses a preflight from another origin", async () => {
+    const response = await preflight("https://evil.example");
+    expect(response.status).toBe(403);
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("marks responses to allowed origins only", async () => {
+    const allowed = await stack.request("GET", `/v1/products/${mug}`, { headers: { origin: allowedOrigin } });
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
+    expect(allowed.headers.get("access-control-expose-headers")).toContain("x-request-id");
+    const other = await stack.request("GET", `/v1/products/${mug}`, { headers: { origin: "https://evil.example" } });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
