@@ -30,7 +30,7 @@ const run = promisify(execFile);
 
 export const repoRoot = path.resolve(import.meta.dirname, "..");
 
-export const installHint =
+const installHint =
   "Install them with `apt-get install -y postgresql nats-server`, or run them in containers with `docker compose up -d postgres nats`.";
 
 /** A problem this script cannot fix by itself; the message says what to do. */
@@ -79,7 +79,6 @@ export async function waitUntil(
 
 const isLoopback = (hostname: string) => ["127.0.0.1", "localhost", "::1", "[::1]"].includes(hostname);
 
-// ---------------------------------------------------------------- binaries
 
 /** Finds an executable on PATH, then in Debian's PostgreSQL and sbin folders (newest version first). */
 export function findBinary(name: string, pathVariable = process.env.PATH ?? ""): string | undefined {
@@ -101,7 +100,6 @@ function requireBinary(name: string, what: string): string {
   return binary;
 }
 
-// ---------------------------------------------------------------- PostgreSQL
 
 function postgresAdminUrl(postgresUrl: string): string {
   const url = new URL(postgresUrl);
@@ -174,7 +172,7 @@ async function runAs(user: { uid: number; gid: number } | undefined, command: st
 const shown = (file: string) => (file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file);
 
 /** Data folder of the cluster this script creates when the machine has none to start. */
-export const localPostgresDir = (settings: InfraSettings) => path.join(settings.runDir, "postgres");
+const localPostgresDir = (settings: InfraSettings) => path.join(settings.runDir, "postgres");
 
 async function startDebianCluster(port: number): Promise<boolean> {
   const cluster = (await debianClusters()).find((candidate) => candidate.port === port);
@@ -225,8 +223,6 @@ export async function ensurePostgres(settings: InfraSettings): Promise<"running"
   return "started";
 }
 
-// ---------------------------------------------------------------- NATS
-
 export type NatsState = "ready" | "down" | "no-jetstream";
 
 /** Connects, and proves JetStream is on by asking for the account's JetStream info. */
@@ -248,7 +244,7 @@ export async function natsState(natsUrl: string): Promise<NatsState> {
   }
 }
 
-export const natsPidFile = (settings: InfraSettings) => path.join(settings.runDir, "nats.pid");
+const natsPidFile = (settings: InfraSettings) => path.join(settings.runDir, "nats.pid");
 
 /** Uses the NATS at `natsUrl`, or starts `nats-server -js` on its port in the background. */
 export async function ensureNats(settings: InfraSettings): Promise<"running" | "started"> {
@@ -321,7 +317,6 @@ export async function stopLocalInfra(settings?: InfraSettings): Promise<void> {
   }
 }
 
-// ---------------------------------------------------------------- probes
 
 const healthCheckPath = `/${Health.typeName}/${Health.method.check.name}`;
 
@@ -354,7 +349,6 @@ export async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {
   }
 }
 
-// ---------------------------------------------------------------- command line
 
 async function main(args: string[]): Promise<number> {
   const [command = "up", target] = args;
