@@ -1,0 +1,27 @@
+import pg from "pg";
+import type { ShopContext } from "@shop/contracts";
+
+/**
+ * Plain SQL on each service's own database, for checks that look across services (which no
+ * service may do itself). One small pool per database.
+ */
+export class ServiceDatabases {
+  private readonly pools = new Map<ShopContext, pg.Pool>();
+
+  constructor(private readonly urlOf: (context: ShopContext) => string) {}
+
+  async query<Row extends object>(context: ShopContext, text: string, values: unknown[] = []): Promise<Row[]> {
+    let pool = this.pools.get(context);
+    if (!pool) {
+      pool = new pg.Pool({ connectionString: this.urlOf(context), max: 2 });
+      pool.on("error", () => undefined);
+      this.pools.set(context, pool);
+    }
+    return (await pool.query<Row>(text, values)).rows;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.end()));
+    this.pools.clear();
+  }
+}
