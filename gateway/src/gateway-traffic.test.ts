@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoProducts } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "./config.js";
-import { startGatewayStack, type Customer, type GatewayStack, type HttpReply, type RunningGateway } from "./testing/gateway-stack.js";
+import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
+import type { HttpReply, RunningGateway } from "./testing/running-gateway.js";
 
 const allowedOrigin = "https://shop.example";
 const bodyLimit = 1024;

@@ -13,9 +13,10 @@ import { ReflectionService } from "@grpc/reflection";
 import { CatalogService, file_shop_catalog_v1_catalog } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { file_shop_users_v1_users, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { shopFiles } from "@shop/contracts";
+import { shopFiles, type ShopContext } from "@shop/contracts";
 import { file_google_api_annotations } from "@shop/contracts/google/api/annotations_pb.js";
-import { createLogger, fileDescriptorSet } from "@shop/runtime";
+import { contexts, createLogger, fileDescriptorSet } from "@shop/runtime";
+import { closedAddress, startGateway } from "../testing/running-gateway.js";
 import { compareServedMethods } from "./compare-descriptors.js";
 import { ContractMonitor } from "./contract-monitor.js";
 
@@ -28,6 +29,8 @@ const catalogMethods: DescMethod[] = [
 const userMethods: DescMethod[] = [UserService.method.registerUser, UserService.method.createToken, UserService.method.getUser];
 
 type Edit = (file: FileDescriptorProto) => void;
+
+const allClosed = Object.fromEntries(contexts.map((context) => [context, closedAddress])) as Record<ShopContext, string>;
 
 const message = (file: FileDescriptorProto, name: string) => file.messageType.find((m) => m.name === name)!;
 const field = (file: FileDescriptorProto, messageName: string, fieldName: string) => message(file, messageName).field.find((f) => f.name === fieldName)!;
@@ -209,5 +212,22 @@ describe("the contract monitor against upstreams over gRPC reflection", () => {
     const report = await monitor.check();
     expect(report.upstreams[0]).toMatchObject({ reachable: false, compatible: false });
     expect(report.upstreams[0]!.problems[0]).toMatch(/^catalog: unreachable at 127\.0\.0\.1:1/);
+  });
+});
+
+describe("readiness of a gateway in front of an incompatible upstream", () => {
+  it("fails /readyz naming the service, method and field", async () => {
+    const upstream = await reflectionOnlyUpstream(edited(file_shop_catalog_v1_catalog, edits.retypeProductPrice!));
+    const { request, gateway } = await startGateway({ ...allClosed, catalog: upstream.address });
+    try {
+      const reply = await request("GET", "/readyz");
+      expect(reply.status).toBe(503);
+      expect(reply.body.problems).toContain(
+        "catalog: shop.catalog.v1.CatalogService/GetProduct: field shop.catalog.v1.Product.price: type changed from message shop.common.v1.Money to string",
+      );
+    } finally {
+      await gateway.shutdown();
+      upstream.stop();
+    }
   });
 });

@@ -1,5 +1,4 @@
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix, startService, type BaseServiceConfig, type Logger, type RunningService, type StartedParts } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
@@ -9,13 +8,9 @@ import { loadInventoryConfig } from "../../../services/inventory/src/config.js";
 import { buildInventory } from "../../../services/inventory/src/server.js";
 import { loadUsersConfig } from "../../../services/users/src/config.js";
 import { buildUsers } from "../../../services/users/src/server.js";
-import { loadGatewayConfig } from "../config.js";
-import { buildGateway, type GatewayServer } from "../server.js";
+import { closedAddress, startGateway, type RunningGateway } from "./running-gateway.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../services");
-
-/** An address nothing listens on: calls to it fail at once with UNAVAILABLE. */
-export const closedAddress = "127.0.0.1:1";
 
 export const adminCredentials = { email: "admin@shop.local", password: "admin-password" };
 
@@ -44,29 +39,10 @@ async function startInProcess<C extends BaseServiceConfig>(
   return { service: await startService({ context, serviceDir, config, start: build }), db };
 }
 
-export interface HttpReply {
-  status: number;
-  headers: Headers;
-  /** The parsed JSON body (undefined when empty). */
-  body: any;
-}
-
-export interface RequestOptions {
-  body?: unknown;
-  token?: string;
-  headers?: Record<string, string>;
-}
-
 export interface Customer {
   id: string;
   email: string;
   token: string;
-}
-
-export interface RunningGateway {
-  baseUrl: string;
-  gateway: GatewayServer;
-  request(method: string, path: string, options?: RequestOptions): Promise<HttpReply>;
 }
 
 export interface GatewayStack extends RunningGateway {
@@ -80,36 +56,7 @@ export interface GatewayStack extends RunningGateway {
   stop(): Promise<void>;
 }
 
-export async function sendRequest(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<HttpReply> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-    headers["content-type"] ??= "application/json";
-  }
-  const response = await fetch(baseUrl + path, { method, headers, body });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === "" ? undefined : JSON.parse(text) };
-}
-
 let customers = 0;
-
-/** A gateway on port 0 in front of `addresses`, with rate limits out of the way unless `env` sets them. */
-export async function startGateway(addresses: Record<ShopContext, string>, env: Record<string, string> = {}): Promise<RunningGateway> {
-  const gateway = await buildGateway(
-    loadGatewayConfig({
-      ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
-      GATEWAY_RATE_LIMIT_CAPACITY: "100000",
-      GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "100000",
-      LOG_LEVEL: "silent",
-      ...env,
-    }),
-  );
-  await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
-  const baseUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
-  return { baseUrl, gateway, request: (method, path, options) => sendRequest(baseUrl, method, path, options) };
-}
 
 /**
  * The users, catalog and inventory services in this process on fresh databases, and a gateway
