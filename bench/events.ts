@@ -1,0 +1,510 @@
+/**
+ * Event pipeline throughput and delivery latency, with the runtime's own code: producers write
+ * events with `enqueueEvent` in transactions at a steady rate (many events per transaction, then
+ * one per transaction), `startOutboxRelay` publishes them to JetStream, and a durable
+ * `startEventConsumer` in another process applies each one through the inbox with an effect row.
+ * Latency runs from the producer's commit to the commit of the consumer's effect, and is split at
+ * the moment JetStream stored the message (read back from the stream afterwards): relay, then
+ * consumer. A private context (stream `SHOP_BENCH_EVENTS_<hex>`) and a scratch database are
+ * deleted at the end.
+ *
+ *   node --import tsx bench/events.ts
+ *   BENCH_EVENT_RATE=5000 BENCH_WARMUP_MS=2000 BENCH_DURATION_MS=10000 BENCH_EVENTS_PER_TRANSACTION=50 \
+ *   BENCH_RELAY_BATCH_SIZE=100 BENCH_RELAY_POLL_MS=1000 BENCH_CONSUMER_BATCH_SIZE=64 node --import tsx bench/events.ts
+ *
+ * Other knobs: BENCH_MODES (batched,single), BENCH_PRODUCER_CONNECTIONS, BENCH_DRAIN_TIMEOUT_MS.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
+import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import {
+  createLogger,
+  enqueueEvent,
+  ensureStreams,
+  env,
+  eventHeaders,
+  loadConfig,
+  onEvent,
+  startEventConsumer,
+  startOutboxRelay,
+  streamName,
+  type EventDatabase,
+  type EventTransaction,
+} from "@shop/runtime";
+import { waitFor } from "@shop/runtime/testing";
+import { connect, DeliverPolicy, type JetStreamClient } from "nats";
+import pg from "pg";
+import {
+  connectTestNats,
+  createScratchDatabase,
+  pgEventDatabase,
+  readerOf,
+  testNatsUrl,
+} from "../packages/runtime/src/events/test-support.js";
+import { pidsNamed, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
+import { summarize, type LatencySummary } from "./lib/percentiles.js";
+import { describeMachine, formatMs, formatTable } from "./lib/report.js";
+import { runAtSteadyRate, type SteadyRateResult } from "./lib/steady-rate.js";
+
+const targets = { eventsPerSecond: 5_000, p99Ms: 100 };
+const modes = ["batched", "single"] as const;
+type Mode = (typeof modes)[number];
+
+const config = loadConfig({
+  BENCH_EVENT_RATE: env.int(targets.eventsPerSecond, { min: 1 }),
+  BENCH_WARMUP_MS: env.int(2_000, { min: 0 }),
+  BENCH_DURATION_MS: env.int(10_000, { min: 100 }),
+  BENCH_MODES: env.list([...modes]),
+  /** Events per transaction in the batched mode. */
+  BENCH_EVENTS_PER_TRANSACTION: env.int(50, { min: 2 }),
+  BENCH_PRODUCER_CONNECTIONS: env.int(8, { min: 1 }),
+  /** The runtime's own defaults unless set. */
+  BENCH_RELAY_BATCH_SIZE: env.int(100, { min: 1, max: 10_000 }),
+  BENCH_RELAY_POLL_MS: env.int(1_000, { min: 1, max: 60_000 }),
+  BENCH_CONSUMER_BATCH_SIZE: env.int(64, { min: 1 }),
+  BENCH_DRAIN_TIMEOUT_MS: env.int(120_000, { min: 1_000 }),
+  /** Length of each apply-ceiling probe at the end; 0 skips it. */
+  BENCH_PROBE_MS: env.int(3_000, { min: 0 }),
+});
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * The event type of the private context, `shop.<context>.v1.BenchEvent`, shaped like OrderConfirmed,
+ * so `enqueueEvent` files it under `shop.<context>.bench_event` and nobody else's stream sees it.
+ */
+type BenchEvent = Message<string> & { orderId: string; userId: string; currencyCode: string; amountMinor: bigint };
+
+function benchEventSchema(context: string): GenMessage<BenchEvent> {
+  const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: 1, jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) });
+  const file = create(FileDescriptorProtoSchema, {
+    name: `bench/${context}.proto`,
+    package: `shop.${context}.v1`,
+    syntax: "proto3",
+    messageType: [
+      {
+        name: "BenchEvent",
+        field: [
+          field("order_id", 1, FieldDescriptorProto_Type.STRING),
+          field("user_id", 2, FieldDescriptorProto_Type.STRING),
+          field("currency_code", 3, FieldDescriptorProto_Type.STRING),
+          field("amount_minor", 4, FieldDescriptorProto_Type.INT64),
+        ],
+      },
+    ],
+  });
+  return createFileRegistry(file, () => undefined).getMessage(`shop.${context}.v1.BenchEvent`) as GenMessage<BenchEvent>;
+}
+
+// ---------------------------------------------------------------- consumer process
+
+type ParentMessage = { kind: "collect" } | { kind: "stop" };
+type ChildMessage = { kind: "ready" } | { kind: "applied"; events: [string, number][] } | { kind: "stopped" };
+
+/**
+ * `db` whose transactions note, for each event id the handler hands to `noteApplied`, when the
+ * transaction committed: the moment the effect became visible.
+ */
+function timingCommits(db: EventDatabase, applied: [string, number][]) {
+  const noted = new WeakMap<EventTransaction, string[]>();
+  const timed: EventDatabase = {
+    $queryRawUnsafe: <T>(query: string, ...values: unknown[]) => db.$queryRawUnsafe<T>(query, ...values),
+    $executeRawUnsafe: (query, ...values) => db.$executeRawUnsafe(query, ...values),
+    async $transaction(fn, options) {
+      const ids: string[] = [];
+      const result = await db.$transaction((tx) => {
+        noted.set(tx, ids);
+        return fn(tx);
+      }, options);
+      const committedAt = now();
+      for (const id of ids) applied.push([id, committedAt]);
+      return result;
+    },
+  };
+  return { db: timed, noteApplied: (tx: EventTransaction, eventId: string) => noted.get(tx)?.push(eventId) };
+}
+
+/** The consuming service: a durable consumer whose effect is one row per event. */
+async function runConsumer(databaseUrl: string, natsUrl: string, context: string, batchSize: number): Promise<void> {
+  const send = (message: ChildMessage) => process.send!(message);
+  const schema = benchEventSchema(context);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const applied: [string, number][] = [];
+  const { db, noteApplied } = timingCommits(pgEventDatabase(pool), applied);
+  const nc = await connect({ servers: natsUrl, name: "bench-events-consumer" });
+  const consumer = await startEventConsumer({
+    nc,
+    db,
+    logger: createLogger("bench-events-consumer", "warn"),
+    consumerName: readerOf(context),
+    context,
+    batchSize,
+    handlers: {
+      [schema.typeName]: onEvent(schema, async (event, tx, meta) => {
+        await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, meta.eventId, event.orderId);
+        noteApplied(tx, meta.eventId);
+      }),
+    },
+  });
+  process.on("message", (message: ParentMessage) => {
+    if (message.kind === "collect") {
+      send({ kind: "applied", events: applied.splice(0) });
+      return;
+    }
+    void (async () => {
+      await consumer.stop();
+      await nc.close();
+      await pool.end();
+      send({ kind: "stopped" });
+      process.disconnect();
+    })();
+  });
+  send({ kind: "ready" });
+}
+
+class ConsumerProcess {
+  private constructor(private readonly child: ChildProcess) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  static async start(databaseUrl: string, natsUrl: string, context: string): Promise<ConsumerProcess> {
+    const child = fork(fileURLToPath(import.meta.url), ["consume", databaseUrl, natsUrl, context, String(config.BENCH_CONSUMER_BATCH_SIZE)]);
+    const consumer = new ConsumerProcess(child);
+    await consumer.reply("ready");
+    return consumer;
+  }
+
+  private async reply<K extends ChildMessage["kind"]>(kind: K, request?: ParentMessage): Promise<Extract<ChildMessage, { kind: K }>> {
+    const answer = new Promise<Extract<ChildMessage, { kind: K }>>((resolve, reject) => {
+      const onMessage = (message: ChildMessage) => {
+        if (message.kind !== kind) return;
+        this.child.off("message", onMessage);
+        this.child.off("exit", onExit);
+        resolve(message as Extract<ChildMessage, { kind: K }>);
+      };
+      const onExit = (code: number | null) => reject(new Error(`the consumer process exited (code ${code}) before answering "${kind}"`));
+      this.child.on("message", onMessage);
+      this.child.once("exit", onExit);
+    });
+    if (request) this.child.send(request);
+    return answer;
+  }
+
+  /** Event ids applied since the last collect, with the commit time of their effect. */
+  async collect(): Promise<Map<string, number>> {
+    return new Map((await this.reply("applied", { kind: "collect" })).events);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = once(this.child, "exit");
+    await this.reply("stopped", { kind: "stop" });
+    await exited;
+  }
+}
+
+// ---------------------------------------------------------------- producers and measurement
+
+interface Pipeline {
+  context: string;
+  schema: GenMessage<BenchEvent>;
+  producerDb: EventDatabase;
+  notifyRelay: () => void;
+  countEffects: () => Promise<number>;
+  js: JetStreamClient;
+  consumer: ConsumerProcess;
+  /** Events enqueued so far, all modes and the warm-up together. */
+  enqueued: number;
+}
+
+interface ModeRun {
+  mode: Mode;
+  eventsPerTransaction: number;
+  production: SteadyRateResult;
+  committed: Map<string, number>;
+  stored: Map<string, number>;
+  applied: Map<string, number>;
+  cpu: CpuWindow;
+}
+
+/** When JetStream stored each message from `fromSequence` on, read back with a headers-only ordered consumer. */
+async function storedTimes(js: JetStreamClient, stream: string, fromSequence: number, count: number): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  if (count === 0) return times;
+  const reader = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence, headers_only: true });
+  const messages = await reader.consume();
+  for await (const m of messages) {
+    times.set(m.headers?.get(eventHeaders.messageId) ?? "", m.info.timestampNanos / 1e6);
+    if (times.size >= count || m.info.pending === 0) break;
+  }
+  await messages.close();
+  return times;
+}
+
+async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuGroups: Parameters<typeof startCpuWindow>[0]): Promise<ModeRun> {
+  const eventsPerTransaction = mode === "batched" ? config.BENCH_EVENTS_PER_TRANSACTION : 1;
+  const stream = streamName(pipeline.context);
+  const jsm = await pipeline.js.jetstreamManager();
+  const firstSequence = (await jsm.streams.info(stream)).state.last_seq + 1;
+  const committed = new Map<string, number>();
+  const userId = randomUUID();
+  const produce = async () => {
+    const ids = await pipeline.producerDb.$transaction(async (tx) => {
+      const ids: string[] = [];
+      for (let i = 0; i < eventsPerTransaction; i++) {
+        const event = await enqueueEvent(tx, pipeline.schema, { orderId: randomUUID(), userId, currencyCode: "USD", amountMinor: 1999n });
+        ids.push(event.id);
+      }
+      return ids;
+    });
+    const committedAt = now();
+    for (const id of ids) committed.set(id, committedAt);
+    pipeline.notifyRelay();
+  };
+
+  const cpu = startCpuWindow(cpuGroups);
+  const production = await runAtSteadyRate(produce, {
+    ratePerSecond: config.BENCH_EVENT_RATE / eventsPerTransaction,
+    durationMs,
+    maxInFlight: config.BENCH_PRODUCER_CONNECTIONS,
+  });
+  pipeline.enqueued += committed.size;
+  await waitFor(pipeline.countEffects, (applied) => applied >= pipeline.enqueued, {
+    timeoutMs: config.BENCH_DRAIN_TIMEOUT_MS,
+    intervalMs: 50,
+    what: `the consumer to apply all ${pipeline.enqueued} events`,
+  });
+  const cpuWindow = cpu.finish();
+  const applied = await pipeline.consumer.collect();
+  const stored = await storedTimes(pipeline.js, stream, firstSequence, committed.size);
+  if (production.errors > 0) throw new Error(`${production.errors} producer transactions failed, first: ${String(production.firstError)}`);
+  return { mode, eventsPerTransaction, production, committed, stored, applied, cpu: cpuWindow };
+}
+
+/**
+ * What the consumer's way of writing allows on this database, with NATS out of the picture: one
+ * connection applying events serially (inbox row + effect row), one transaction per event as
+ * `startEventConsumer` does, against one transaction per pulled batch.
+ */
+async function probeApplyCeiling(db: EventDatabase, eventsPerTransaction: number, durationMs: number): Promise<number> {
+  const consumerName = "apply_ceiling_probe";
+  let applied = 0;
+  const start = performance.now();
+  while (performance.now() - start < durationMs) {
+    await db.$transaction(async (tx) => {
+      for (let i = 0; i < eventsPerTransaction; i++) {
+        const eventId = randomUUID();
+        await tx.$executeRawUnsafe(`INSERT INTO inbox_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, consumerName, eventId);
+        await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, eventId, "probe");
+      }
+    });
+    applied += eventsPerTransaction;
+  }
+  return (applied * 1000) / (performance.now() - start);
+}
+
+// ---------------------------------------------------------------- report
+
+interface Stages {
+  endToEnd: LatencySummary;
+  relay: LatencySummary;
+  consumer: LatencySummary;
+  /** Events per second from the first to the last event of each stage. */
+  rates: { committed: number; endToEnd: number; relay: number; consumer: number };
+  missing: number;
+}
+
+const ratePerSecond = (count: number, times: number[]) => (count * 1000) / Math.max(1e-3, Math.max(...times) - Math.min(...times));
+
+function stagesOf(run: ModeRun): Stages {
+  const endToEnd: number[] = [];
+  const relay: number[] = [];
+  const consumer: number[] = [];
+  const firstCommits: number[] = [];
+  const lastEffects: number[] = [];
+  let missing = 0;
+  for (const [id, committedAt] of run.committed) {
+    const storedAt = run.stored.get(id);
+    const appliedAt = run.applied.get(id);
+    if (storedAt === undefined || appliedAt === undefined) {
+      missing++;
+      continue;
+    }
+    endToEnd.push(appliedAt - committedAt);
+    relay.push(storedAt - committedAt);
+    consumer.push(appliedAt - storedAt);
+    firstCommits.push(committedAt);
+    lastEffects.push(appliedAt);
+  }
+  const count = endToEnd.length;
+  return {
+    endToEnd: summarize(endToEnd),
+    relay: summarize(relay),
+    consumer: summarize(consumer),
+    rates: {
+      committed: (run.committed.size * 1000) / run.production.elapsedMs,
+      endToEnd: (count * 1000) / Math.max(1e-3, Math.max(...lastEffects) - Math.min(...firstCommits)),
+      relay: ratePerSecond(count, [...run.stored.values()]),
+      consumer: ratePerSecond(count, [...run.applied.values()]),
+    },
+    missing,
+  };
+}
+
+/** The first stage that fell clearly behind what reached it, if any. */
+function bottleneckOf(stages: Stages): string | undefined {
+  const { committed, relay, consumer } = stages.rates;
+  if (relay < 0.9 * committed) return `relay: it published ${relay.toFixed(0)} events/s while producers committed ${committed.toFixed(0)}`;
+  if (consumer < 0.9 * relay) return `consumer: it applied ${consumer.toFixed(0)} events/s while the relay published ${relay.toFixed(0)}`;
+  return undefined;
+}
+
+/** Prints the figures; returns how many events never reached the consumer's effect. */
+function report(runs: ModeRun[]): number {
+  const staged = runs.map((run) => ({ run, stages: stagesOf(run) }));
+  const round = (n: number) => Math.round(n);
+  console.log();
+  console.log(
+    formatTable(
+      ["mode", "events/tx", "events", "target ev/s", "committed ev/s", "end-to-end ev/s", "relay ev/s", "consumer ev/s", "producer behind ms", "lost"],
+      staged.map(({ run, stages }) => [
+        run.mode,
+        run.eventsPerTransaction,
+        run.committed.size,
+        config.BENCH_EVENT_RATE,
+        round(stages.rates.committed),
+        round(stages.rates.endToEnd),
+        round(stages.rates.relay),
+        round(stages.rates.consumer),
+        round(run.production.behindMs),
+        stages.missing,
+      ]),
+    ),
+  );
+  console.log();
+  const latencyRows = staged.flatMap(({ run, stages }) =>
+    (
+      [
+        ["commit -> effect committed (end to end)", stages.endToEnd],
+        ["  commit -> stored in JetStream (relay)", stages.relay],
+        ["  stored -> effect committed (consumer)", stages.consumer],
+      ] as const
+    ).map(([stage, summary]) => [run.mode, stage, formatMs(summary.p50), formatMs(summary.p90), formatMs(summary.p99), formatMs(summary.max)]),
+  );
+  console.log(formatTable(["mode", "latency (ms)", "p50", "p90", "p99", "max"], latencyRows));
+  console.log();
+  const met = (ok: boolean) => (ok ? "met" : "MISSED");
+  for (const { run, stages } of staged) {
+    const rateMet = stages.rates.endToEnd >= 0.98 * targets.eventsPerSecond;
+    const latencyMet = stages.endToEnd.p99 < targets.p99Ms;
+    console.log(
+      `${run.mode}: ${round(stages.rates.endToEnd)} events/s end to end (target ${targets.eventsPerSecond}: ${met(rateMet)}), ` +
+        `p99 ${formatMs(stages.endToEnd.p99)} ms (target < ${targets.p99Ms} ms: ${met(latencyMet)})` +
+        (bottleneckOf(stages) ? `; behind: ${bottleneckOf(stages)}` : ""),
+    );
+  }
+  for (const { run } of staged) {
+    console.log();
+    console.log(`CPU in ${run.mode} mode, production and drain (${run.cpu.cores} cores; machine busy ${run.cpu.machineBusyPercent.toFixed(0)}% of all cores):`);
+    console.log(formatTable(["process", "% of one core"], run.cpu.groups.map((group) => [group.name, group.percentOfCore.toFixed(0)])));
+  }
+  return staged.reduce((lost, { stages }) => lost + stages.missing, 0);
+}
+
+async function main(): Promise<number> {
+  const selectedModes = config.BENCH_MODES.map((mode) => {
+    if (!modes.includes(mode as Mode)) throw new Error(`BENCH_MODES: "${mode}" is not one of ${modes.join(", ")}`);
+    return mode as Mode;
+  });
+  console.log(`${describeMachine()} (before)`);
+  const context = `bench_events_${randomBytes(4).toString("hex")}`;
+  const logger = createLogger("bench-events", "warn");
+  const nats = await connectTestNats();
+  const scratch = await createScratchDatabase();
+  const databaseUrl = scratch.pool.options.connectionString!;
+  const producerPool = new pg.Pool({ connectionString: databaseUrl, max: config.BENCH_PRODUCER_CONNECTIONS });
+  let consumer: ConsumerProcess | undefined;
+  let stopRelay: (() => Promise<void>) | undefined;
+  try {
+    await ensureStreams(nats.jsm, [context]);
+    const relay = startOutboxRelay({
+      db: scratch.db,
+      nc: nats.nc,
+      logger,
+      batchSize: config.BENCH_RELAY_BATCH_SIZE,
+      pollIntervalMs: config.BENCH_RELAY_POLL_MS,
+    });
+    stopRelay = () => relay.stop();
+    consumer = await ConsumerProcess.start(databaseUrl, testNatsUrl, context);
+    const [{ synchronous_commit: synchronousCommit }] = (await scratch.pool.query("SHOW synchronous_commit")).rows;
+    console.log(
+      `outbox -> relay -> JetStream ${streamName(context)} -> durable consumer ${readerOf(context)} (its own process) -> inbox + effect row; ` +
+        `runtime code over pg (not Prisma), PostgreSQL synchronous_commit=${synchronousCommit}, NATS ${testNatsUrl}`,
+    );
+    console.log(
+      `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (notify() after every commit), ` +
+        `consumer batchSize ${config.BENCH_CONSUMER_BATCH_SIZE}, producer connections ${config.BENCH_PRODUCER_CONNECTIONS}, ` +
+        `${config.BENCH_EVENTS_PER_TRANSACTION} events per batched transaction`,
+    );
+    console.log(`${config.BENCH_EVENT_RATE} events/s for ${config.BENCH_DURATION_MS} ms per mode (${selectedModes.join(", ")}), after a ${config.BENCH_WARMUP_MS} ms warm-up`);
+    const pipeline: Pipeline = {
+      context,
+      schema: benchEventSchema(context),
+      producerDb: pgEventDatabase(producerPool),
+      notifyRelay: () => relay.notify(),
+      countEffects: async () => (await scratch.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM effects")).rows[0]!.n,
+      js: nats.nc.jetstream(),
+      consumer,
+      enqueued: 0,
+    };
+    const cpuGroups = [
+      { name: "producers + relay (this process)", pids: () => [process.pid] },
+      { name: "consumer process", pids: () => [consumer!.pid] },
+      { name: "postgres (all backends, any client)", pids: () => pidsNamed("postgres") },
+      { name: "nats-server (shared, any client)", pids: () => pidsNamed("nats-server") },
+    ];
+    if (config.BENCH_WARMUP_MS > 0) await runMode(pipeline, selectedModes[0]!, config.BENCH_WARMUP_MS, cpuGroups);
+    const runs: ModeRun[] = [];
+    for (const mode of selectedModes) {
+      process.stderr.write(`${mode} ...\n`);
+      runs.push(await runMode(pipeline, mode, config.BENCH_DURATION_MS, cpuGroups));
+    }
+    const lost = report(runs);
+    if (config.BENCH_PROBE_MS > 0) {
+      process.stderr.write("apply ceiling probe ...\n");
+      const serialDb = pgEventDatabase(scratch.pool);
+      const perEvent = await probeApplyCeiling(serialDb, 1, config.BENCH_PROBE_MS);
+      const perBatch = await probeApplyCeiling(serialDb, config.BENCH_CONSUMER_BATCH_SIZE, config.BENCH_PROBE_MS);
+      console.log();
+      console.log(
+        `apply ceiling on this database (one connection, serial, no NATS): one transaction per event ${Math.round(perEvent)} events/s; ` +
+          `one transaction per ${config.BENCH_CONSUMER_BATCH_SIZE} events ${Math.round(perBatch)} events/s (${(perBatch / perEvent).toFixed(1)}x)`,
+      );
+    }
+    console.log();
+    console.log(`${describeMachine()} (after)`);
+    if (lost > 0) console.error(`${lost} events committed but never applied: the run is void`);
+    return lost > 0 ? 1 : 0;
+  } finally {
+    await consumer?.stop();
+    await stopRelay?.();
+    await producerPool.end();
+    await nats.close([context]);
+    await scratch.drop();
+  }
+}
+
+if (process.argv[2] === "consume") {
+  const [databaseUrl, natsUrl, context, batchSize] = process.argv.slice(3);
+  await runConsumer(databaseUrl!, natsUrl!, context!, Number(batchSize));
+} else {
+  process.exitCode = await main();
+}
