@@ -13,8 +13,9 @@ const db = createOrdersDb(config.databaseUrl);
 const nc = await connect({ servers: config.natsUrl, name: "orders-history-rebuild" });
 try {
   const started = Date.now();
-  const applied = await rebuildOrderHistory({ nc, db, history: new OrderHistoryRepository(db), consumerName: config.ORDER_HISTORY_CONSUMER });
-  logger.info({ applied, ms: Date.now() - started }, "order history rebuilt");
+  const { applied, skipped } = await rebuildOrderHistory({ nc, db, history: new OrderHistoryRepository(db), consumerName: config.ORDER_HISTORY_CONSUMER });
+  for (const event of skipped) logger.warn(event, "event skipped: it cannot be applied");
+  logger.info({ applied, skipped: skipped.length, ms: Date.now() - started }, "order history rebuilt");
 } finally {
   await nc.close();
   await db.$disconnect();

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { connect, type NatsConnection } from "nats";
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from "nats";
 import type { Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ShopContext } from "@shop/contracts";
@@ -11,6 +11,7 @@ import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js"
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import {
   createServiceClient,
+  ensureStreams,
   envPrefix,
   startService,
   streamName,
@@ -19,7 +20,7 @@ import {
   type RunningService,
   type StartedParts,
 } from "@shop/runtime";
-import { adminHeaders, createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../catalog/src/config.js";
 import { buildCatalog } from "../../../catalog/src/server.js";
 import { loadInventoryConfig } from "../../../inventory/src/config.js";
@@ -92,6 +93,34 @@ export interface CheckoutStack {
 export const admin = { headers: adminHeaders() };
 
 /**
+ * The orders stream is shared by every test run on this NATS server, so a new durable
+ * consumer would first apply all earlier runs' events. Acking that backlog up front starts
+ * the history consumer where this run begins; the service then takes the consumer over.
+ */
+async function historyConsumerAtStreamEnd(nc: NatsConnection, consumerName: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await ensureStreams(jsm, ["orders"]);
+  const stream = streamName("orders");
+  await jsm.consumers.add(stream, {
+    durable_name: consumerName,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: "shop.orders.>",
+  });
+  const consumer = await nc.jetstream().consumers.get(stream, consumerName);
+  let backlog = (await consumer.info()).num_pending;
+  while (backlog > 0) {
+    const messages = await consumer.fetch({ max_messages: Math.min(backlog, 1_000), expires: 2_000 });
+    for await (const message of messages) {
+      message.ack();
+      backlog -= 1;
+    }
+  }
+  await nc.flush();
+  await waitFor(() => consumer.info(), (info) => info.num_ack_pending === 0, { what: "the history backlog to be acknowledged" });
+}
+
+/**
  * The real checkout neighbourhood in this process: catalog, inventory, payments and shipping,
  * each on its own test database, and orders talking to them. The order history consumer gets
  * a durable name of its own, deleted at the end.
@@ -115,6 +144,8 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
     SAGA_POLL_MS: "100",
     ...options.env,
   };
+  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  await historyConsumerAtStreamEnd(nc, historyConsumer);
   const replicas: InProcessService[] = [];
   const clients: { close(): void }[] = [];
   const client = <S extends DescService>(service: S, address: string): ServiceClient<S> => {
@@ -136,7 +167,6 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
   };
 
   const first = await startOrdersReplica(options);
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
   const stack: CheckoutStack = {
     orders: first.client,
     firstReplica: first,
