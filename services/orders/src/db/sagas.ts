@@ -118,24 +118,31 @@ export class SagaStore {
    * events) in one transaction, and releases the lease.
    */
   async record(owner: string, orderId: string, loaded: SagaState, next: SagaState, effects: Effect[]): Promise<void> {
+    const now = new Date();
+    const progress = {
+      where: { orderId, leaseOwner: owner },
+      data: {
+        phase: next.phase,
+        step: next.step,
+        compensations: next.compensations,
+        reason: next.reason,
+        cancelRejection: next.cancelRejection,
+        // A request CancelOrder made meanwhile must survive: the flag is only ever cleared here.
+        ...(loaded.cancelRequested && !next.cancelRequested ? { cancelRequested: false } : {}),
+        attempts: 0,
+        leaseOwner: null,
+        leaseUntil: null,
+        updatedAt: now,
+      },
+    };
+    if (effects.length === 0) {
+      // Most steps change only the saga row: one statement, no transaction needed.
+      const { count } = await this.db.checkoutSaga.updateMany(progress);
+      if (count === 0) throw new LeaseLostError(orderId);
+      return;
+    }
     await this.db.$transaction(async (tx) => {
-      const now = new Date();
-      const { count } = await tx.checkoutSaga.updateMany({
-        where: { orderId, leaseOwner: owner },
-        data: {
-          phase: next.phase,
-          step: next.step,
-          compensations: next.compensations,
-          reason: next.reason,
-          cancelRejection: next.cancelRejection,
-          // A request CancelOrder made meanwhile must survive: the flag is only ever cleared here.
-          ...(loaded.cancelRequested && !next.cancelRequested ? { cancelRequested: false } : {}),
-          attempts: 0,
-          leaseOwner: null,
-          leaseUntil: null,
-          updatedAt: now,
-        },
-      });
+      const { count } = await tx.checkoutSaga.updateMany(progress);
       if (count === 0) throw new LeaseLostError(orderId);
       for (const effect of effects) {
         switch (effect.kind) {
@@ -170,7 +177,7 @@ export class SagaStore {
         }
       }
     });
-    if (effects.length > 0) this.eventsCommitted();
+    this.eventsCommitted();
   }
 
   /** Leaves the state as it is and makes the saga due again after `delayMs`; releases the lease. */
