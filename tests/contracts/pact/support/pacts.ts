@@ -37,6 +37,9 @@ export const uuidV4 = (example: string) => MatchersV3.uuid(example);
 /** Money as the JSON mapping writes it: int64 minor units as a string. */
 export const money = (amountMinor: string, currencyCode = "USD") => ({ currencyCode, amountMinor: MatchersV3.string(amountMinor) });
 
+/** How long the verifier waits for a state to be set up or an answer: some states run a whole checkout. */
+const verificationTimeoutMs = 30_000;
+
 type StateHandlers = NonNullable<VerifierOptions["stateHandlers"]>;
 
 interface VerificationError {
@@ -96,7 +99,7 @@ export async function verifyHttpPact({ consumer, provider, providerBaseUrl, stat
   const file = pactFile(consumer, provider, dir);
   await requireStateHandlers(file, Object.keys(stateHandlers), { consumer, provider });
   try {
-    await new Verifier({ provider, providerBaseUrl, pactUrls: [file], stateHandlers, logLevel: "error" }).verifyProvider();
+    await new Verifier({ provider, providerBaseUrl, pactUrls: [file], stateHandlers, timeout: verificationTimeoutMs, logLevel: "error" }).verifyProvider();
   } catch (err) {
     throw explainVerification(err, { consumer, provider });
   }
@@ -116,7 +119,7 @@ export async function verifyMessagePact({ consumer, provider, messageProviders, 
   const file = pactFile(consumer, provider, dir);
   await requireStateHandlers(file, Object.keys(stateHandlers), { consumer, provider });
   try {
-    await new MessageProviderPact({ provider, pactUrls: [file], messageProviders, stateHandlers, logLevel: "error" }).verify();
+    await new MessageProviderPact({ provider, pactUrls: [file], messageProviders, stateHandlers, timeout: verificationTimeoutMs, logLevel: "error" }).verify();
   } catch (err) {
     throw explainVerification(err, { consumer, provider });
   }

@@ -1,18 +1,15 @@
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import {
   createLogger,
   envPrefix,
   startService,
-  streamName,
   type BaseServiceConfig,
   type Logger,
   type ServiceRegistration,
   type StartedParts,
 } from "@shop/runtime";
 import { createTestDatabase } from "@shop/runtime/testing";
-import { connect } from "nats";
 import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../../../services/inventory/src/config.js";
@@ -29,16 +26,10 @@ import { loadUsersConfig } from "../../../../services/users/src/config.js";
 import { buildUsers } from "../../../../services/users/src/server.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../../services");
-export const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const sharedNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 /** Shared by users (issues tokens) and the gateway (verifies them). */
 export const tokenEnv = { JWT_SECRET: "pact-verification-secret", JWT_ISSUER: "shop-users", JWT_AUDIENCE: "shop-api" };
-
-// Durable consumers of this process get names of their own: a running system or another
-// test file keeps its own position on the shared streams.
-const runId = randomBytes(4).toString("hex");
-const durableNames = { orderHistory: `pact_${runId}_order_history`, notifications: `pact_${runId}_notifications` };
-const notificationSources = ["orders", "shipping", "payments"];
 
 interface ServiceDefinition<C extends BaseServiceConfig> {
   load(source: NodeJS.ProcessEnv): C;
@@ -64,30 +55,9 @@ const definitions: Record<ShopContext, Buildable> = {
   inventory: define({ load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
   payments: define({ load: loadPaymentsConfig, build: buildPayments }),
   shipping: define({ load: loadShippingConfig, build: buildShipping }),
-  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { ORDER_HISTORY_CONSUMER: durableNames.orderHistory, SAGA_POLL_MS: "200" } }),
-  notifications: define({
-    load: loadNotificationsConfig,
-    build: (deps) => buildNotifications(deps, { consumerName: durableNames.notifications, contexts: notificationSources }),
-  }),
+  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { SAGA_POLL_MS: "200" } }),
+  notifications: define({ load: loadNotificationsConfig, build: (deps) => buildNotifications(deps) }),
 };
-
-/** The durable consumers a service of this process created on the shared streams. */
-const durableConsumersOf: Partial<Record<ShopContext, { stream: string; name: string }[]>> = {
-  orders: [{ stream: streamName("orders"), name: durableNames.orderHistory }],
-  notifications: notificationSources.map((context) => ({ stream: streamName(context), name: durableNames.notifications })),
-};
-
-async function deleteDurableConsumers(context: ShopContext): Promise<void> {
-  const consumers = durableConsumersOf[context];
-  if (!consumers) return;
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await nc.jetstreamManager();
-    for (const { stream, name } of consumers) await jsm.consumers.delete(stream, name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
 
 function baseEnv(context: ShopContext, databaseUrl: string): NodeJS.ProcessEnv {
   const prefix = envPrefix(context);
@@ -96,7 +66,7 @@ function baseEnv(context: ShopContext, databaseUrl: string): NodeJS.ProcessEnv {
     [`${prefix}_PORT`]: "0",
     [`${prefix}_METRICS_PORT`]: "0",
     [`${prefix}_DATABASE_URL`]: databaseUrl,
-    NATS_URL: natsUrl,
+    NATS_URL: sharedNatsUrl,
     LOG_LEVEL: "silent",
   };
 }
@@ -109,7 +79,12 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-/** Starts a service in this process as `npm start` would, on port 0 with a fresh database of its own. */
+/**
+ * Starts a service in this process as `npm start` would, on port 0 with a fresh database of its
+ * own. Services with durable event consumers (orders, notifications) belong on a NATS server of
+ * their own (`env.NATS_URL`, see stack.ts), so they neither take a running system's events nor
+ * wade through what other runs published.
+ */
 export async function startTestService(context: ShopContext, env: NodeJS.ProcessEnv = {}): Promise<TestService> {
   const serviceDir = path.join(servicesDir, context);
   const db = await createTestDatabase(context, serviceDir);
@@ -122,7 +97,6 @@ export async function startTestService(context: ShopContext, env: NodeJS.Process
       databaseUrl: db.url,
       async stop() {
         await running.stop();
-        await deleteDurableConsumers(context);
         await db.drop();
       },
     };
@@ -152,7 +126,6 @@ export async function buildTestProvider(context: ShopContext): Promise<TestProvi
       databaseUrl: db.url,
       async stop() {
         await parts.stop?.();
-        await deleteDurableConsumers(context);
         await db.drop();
       },
     };
