@@ -18,15 +18,16 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { fromBinary } from "@bufbuild/protobuf";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { env, eventSubject, loadConfig } from "@shop/runtime";
+import { contexts, env, eventSubject, loadConfig } from "@shop/runtime";
 import { connect, type NatsConnection } from "nats";
-import { pidsNamed, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
+import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
 import { createJsonClient, type JsonClient } from "./lib/http-json.js";
 import { summarize } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
 import { startStack, type RunningStack } from "./lib/stack.js";
 
 const targets = { ordersPerSecond: 300, p99Ms: 250 };
+const loadGeneratorName = "load generator (this process)";
 
 const config = loadConfig({
   BENCH_WARMUP_MS: env.int(5_000, { min: 0 }),
@@ -232,8 +233,13 @@ function report(phase: Phase, warmup: Phase, cpu: CpuWindow): void {
   console.log(`end-to-end p99: ${formatMs(checkout.p99)} ms   (target < ${targets.p99Ms} ms: ${met(checkout.p99 < targets.p99Ms)})`);
   console.log();
   console.log(`CPU during the measured phase (${cpu.cores} cores; machine busy ${cpu.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
-  const rows = [...cpu.groups].sort((a, b) => b.percentOfCore - a.percentOfCore).map((group) => [group.name, group.percentOfCore.toFixed(0)]);
-  console.log(formatTable(["process", "% of one core"], rows));
+  console.log(formatCpuTable(cpu, "order", phase.confirmed).table);
+  const systemSeconds = cpu.groups.filter((group) => group.name !== loadGeneratorName).reduce((sum, group) => sum + group.seconds, 0);
+  const systemMsPerOrder = (systemSeconds * 1000) / phase.confirmed;
+  console.log(
+    `CPU-bound ceiling: the stack spent ${systemMsPerOrder.toFixed(1)} ms of CPU per confirmed order, so ${cpu.cores} cores given to it alone ` +
+      `would confirm at most ~${Math.round((cpu.cores * 1000) / systemMsPerOrder)} orders/s.`,
+  );
   console.log();
   console.log(
     "CONFIRMED is timed when OrderConfirmed reaches this process over NATS: it lags the order's commit " +
@@ -266,13 +272,16 @@ async function main(): Promise<number> {
     );
     const load: Load = { api, shop, outcomes, stack, interrupted: () => interrupted };
     const warmup = await runPhase(load, { durationMs: config.BENCH_WARMUP_MS });
+    const postgres = new PostgresBackends("postgres (backends of the stack's databases)", contexts.map((context) => stack.system.databaseUrl(context)));
+    await postgres.refresh();
     const cpuWindow = startCpuWindow([
       ...stack.processes.map((p) => ({ name: p.name, pids: () => [p.pid] })),
       { name: "nats-server (private)", pids: () => [stack.system.nats.pid!] },
-      { name: "postgres (all backends, any client)", pids: () => pidsNamed("postgres") },
-      { name: "load generator (this process)", pids: () => [process.pid] },
+      postgres,
+      { name: loadGeneratorName, pids: () => [process.pid] },
     ]);
     const measured = await runPhase(load, config.BENCH_ORDERS > 0 ? { orders: config.BENCH_ORDERS } : { durationMs: config.BENCH_DURATION_MS });
+    await postgres.refresh();
     report(measured, warmup, cpuWindow.finish());
     const exit = stack.unexpectedExit();
     if (exit) console.error(`the run is void: ${exit}`);

@@ -1,14 +1,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
+import pg from "pg";
+import { formatTable } from "./report.js";
 
 // Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`).
 const ticksPerSecond = 100;
 
-/** A group of processes whose CPU time is added up: one service, or every PostgreSQL backend. */
+/** A group of processes whose CPU time is added up: one service, or the PostgreSQL backends of some databases. */
 export interface CpuGroup {
   name: string;
-  /** The pids now; asked again at each sample, since backends come and go. */
+  /** The pids now; asked again at the end, since processes come and go. */
   pids(): number[];
 }
 
@@ -33,7 +35,7 @@ function machineSeconds(): { busy: number; total: number } {
   return { busy: (total - idle) / ticksPerSecond, total: total / ticksPerSecond };
 }
 
-/** Processes whose command name (`/proc/<pid>/comm`) is `name`, e.g. every `postgres` process. */
+/** Processes whose command name (`/proc/<pid>/comm`) is `name`, e.g. every `nats-server`. */
 export function pidsNamed(name: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -47,14 +49,53 @@ export function pidsNamed(name: string): number[] {
   return pids;
 }
 
+/**
+ * The PostgreSQL backends serving these databases (`pg_stat_activity`), so that other work on a
+ * shared server does not count. WAL writing and checkpoints done by the server's own background
+ * processes are left out. Call `refresh()` before starting and before finishing a window.
+ */
+export class PostgresBackends implements CpuGroup {
+  private current: number[] = [];
+  private readonly databases: string[];
+  private readonly adminUrl: string;
+
+  constructor(
+    readonly name: string,
+    databaseUrls: string[],
+  ) {
+    this.databases = databaseUrls.map((url) => decodeURIComponent(new URL(url).pathname.slice(1)));
+    const admin = new URL(databaseUrls[0]!);
+    admin.pathname = "/postgres";
+    this.adminUrl = admin.toString();
+  }
+
+  pids(): number[] {
+    return this.current;
+  }
+
+  async refresh(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.adminUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)", [this.databases]);
+      this.current = rows.map((row) => row.pid);
+    } finally {
+      await client.end();
+    }
+  }
+}
+
 export interface CpuUsage {
   name: string;
-  /** CPU used over the window, as a share of one core (100 = one core busy all the time). */
+  /** CPU seconds used over the window. */
+  seconds: number;
+  /** The same as a share of one core (100 = one core busy all the time). */
   percentOfCore: number;
 }
 
 export interface CpuWindow {
   groups: CpuUsage[];
+  wallSeconds: number;
   /** Share of all cores the whole machine was busy, whoever used them. */
   machineBusyPercent: number;
   cores: number;
@@ -65,24 +106,37 @@ export interface CpuWindow {
  * Processes that start inside the window count in full, those that end inside it not at all.
  */
 export function startCpuWindow(groups: CpuGroup[]): { finish(): CpuWindow } {
+  const before = groups.map((group) => new Map(group.pids().map((pid) => [pid, cpuSecondsOf(pid)])));
   const startedAt = performance.now();
   const machineBefore = machineSeconds();
-  const before = groups.map((group) => new Map(group.pids().map((pid) => [pid, cpuSecondsOf(pid)])));
   return {
     finish() {
+      const pidsAfter = groups.map((group) => group.pids());
       const wallSeconds = (performance.now() - startedAt) / 1000;
       const machineAfter = machineSeconds();
       const usage = groups.map((group, index) => {
         let seconds = 0;
-        for (const pid of group.pids()) seconds += cpuSecondsOf(pid) - (before[index]!.get(pid) ?? 0);
-        return { name: group.name, percentOfCore: (100 * seconds) / wallSeconds };
+        for (const pid of pidsAfter[index]!) seconds += cpuSecondsOf(pid) - (before[index]!.get(pid) ?? 0);
+        return { name: group.name, seconds, percentOfCore: (100 * seconds) / wallSeconds };
       });
       const total = machineAfter.total - machineBefore.total;
       return {
         groups: usage,
+        wallSeconds,
         machineBusyPercent: total > 0 ? (100 * (machineAfter.busy - machineBefore.busy)) / total : Number.NaN,
         cores: os.cpus().length,
       };
     },
   };
+}
+
+/** CPU of every group over a window, with the CPU each unit of work (an order, an event) cost. */
+export function formatCpuTable(window: CpuWindow, unit: string, units: number): { table: string; totalMsPerUnit: number } {
+  const msPerUnit = (seconds: number) => (units > 0 ? (seconds * 1000) / units : Number.NaN);
+  const total = window.groups.reduce((sum, group) => sum + group.seconds, 0);
+  const rows = [...window.groups]
+    .sort((a, b) => b.seconds - a.seconds)
+    .concat({ name: "total", seconds: total, percentOfCore: (100 * total) / window.wallSeconds })
+    .map((group) => [group.name, group.percentOfCore.toFixed(0), msPerUnit(group.seconds).toFixed(3)]);
+  return { table: formatTable(["process", "% of one core", `CPU ms per ${unit}`], rows), totalMsPerUnit: msPerUnit(total) };
 }
