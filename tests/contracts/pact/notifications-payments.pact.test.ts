@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
@@ -6,6 +5,7 @@ import { createServiceClient } from "@shop/runtime";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
 import { startNotificationsConsumer, type NotificationsConsumer } from "./support/notifications.js";
 import { money, removePact, uuidV4, verifyMessagePact } from "./support/pacts.js";
+import { refundAPayment } from "./support/payments.js";
 import { startTestService, type TestService } from "./support/services.js";
 
 const consumer = "notifications";
@@ -65,11 +65,7 @@ describe("payments (provider) verifies the notifications pact", () => {
       provider,
       stateHandlers: {
         "the payment of a confirmed order was refunded": async () => {
-          const order = randomUUID();
-          await client.authorizePayment({ orderId: order, userId: randomUUID(), amount: { currencyCode: "USD", amountMinor: 2598n }, paymentToken: "tok_visa" });
-          await client.capturePayment({ orderId: order });
-          await client.refundPayment({ orderId: order });
-          refundedOrder = order;
+          refundedOrder = await refundAPayment(client);
         },
       },
       messageProviders: {
