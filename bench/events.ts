@@ -5,8 +5,8 @@
  * `startEventConsumer` in another process applies each one through the inbox with an effect row.
  * Latency runs from the producer's commit to the commit of the consumer's effect, and is split at
  * the moment JetStream stored the message (read back from the stream afterwards): relay, then
- * consumer. A private context (stream `SHOP_BENCH_EVENTS_<hex>`) and a scratch database are
- * deleted at the end.
+ * consumer. It runs on a NATS server of its own (tests/support), a private context (stream
+ * `SHOP_BENCH_EVENTS_<hex>`) and a scratch database, all removed at the end.
  *
  *   node --import tsx bench/events.ts
  *   BENCH_EVENT_RATE=5000 BENCH_WARMUP_MS=2000 BENCH_DURATION_MS=10000 BENCH_EVENTS_PER_TRANSACTION=50 \
@@ -17,6 +17,9 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
@@ -39,14 +42,9 @@ import {
 import { waitFor } from "@shop/runtime/testing";
 import { connect, DeliverPolicy, type JetStreamClient } from "nats";
 import pg from "pg";
-import {
-  connectTestNats,
-  createScratchDatabase,
-  pgEventDatabase,
-  readerOf,
-  testNatsUrl,
-} from "../packages/runtime/src/events/test-support.js";
-import { pidsNamed, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
+import { createScratchDatabase, pgEventDatabase, readerOf } from "../packages/runtime/src/events/test-support.js";
+import { NatsServer } from "../tests/support/nats-server.js";
+import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuGroup, type CpuWindow } from "./lib/cpu.js";
 import { summarize, type LatencySummary } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
 import { runAtSteadyRate, type SteadyRateResult } from "./lib/steady-rate.js";
@@ -249,7 +247,12 @@ async function storedTimes(js: JetStreamClient, stream: string, fromSequence: nu
   return times;
 }
 
-async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuGroups: Parameters<typeof startCpuWindow>[0]): Promise<ModeRun> {
+interface CpuMeasurement {
+  groups: CpuGroup[];
+  postgres: PostgresBackends;
+}
+
+async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMeasurement: CpuMeasurement): Promise<ModeRun> {
   const eventsPerTransaction = mode === "batched" ? config.BENCH_EVENTS_PER_TRANSACTION : 1;
   const stream = streamName(pipeline.context);
   const jsm = await pipeline.js.jetstreamManager();
@@ -270,7 +273,8 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuGr
     pipeline.notifyRelay();
   };
 
-  const cpu = startCpuWindow(cpuGroups);
+  await cpuMeasurement.postgres.refresh();
+  const cpu = startCpuWindow(cpuMeasurement.groups);
   const production = await runAtSteadyRate(produce, {
     ratePerSecond: config.BENCH_EVENT_RATE / eventsPerTransaction,
     durationMs,
@@ -282,6 +286,7 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuGr
     intervalMs: 50,
     what: `the consumer to apply all ${pipeline.enqueued} events`,
   });
+  await cpuMeasurement.postgres.refresh();
   const cpuWindow = cpu.finish();
   const applied = await pipeline.consumer.collect();
   const stored = await storedTimes(pipeline.js, stream, firstSequence, committed.size);
@@ -413,8 +418,13 @@ function report(runs: ModeRun[]): number {
   }
   for (const { run } of staged) {
     console.log();
-    console.log(`CPU in ${run.mode} mode, production and drain (${run.cpu.cores} cores; machine busy ${run.cpu.machineBusyPercent.toFixed(0)}% of all cores):`);
-    console.log(formatTable(["process", "% of one core"], run.cpu.groups.map((group) => [group.name, group.percentOfCore.toFixed(0)])));
+    console.log(`CPU in ${run.mode} mode, production and drain (${run.cpu.cores} cores; machine busy ${run.cpu.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
+    const { table, totalMsPerUnit } = formatCpuTable(run.cpu, "event", run.committed.size);
+    console.log(table);
+    console.log(
+      `CPU-bound ceiling: ${(totalMsPerUnit * 1000).toFixed(0)} µs of CPU per event, so ${run.cpu.cores} cores given to this pipeline alone ` +
+        `would carry at most ~${Math.round((run.cpu.cores * 1000) / totalMsPerUnit)} events/s.`,
+    );
   }
   return staged.reduce((lost, { stages }) => lost + stages.missing, 0);
 }
@@ -427,27 +437,29 @@ async function main(): Promise<number> {
   console.log(`${describeMachine()} (before)`);
   const context = `bench_events_${randomBytes(4).toString("hex")}`;
   const logger = createLogger("bench-events", "warn");
-  const nats = await connectTestNats();
+  const dir = await mkdtemp(path.join(tmpdir(), "bench-events-"));
+  const natsServer = await NatsServer.start({ dir });
+  const nc = await connect({ servers: natsServer.url, name: "bench-events-relay" });
   const scratch = await createScratchDatabase();
   const databaseUrl = scratch.pool.options.connectionString!;
   const producerPool = new pg.Pool({ connectionString: databaseUrl, max: config.BENCH_PRODUCER_CONNECTIONS });
   let consumer: ConsumerProcess | undefined;
   let stopRelay: (() => Promise<void>) | undefined;
   try {
-    await ensureStreams(nats.jsm, [context]);
+    await ensureStreams(await nc.jetstreamManager(), [context]);
     const relay = startOutboxRelay({
       db: scratch.db,
-      nc: nats.nc,
+      nc,
       logger,
       batchSize: config.BENCH_RELAY_BATCH_SIZE,
       pollIntervalMs: config.BENCH_RELAY_POLL_MS,
     });
     stopRelay = () => relay.stop();
-    consumer = await ConsumerProcess.start(databaseUrl, testNatsUrl, context);
+    consumer = await ConsumerProcess.start(databaseUrl, natsServer.url, context);
     const [{ synchronous_commit: synchronousCommit }] = (await scratch.pool.query("SHOW synchronous_commit")).rows;
     console.log(
       `outbox -> relay -> JetStream ${streamName(context)} -> durable consumer ${readerOf(context)} (its own process) -> inbox + effect row; ` +
-        `runtime code over pg (not Prisma), PostgreSQL synchronous_commit=${synchronousCommit}, NATS ${testNatsUrl}`,
+        `runtime code over pg (not Prisma), PostgreSQL synchronous_commit=${synchronousCommit}, private NATS ${natsServer.url}`,
     );
     console.log(
       `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (notify() after every commit), ` +
@@ -461,21 +473,25 @@ async function main(): Promise<number> {
       producerDb: pgEventDatabase(producerPool),
       notifyRelay: () => relay.notify(),
       countEffects: async () => (await scratch.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM effects")).rows[0]!.n,
-      js: nats.nc.jetstream(),
+      js: nc.jetstream(),
       consumer,
       enqueued: 0,
     };
-    const cpuGroups = [
-      { name: "producers + relay (this process)", pids: () => [process.pid] },
-      { name: "consumer process", pids: () => [consumer!.pid] },
-      { name: "postgres (all backends, any client)", pids: () => pidsNamed("postgres") },
-      { name: "nats-server (shared, any client)", pids: () => pidsNamed("nats-server") },
-    ];
-    if (config.BENCH_WARMUP_MS > 0) await runMode(pipeline, selectedModes[0]!, config.BENCH_WARMUP_MS, cpuGroups);
+    const postgres = new PostgresBackends("postgres (backends of the scratch database)", [databaseUrl]);
+    const cpuMeasurement: CpuMeasurement = {
+      postgres,
+      groups: [
+        { name: "producers + relay (this process)", pids: () => [process.pid] },
+        { name: "consumer process", pids: () => [consumer!.pid] },
+        postgres,
+        { name: "nats-server (private)", pids: () => [natsServer.pid!] },
+      ],
+    };
+    if (config.BENCH_WARMUP_MS > 0) await runMode(pipeline, selectedModes[0]!, config.BENCH_WARMUP_MS, cpuMeasurement);
     const runs: ModeRun[] = [];
     for (const mode of selectedModes) {
       process.stderr.write(`${mode} ...\n`);
-      runs.push(await runMode(pipeline, mode, config.BENCH_DURATION_MS, cpuGroups));
+      runs.push(await runMode(pipeline, mode, config.BENCH_DURATION_MS, cpuMeasurement));
     }
     const lost = report(runs);
     if (config.BENCH_PROBE_MS > 0) {
@@ -497,7 +513,9 @@ async function main(): Promise<number> {
     await consumer?.stop();
     await stopRelay?.();
     await producerPool.end();
-    await nats.close([context]);
+    await nc.close();
+    await natsServer.stop();
+    await rm(dir, { recursive: true, force: true });
     await scratch.drop();
   }
 }
