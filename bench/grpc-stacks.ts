@@ -91,20 +91,50 @@ function connectTo(stack: ClientStack, port: number): { client: Client<typeof Ca
 
 const combinations = serverStacks.flatMap((server) => clientStacks.map((client) => ({ server, client })));
 
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** CPU seconds a process spends between start() and stop(). */
+function cpuMeter(readSeconds: () => number) {
+  let startedAt = 0;
+  let used = 0;
+  return {
+    start: () => void (startedAt = readSeconds()),
+    stop: () => void (used = readSeconds() - startedAt),
+    seconds: () => used,
+  };
+}
+
+interface RoundResult {
+  load: LoadResult;
+  /** CPU time per successful call over the measured phase: unlike calls/s, barely moved by other work on the machine. */
+  serverCpuUs: number;
+  clientCpuUs: number;
+}
+
 interface Measurement {
   server: ServerStack;
   client: ClientStack;
   /** One per round. */
-  results: LoadResult[];
+  rounds: RoundResult[];
 }
 
-async function measure(server: ServerStack, client: ClientStack, config: LoadOptions): Promise<LoadResult> {
+async function measure(server: ServerStack, client: ClientStack, config: LoadOptions): Promise<RoundResult> {
   // A fresh server per measurement, so none inherits another's state.
   const child = await startChildServer(fileURLToPath(import.meta.url), { args: ["serve", server] });
   const connection = connectTo(client, child.port);
+  const serverCpu = cpuMeter(() => child.cpuSeconds());
+  const clientCpu = cpuMeter(ownCpuSeconds);
   try {
     const request = { productId: demo.id };
-    return await runLoad(() => connection.client.getProduct(request), config);
+    const load = await runLoad(() => connection.client.getProduct(request), {
+      ...config,
+      onMeasureStart: () => [serverCpu, clientCpu].forEach((meter) => meter.start()),
+      onMeasureEnd: () => [serverCpu, clientCpu].forEach((meter) => meter.stop()),
+    });
+    return { load, serverCpuUs: (serverCpu.seconds() * 1e6) / load.calls, clientCpuUs: (clientCpu.seconds() * 1e6) / load.calls };
   } finally {
     connection.close();
     await child.stop();
@@ -112,48 +142,59 @@ async function measure(server: ServerStack, client: ClientStack, config: LoadOpt
 }
 
 async function measureAll(config: ReturnType<typeof loadBenchConfig>): Promise<Measurement[]> {
-  const measurements = combinations.map(({ server, client }): Measurement => ({ server, client, results: [] }));
+  const measurements = combinations.map(({ server, client }): Measurement => ({ server, client, rounds: [] }));
   for (let round = 1; round <= config.rounds; round++) {
     // Every other round runs backwards, so a slow drift of the machine favours no combination.
     const order = round % 2 ? measurements : [...measurements].reverse();
     for (const measurement of order) {
       process.stderr.write(`round ${round}/${config.rounds}: ${measurement.server} server <- ${measurement.client} client\n`);
-      measurement.results.push(await measure(measurement.server, measurement.client, config));
+      measurement.rounds.push(await measure(measurement.server, measurement.client, config));
     }
   }
   return measurements;
 }
 
-const medianOf = (results: LoadResult[], figure: (result: LoadResult) => number) => median(results.map(figure));
+const medianOf = (rounds: RoundResult[], figure: (round: RoundResult) => number) => median(rounds.map(figure));
 
 function report(measurements: Measurement[], rounds: number): void {
-  const callsPerSecond = (server: ServerStack, client: ClientStack) =>
-    medianOf(measurements.find((m) => m.server === server && m.client === client)!.results, (r) => r.callsPerSecond);
-  const rows = measurements.map(({ server, client, results }) => [
+  const figure = (server: ServerStack, client: ClientStack, pick: (round: RoundResult) => number) =>
+    medianOf(measurements.find((m) => m.server === server && m.client === client)!.rounds, pick);
+  const callsPerSecond = (round: RoundResult) => round.load.callsPerSecond;
+  const rows = measurements.map(({ server, client, rounds }) => [
     server,
     client,
-    Math.round(medianOf(results, (r) => r.callsPerSecond)),
-    results.map((r) => Math.round(r.callsPerSecond)).join(" "),
-    formatMs(medianOf(results, (r) => r.latencyMs.p50)),
-    formatMs(medianOf(results, (r) => r.latencyMs.p99)),
-    results.reduce((sum, r) => sum + r.errors, 0),
+    Math.round(medianOf(rounds, callsPerSecond)),
+    rounds.map((r) => Math.round(callsPerSecond(r))).join(" "),
+    formatMs(medianOf(rounds, (r) => r.load.latencyMs.p50)),
+    formatMs(medianOf(rounds, (r) => r.load.latencyMs.p99)),
+    Math.round(medianOf(rounds, (r) => r.serverCpuUs)),
+    Math.round(medianOf(rounds, (r) => r.clientCpuUs)),
+    rounds.reduce((sum, r) => sum + r.load.errors, 0),
   ]);
-  if (rounds > 1) console.log(`calls/s, p50 and p99: medians of ${rounds} rounds`);
-  console.log(formatTable(["server", "client", "calls/s", "calls/s per round", "p50 ms", "p99 ms", "errors"], rows));
+  if (rounds > 1) console.log(`medians of ${rounds} rounds`);
+  console.log(
+    formatTable(
+      ["server", "client", "calls/s", "calls/s per round", "p50 ms", "p99 ms", "server CPU us/call", "client CPU us/call", "errors"],
+      rows,
+    ),
+  );
   console.log();
+  // Both ratios read "how much better the first stack is": above 1 favours grpc-js.
   const ratios = [
     ...clientStacks.map((client) => [
-      "grpc-js server / connect-node server",
+      "grpc-js server vs connect-node server",
       `${client} client`,
-      formatRatio(callsPerSecond("grpc-js", client), callsPerSecond("connect-node", client)),
+      formatRatio(figure("grpc-js", client, callsPerSecond), figure("connect-node", client, callsPerSecond)),
+      formatRatio(figure("connect-node", client, (r) => r.serverCpuUs), figure("grpc-js", client, (r) => r.serverCpuUs)),
     ]),
     ...serverStacks.map((server) => [
-      "grpc-js client / connect client",
+      "grpc-js client vs connect client",
       `${server} server`,
-      formatRatio(callsPerSecond(server, "grpc-js"), callsPerSecond(server, "connect")),
+      formatRatio(figure(server, "grpc-js", callsPerSecond), figure(server, "connect", callsPerSecond)),
+      formatRatio(figure(server, "connect", (r) => r.clientCpuUs), figure(server, "grpc-js", (r) => r.clientCpuUs)),
     ]),
   ];
-  console.log(formatTable(["calls/s ratio", "with the same", "ratio"], ratios));
+  console.log(formatTable(["comparison", "with the same", "calls/s ratio", "CPU per call, inverse ratio"], ratios));
 }
 
 if (process.argv[2] === "serve") {
@@ -169,9 +210,11 @@ if (process.argv[2] === "serve") {
   const measurements = await measureAll(config);
   report(measurements, config.rounds);
   console.log(`\n${describeMachine()} (after)`);
-  const failed = measurements.flatMap(({ server, client, results }) => results.filter((r) => r.errors > 0).map((r) => ({ server, client, r })));
-  for (const { server, client, r } of failed) {
-    console.error(`${server} server <- ${client} client: ${r.errors} errors, first: ${String(r.firstError)}`);
+  const failed = measurements.flatMap(({ server, client, rounds }) =>
+    rounds.filter((r) => r.load.errors > 0).map((r) => ({ server, client, load: r.load })),
+  );
+  for (const { server, client, load } of failed) {
+    console.error(`${server} server <- ${client} client: ${load.errors} errors, first: ${String(load.firstError)}`);
   }
   process.exitCode = failed.length > 0 ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 // The line a server child prints on stdout once it accepts connections.
@@ -34,6 +35,8 @@ export async function serveForParent(start: () => Promise<ServedByChild>): Promi
 export interface ChildServer {
   readonly port: number;
   readonly pid: number;
+  /** User + system CPU seconds the child has used so far (Linux /proc, 10 ms resolution). */
+  cpuSeconds(): number;
   /** Asks the child to close its server and waits for it to exit (killing it if it lingers). */
   stop(): Promise<void>;
 }
@@ -44,6 +47,16 @@ export interface ChildServerOptions {
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
+}
+
+// Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`).
+const ticksPerSecond = 100;
+
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // utime and stime are fields 14 and 15; the command name before them may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -84,7 +97,8 @@ export async function startChildServer(script: string, options: ChildServerOptio
         resolve(Number(line.slice(listeningPrefix.length)));
       });
     });
-    return { port, pid: child.pid!, stop: () => stopChild(child, stopTimeoutMs) };
+    const pid = child.pid!;
+    return { port, pid, cpuSeconds: () => cpuSecondsOf(pid), stop: () => stopChild(child, stopTimeoutMs) };
   } catch (err) {
     await stopChild(child, stopTimeoutMs);
     throw err;

@@ -7,6 +7,9 @@ export interface LoadOptions {
   /** Calls made first and not measured, so JIT, connections and pools settle. */
   warmupMs: number;
   durationMs: number;
+  /** Called right before and right after the measured phase, e.g. to sample CPU time over it alone. */
+  onMeasureStart?: () => void;
+  onMeasureEnd?: () => void;
 }
 
 export interface LoadResult {
@@ -51,7 +54,9 @@ async function runPhase(call: () => Promise<unknown>, concurrency: number, durat
 /** Drives `call` with a fixed number of concurrent callers: a warm-up, then a measured phase. */
 export async function runLoad(call: () => Promise<unknown>, options: LoadOptions): Promise<LoadResult> {
   const warmup = await runPhase(call, options.concurrency, options.warmupMs);
+  options.onMeasureStart?.();
   const measured = await runPhase(call, options.concurrency, options.durationMs);
+  options.onMeasureEnd?.();
   return {
     calls: measured.latencies.length,
     errors: warmup.errors + measured.errors,
