@@ -11,7 +11,7 @@ import { generatedCodeProblems } from "./check-generated.js";
 import { ensureInfra, infraSettings, repoRoot } from "./infra.js";
 
 /** A test database this old with nobody connected belongs to a run that crashed before dropping it. */
-const leftoverAfterMs = 10 * 60_000;
+const leftoverAfterMs = 30 * 60_000;
 
 class StepFailure extends Error {
   constructor(
