@@ -9,9 +9,9 @@ import { timeoutFromHeaders } from "./http/request-meta.js";
 import type { Route } from "./routing/route-table.js";
 import { bindRequest } from "./transcoding/bind-request.js";
 import { renderResponse } from "./transcoding/render-response.js";
-import { requestFingerprint, type StoredResponse } from "./traffic/idempotency.js";
+import { maxIdempotencyKeyLength, requestFingerprint, type StoredResponse } from "./traffic/idempotency.js";
 
-const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+const idempotencyKeyPattern = new RegExp(`^[\\x21-\\x7e]{1,${maxIdempotencyKeyLength}}$`);
 
 /** An AbortSignal that fires when the client goes away before its response is complete. */
 export function clientGone(res: ServerResponse): AbortSignal {
@@ -26,7 +26,7 @@ function idempotencyKeyOf(req: IncomingMessage): string | undefined {
   const key = req.headers["idempotency-key"];
   if (key === undefined) return undefined;
   if (typeof key !== "string" || !idempotencyKeyPattern.test(key)) {
-    throw errors.invalidArgument("Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+    throw errors.invalidArgument("Idempotency-Key", `must be 1 to ${maxIdempotencyKeyLength} printable ASCII characters`);
   }
   return key;
 }

@@ -1,5 +1,6 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isIntegerScalar, isWellKnown } from "../transcoding/json-errors.js";
+import { maxIdempotencyKeyLength } from "../traffic/idempotency.js";
 import type { RoutePolicy } from "../routing/route-policy.js";
 import type { TemplateSegment } from "../routing/path-template.js";
 import type { Route } from "../routing/route-table.js";
@@ -212,7 +213,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Schema {
       return pattern === "*" ? parameter : { ...parameter, description: `The path segments ${pattern}` };
     });
     const headerParameters = options.policy.isCreating(route)
-      ? [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }]
+      ? [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: maxIdempotencyKeyLength } }]
       : [];
     const response = route.responseField ? schemas.fieldSchema(route.responseField) : schemas.messageSchema(method.output);
     const body = requestBody(route, schemas);

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { connect, type KV, type NatsConnection } from "nats";
 
+/** Longest Idempotency-Key accepted (the orders service, which keeps keys too, takes the same). */
+export const maxIdempotencyKeyLength = 200;
+
 /** A response kept for replay. */
 export interface StoredResponse {
   status: number;
