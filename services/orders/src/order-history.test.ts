@@ -71,6 +71,7 @@ beforeAll(async () => {
   await waitFor(
     async () => (await stack.orders.getOrder({ orderId: placed[3]! }, { headers: callerHeaders(shopper) })).order!.status,
     (status) => status === OrderStatus.CONFIRMED,
+    { timeoutMs: 20_000 },
   );
   await stack.orders.cancelOrder({ orderId: placed[3]! }, { headers: callerHeaders(shopper) });
 });
@@ -82,12 +83,14 @@ afterAll(async () => {
 
 describe("order history read model", () => {
   it("lists the caller's orders newest first, exactly as GetOrder shows them once the events are in", async () => {
+    // The last one was confirmed, then cancelled by its customer.
+    const finalStatus = (index: number) => (order: Order) =>
+      index === 3 ? order.status === OrderStatus.CANCELLED : order.status !== OrderStatus.PENDING;
     const live = await Promise.all(
-      placed.slice(0, 4).map(async (orderId) =>
-        waitFor(
-          async () => (await stack.orders.getOrder({ orderId }, { headers: callerHeaders(shopper) })).order!,
-          (order) => order.status !== OrderStatus.PENDING,
-        ),
+      placed.slice(0, 4).map(async (orderId, index) =>
+        waitFor(async () => (await stack.orders.getOrder({ orderId }, { headers: callerHeaders(shopper) })).order!, finalStatus(index), {
+          timeoutMs: 20_000,
+        }),
       ),
     );
     const createdMs = (order: Order) => timestampMs(order.createTime!);
@@ -95,6 +98,7 @@ describe("order history read model", () => {
     const listed = await waitFor(
       () => listAll(shopper, 100),
       (orders) => orders.length === 4 && orders.every((order, i) => equals(OrderSchema, order, newestFirst[i]!)),
+      { timeoutMs: 20_000, what: "the history to show the orders as GetOrder does" },
     );
     expect(listed).toEqual(newestFirst);
     expect(listed.map((o) => [o.status, o.cancellationReason]).sort()).toEqual(
@@ -111,14 +115,14 @@ describe("order history read model", () => {
     const all = await listAll(shopper, 100);
     expect(await listAll(shopper, 3)).toEqual(all);
     expect(await listAll(shopper, 1)).toEqual(all);
-    const theirs = await waitFor(() => listAll(bystander, 10), (orders) => orders.length === 1);
+    const theirs = await waitFor(() => listAll(bystander, 10), (orders) => orders.length === 1, { timeoutMs: 20_000 });
     expect(theirs.map((o) => o.id)).toEqual([placed[4]]);
     expect(await listAll(randomUUID(), 10)).toEqual([]);
   });
 
   // The replay reads the whole shared stream, every earlier run's events included.
   it("rebuilds to the same rows by replaying the orders stream (rebuild command on a copy)", { timeout: 180_000 }, async () => {
-    await waitFor(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED);
+    await waitFor(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED, { timeoutMs: 20_000 });
     const liveRows = await historyRows(stack.ordersDatabaseUrl, placed);
     expect(liveRows).toHaveLength(placed.length);
 

@@ -29,6 +29,7 @@ async function finalOrder(orderId: string, call = admin): Promise<Order> {
   return waitFor(
     async () => (await stack.orders.getOrder({ orderId }, call)).order!,
     (order) => order.status !== OrderStatus.PENDING,
+    { timeoutMs: 20_000, what: `order ${orderId} to end` },
   );
 }
 
@@ -36,7 +37,7 @@ async function finalCancellation(orderId: string, call = admin): Promise<Order> 
   return waitFor(
     async () => (await stack.orders.getOrder({ orderId }, call)).order!,
     (order) => order.status === OrderStatus.CANCELLED,
-    { what: `order ${orderId} to be cancelled` },
+    { timeoutMs: 20_000, what: `order ${orderId} to be cancelled` },
   );
 }
 

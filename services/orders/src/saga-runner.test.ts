@@ -31,6 +31,7 @@ async function confirmedVia(replica: OrdersReplica, orderId: string) {
   return waitFor(
     async () => (await replica.client.getOrder({ orderId }, admin)).order!,
     (order) => order.status !== OrderStatus.PENDING,
+    { timeoutMs: 20_000, what: `order ${orderId} to end` },
   );
 }
 
@@ -156,7 +157,7 @@ describe("saga leases", () => {
 });
 
 describe("several orders replicas", () => {
-  it("never run the same saga step twice or two steps of one saga at once", async () => {
+  it("never run the same saga step twice or two steps of one saga at once", { timeout: 120_000 }, async () => {
     const second = await stack.startOrdersReplica({ overrides: { wrapExecutor: gate.wrap("B") } });
     replicas.push(second);
     const product = await stack.addProduct({ priceMinor: 250n, stock: 1_000 });
@@ -170,7 +171,11 @@ describe("several orders replicas", () => {
         return order!.id;
       }),
     );
-    for (const orderId of orderIds) expect(await waitFor(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING)).toBe(OrderStatus.CONFIRMED);
+    // Two dozen sagas at once on a small machine: give them time, but still a deadline.
+    for (const orderId of orderIds) {
+      const status = await waitFor(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING, { timeoutMs: 60_000, what: `order ${orderId} to end` });
+      expect(status).toBe(OrderStatus.CONFIRMED);
+    }
 
     for (const orderId of orderIds) {
       const actions = gate.actionsOf(orderId);

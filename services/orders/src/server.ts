@@ -1,5 +1,6 @@
+import { connect } from "nats";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { registration, startEventPublishing, type EventConsumer, type EventPublishing, type Logger, type StartedParts } from "@shop/runtime";
+import { ensureStreams, registration, startOutboxRelay, type Logger, type StartedParts } from "@shop/runtime";
 import { createOrdersDb } from "./db/client.js";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { OrderRepository } from "./db/orders.js";
@@ -25,18 +26,17 @@ export async function buildOrders(
   overrides: OrdersOverrides = {},
 ): Promise<StartedParts> {
   const db = createOrdersDb(config.databaseUrl);
-  const history = new OrderHistoryRepository(db);
-  let events: EventPublishing | undefined;
-  let consumer: EventConsumer;
+  const nc = await connect({ servers: config.natsUrl, name: "orders" });
   try {
-    events = await startEventPublishing({ context: "orders", natsUrl: config.natsUrl, db, logger });
-    consumer = await startOrderHistoryConsumer({ nc: events.nc, db, logger, consumerName: config.ORDER_HISTORY_CONSUMER, history });
+    await ensureStreams(await nc.jetstreamManager(), ["orders"]);
   } catch (err) {
-    await events?.stop();
+    await nc.close();
     await db.$disconnect();
     throw err;
   }
-  const { relay } = events;
+  const relay = startOutboxRelay({ db, nc, logger });
+  const history = new OrderHistoryRepository(db);
+  const consumer = await startOrderHistoryConsumer({ nc, db, logger, consumerName: config.ORDER_HISTORY_CONSUMER, history });
 
   const downstream = connectDownstream({
     addresses: { catalog: config.CATALOG_ADDR, inventory: config.INVENTORY_ADDR, payments: config.PAYMENTS_ADDR, shipping: config.SHIPPING_ADDR },
@@ -72,7 +72,8 @@ export async function buildOrders(
       await runner.stop(config.shutdownGraceMs);
       downstream.close();
       await consumer.stop();
-      await events.stop();
+      await relay.stop();
+      await nc.drain();
       await db.$disconnect();
     },
   };
