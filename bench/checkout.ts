@@ -18,8 +18,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { fromBinary } from "@bufbuild/protobuf";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { contexts, env, eventSubject, loadConfig } from "@shop/runtime";
+import type { ShopContext } from "@shop/contracts";
+import { contexts, env, eventSubject, loadConfig, streamName } from "@shop/runtime";
 import { connect, type NatsConnection } from "nats";
+import pg from "pg";
 import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
 import { createJsonClient, type JsonClient } from "./lib/http-json.js";
 import { summarize } from "./lib/percentiles.js";
@@ -204,9 +206,48 @@ async function runPhase(load: Load, limit: { durationMs: number } | { orders: nu
   return phase;
 }
 
+type WorkCounts = Record<ShopContext, { commits: number; events: number }>;
+
+/**
+ * Transactions committed in each service's database, read-only ones included (pg_stat_database,
+ * which backends publish with up to a second's delay), and events each service published
+ * (messages in its stream).
+ */
+async function countWork(stack: RunningStack, nc: NatsConnection): Promise<WorkCounts> {
+  const urls = Object.fromEntries(contexts.map((context) => [context, new URL(stack.system.databaseUrl(context))])) as Record<ShopContext, URL>;
+  const admin = new URL(urls.orders);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string; commits: string }>(
+      "SELECT datname, xact_commit AS commits FROM pg_stat_database WHERE datname = ANY($1)",
+      [contexts.map((context) => urls[context].pathname.slice(1))],
+    );
+    const jsm = await nc.jetstreamManager();
+    const streamMessages = async (context: ShopContext) => (await jsm.streams.info(streamName(context)).catch(() => undefined))?.state.messages ?? 0;
+    const entries = await Promise.all(
+      contexts.map(async (context) => {
+        const commits = Number(rows.find((row) => row.datname === urls[context].pathname.slice(1))?.commits ?? 0);
+        return [context, { commits, events: await streamMessages(context) }] as const;
+      }),
+    );
+    return Object.fromEntries(entries) as WorkCounts;
+  } finally {
+    await client.end();
+  }
+}
+
+function formatWorkPerOrder(before: WorkCounts, after: WorkCounts, orders: number): string {
+  const per = (n: number) => (n / orders).toFixed(1);
+  const rows = contexts.map((context) => [context, per(after[context].commits - before[context].commits), per(after[context].events - before[context].events)]);
+  const total = (field: "commits" | "events") => contexts.reduce((sum, context) => sum + after[context][field] - before[context][field], 0);
+  return formatTable(["service", "db transactions per order", "events published per order"], [...rows, ["total", per(total("commits")), per(total("events"))]]);
+}
+
 const errorsOf = (phase: Phase) => phase.placeErrors + phase.timedOut + [...phase.cancelled.values()].reduce((a, b) => a + b, 0);
 
-function report(phase: Phase, warmup: Phase, cpu: CpuWindow): void {
+function report(phase: Phase, warmup: Phase, cpu: CpuWindow, work: string): void {
   const ordersPerSecond = (phase.confirmed * 1000) / phase.elapsedMs;
   const place = summarize(phase.placeMs);
   const checkout = summarize(phase.checkoutMs);
@@ -240,6 +281,8 @@ function report(phase: Phase, warmup: Phase, cpu: CpuWindow): void {
     `CPU-bound ceiling: the stack spent ${systemMsPerOrder.toFixed(1)} ms of CPU per confirmed order, so ${cpu.cores} cores given to it alone ` +
       `would confirm at most ~${Math.round((cpu.cores * 1000) / systemMsPerOrder)} orders/s.`,
   );
+  console.log("Work per confirmed order (transactions include read-only ones and are approximate: PostgreSQL publishes its counters up to a second late):");
+  console.log(work);
   console.log();
   console.log(
     "CONFIRMED is timed when OrderConfirmed reaches this process over NATS: it lags the order's commit " +
@@ -274,6 +317,7 @@ async function main(): Promise<number> {
     const warmup = await runPhase(load, { durationMs: config.BENCH_WARMUP_MS });
     const postgres = new PostgresBackends("postgres (backends of the stack's databases)", contexts.map((context) => stack.system.databaseUrl(context)));
     await postgres.refresh();
+    const workBefore = await countWork(stack, nc);
     const cpuWindow = startCpuWindow([
       ...stack.processes.map((p) => ({ name: p.name, pids: () => [p.pid] })),
       { name: "nats-server (private)", pids: () => [stack.system.nats.pid!] },
@@ -282,7 +326,9 @@ async function main(): Promise<number> {
     ]);
     const measured = await runPhase(load, config.BENCH_ORDERS > 0 ? { orders: config.BENCH_ORDERS } : { durationMs: config.BENCH_DURATION_MS });
     await postgres.refresh();
-    report(measured, warmup, cpuWindow.finish());
+    const cpu = cpuWindow.finish();
+    const work = formatWorkPerOrder(workBefore, await countWork(stack, nc), measured.confirmed);
+    report(measured, warmup, cpu, work);
     const exit = stack.unexpectedExit();
     if (exit) console.error(`the run is void: ${exit}`);
     console.log(`${describeMachine()} (after)`);
