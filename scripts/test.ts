@@ -7,8 +7,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { NatsServer } from "../tests/support/nats-server.js";
 import { generatedCodeProblems } from "./check-generated.js";
 import { ensureInfra, infraSettings, repoRoot } from "./infra.js";
+import { lintContracts } from "./lint-contracts.js";
 
 /** A test database this old with nobody connected belongs to a run that crashed before dropping it. */
 const leftoverAfterMs = 30 * 60_000;
@@ -90,6 +94,25 @@ export async function dropLeftoverTestDatabases(): Promise<void> {
   }
 }
 
+async function checkContracts(): Promise<void> {
+  const report = await lintContracts(repoRoot);
+  if (!report.ok) {
+    throw new StepFailure(`contracts break the released baseline (run npm run lint:contracts):\n${[...report.lint, ...report.breaking, ...report.rest].map((l) => `  ${l}`).join("\n")}`);
+  }
+}
+
+/**
+ * The suite's own NATS server (free port, fresh store), so tests neither see the events of a
+ * running `npm start` nor leave theirs in its streams, and every run starts from empty streams.
+ */
+let testNats: { server: NatsServer; dir: string } | undefined;
+async function startTestNats(): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), "shop-test-nats-"));
+  testNats = { server: await NatsServer.start({ dir }), dir };
+  process.env.NATS_URL = testNats.server.url;
+  console.log(`NATS for this run: ${testNats.server.url} (store in ${dir})`);
+}
+
 /**
  * vitest with the caller's arguments, plus a JSON report from which a closing line
  * `vitest: N passed, N failed, N skipped` is printed (CI reads it; vitest's own summary differs).
@@ -114,8 +137,10 @@ const steps: { name: string; run: () => Promise<void> }[] = [
   { name: "infrastructure (PostgreSQL, NATS JetStream)", run: () => ensureInfra() },
   { name: "buf lint", run: () => runTool("buf", ["lint"]) },
   { name: "generated code matches proto/", run: checkGeneratedCode },
+  { name: "contracts against the released baseline (buf breaking, REST surface)", run: checkContracts },
   { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },
   { name: "leftover test databases", run: dropLeftoverTestDatabases },
+  { name: "NATS server for the test run", run: startTestNats },
   { name: "vitest", run: () => runVitest(process.argv.slice(2)) },
 ];
 
@@ -137,5 +162,11 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then((code) => process.exit(code));
+  main()
+    .finally(async () => {
+      if (!testNats) return;
+      await testNats.server.stop();
+      rmSync(testNats.dir, { recursive: true, force: true });
+    })
+    .then((code) => process.exit(code));
 }
