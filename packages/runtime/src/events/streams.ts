@@ -4,6 +4,18 @@ import { deadLetterStream, streamName } from "./subjects.js";
 /** How long JetStream remembers message ids to drop republished duplicates. */
 export const duplicateWindowMs = 2 * 60_000;
 
+/**
+ * Copies JetStream keeps of each stream: 1 on a single server, 3 on a clustered NATS so a
+ * stream survives losing a node (`NATS_STREAM_REPLICAS`, 1 to 5).
+ */
+export function streamReplicas(source: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(source.NATS_STREAM_REPLICAS ?? 1);
+  if (!Number.isInteger(value) || value < 1 || value > 5) {
+    throw new Error(`NATS_STREAM_REPLICAS must be an integer from 1 to 5, got "${source.NATS_STREAM_REPLICAS}"`);
+  }
+  return value;
+}
+
 const streamAlreadyInUse = 10058;
 const streamNotFound = 10059;
 
@@ -15,6 +27,7 @@ export function contextStreamConfig(context: string): Partial<StreamConfig> & { 
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(duplicateWindowMs),
+    num_replicas: streamReplicas(),
   };
 }
 
@@ -25,6 +38,7 @@ export function deadLetterStreamConfig(): Partial<StreamConfig> & { name: string
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(duplicateWindowMs),
+    num_replicas: streamReplicas(),
   };
 }
 
