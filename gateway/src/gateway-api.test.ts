@@ -1,4 +1,6 @@
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { SignJWT } from "jose";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -225,6 +227,25 @@ describe("correlation and operation", () => {
     expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     const garbage = await stack.request("GET", "/v1/products?pageSize=1", { headers: { "x-request-id": "bad id with spaces" } });
     expect(garbage.headers.get("x-request-id")).not.toBe("bad id with spaces");
+  });
+
+  it("writes one access log line per request with correlation id, user, route, status and duration", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    const logged = await stack.startGateway({ deps: { logger: pino({ level: "info" }, sink) } });
+    await logged.request("GET", `/v1/users/${alice.id}`, { token: alice.token, headers: { "x-request-id": "log-me-1" } });
+    const line = await waitFor(
+      () => lines.find((l) => l.correlationId === "log-me-1"),
+      (l) => l !== undefined,
+      { what: "the access log line" },
+    );
+    expect(line).toMatchObject({ msg: "request", userId: alice.id, method: "GET", route: "GET /v1/users/{user_id}", status: 200 });
+    expect(line!.durationMs).toEqual(expect.any(Number));
   });
 
   it("is alive", async () => {

@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger } from "@shop/runtime";
 import { loadGatewayConfig, type GatewayConfig } from "./config.js";
 import { buildGateway } from "./server.js";
@@ -25,7 +26,8 @@ gateway.once("error", (err) => {
   process.exit(1);
 });
 gateway.listen(config.port, config.host, () => {
-  logger.info({ url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.port}` }, "gateway listening");
+  const { port } = gateway.address() as AddressInfo;
+  logger.info({ url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}` }, "gateway listening");
 });
 
 const shutdown = (signal: string) => {

@@ -8,6 +8,7 @@ import { loadInventoryConfig } from "../../../services/inventory/src/config.js";
 import { buildInventory } from "../../../services/inventory/src/server.js";
 import { loadUsersConfig } from "../../../services/users/src/config.js";
 import { buildUsers } from "../../../services/users/src/server.js";
+import type { GatewayDeps } from "../server.js";
 import { closedAddress, startGateway, type RunningGateway } from "./running-gateway.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../services");
@@ -52,7 +53,7 @@ export interface GatewayStack extends RunningGateway {
   /** Registers a new customer through the gateway and signs them in. */
   customer(): Promise<Customer>;
   /** Another gateway (another replica, or one with other settings) in front of the same or other upstreams. */
-  startGateway(options?: { env?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>> }): Promise<RunningGateway>;
+  startGateway(options?: { env?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>>; deps?: GatewayDeps }): Promise<RunningGateway>;
   stop(): Promise<void>;
 }
 
@@ -103,7 +104,7 @@ export async function startGatewayStack(
       return { id: registered.body.user.id as string, email, token: await signIn(email, password) };
     },
     async startGateway(extra = {}) {
-      const started = await startGateway({ ...addresses, ...extra.upstreams }, extra.env);
+      const started = await startGateway({ ...addresses, ...extra.upstreams }, extra.env, extra.deps);
       others.push(started);
       return started;
     },

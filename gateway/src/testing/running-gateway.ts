@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix } from "@shop/runtime";
 import { loadGatewayConfig } from "../config.js";
-import { buildGateway, type GatewayServer } from "../server.js";
+import { buildGateway, type GatewayDeps, type GatewayServer } from "../server.js";
 
 /** An address nothing listens on: calls to it fail at once with UNAVAILABLE. */
 export const closedAddress = "127.0.0.1:1";
@@ -40,7 +40,11 @@ export async function sendRequest(baseUrl: string, method: string, path: string,
 }
 
 /** A gateway on port 0 in front of `addresses`, with rate limits out of the way unless `env` sets them. */
-export async function startGateway(addresses: Record<ShopContext, string>, env: Record<string, string> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  addresses: Record<ShopContext, string>,
+  env: Record<string, string> = {},
+  deps: GatewayDeps = {},
+): Promise<RunningGateway> {
   const gateway = await buildGateway(
     loadGatewayConfig({
       ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
@@ -49,6 +53,7 @@ export async function startGateway(addresses: Record<ShopContext, string>, env: 
       LOG_LEVEL: "silent",
       ...env,
     }),
+    deps,
   );
   await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
   const baseUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
