@@ -295,25 +295,42 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
 }
 
 /**
- * What the consumer's way of writing allows on this database, with NATS out of the picture: one
- * connection applying events serially (inbox row + effect row), one transaction per event as
- * `startEventConsumer` does, against one transaction per pulled batch.
+ * What ways of applying events allow on this database, with NATS out of the picture: workers
+ * each applying events serially (inbox row + effect row), `eventsPerTransaction` per transaction.
+ * One worker and one event per transaction is what `startEventConsumer` does.
  */
-async function probeApplyCeiling(db: EventDatabase, eventsPerTransaction: number, durationMs: number): Promise<number> {
+async function probeApplyCeiling(db: EventDatabase, probe: { eventsPerTransaction: number; workers: number; durationMs: number }): Promise<number> {
   const consumerName = "apply_ceiling_probe";
   let applied = 0;
   const start = performance.now();
-  while (performance.now() - start < durationMs) {
-    await db.$transaction(async (tx) => {
-      for (let i = 0; i < eventsPerTransaction; i++) {
-        const eventId = randomUUID();
-        await tx.$executeRawUnsafe(`INSERT INTO inbox_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, consumerName, eventId);
-        await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, eventId, "probe");
-      }
-    });
-    applied += eventsPerTransaction;
-  }
+  const worker = async () => {
+    while (performance.now() - start < probe.durationMs) {
+      await db.$transaction(async (tx) => {
+        for (let i = 0; i < probe.eventsPerTransaction; i++) {
+          const eventId = randomUUID();
+          await tx.$executeRawUnsafe(`INSERT INTO inbox_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, consumerName, eventId);
+          await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, eventId, "probe");
+        }
+      });
+      applied += probe.eventsPerTransaction;
+    }
+  };
+  await Promise.all(Array.from({ length: probe.workers }, worker));
   return (applied * 1000) / (performance.now() - start);
+}
+
+async function reportApplyCeiling(db: EventDatabase, parallelWorkers: number): Promise<void> {
+  const batch = config.BENCH_CONSUMER_BATCH_SIZE;
+  const probes = [
+    { how: "1 event per transaction, 1 worker (what startEventConsumer does)", eventsPerTransaction: 1, workers: 1 },
+    { how: `1 event per transaction, ${parallelWorkers} workers in parallel`, eventsPerTransaction: 1, workers: parallelWorkers },
+    { how: `${batch} events per transaction (one pulled batch), 1 worker`, eventsPerTransaction: batch, workers: 1 },
+  ];
+  const rows: (string | number)[][] = [];
+  for (const probe of probes) rows.push([probe.how, Math.round(await probeApplyCeiling(db, { ...probe, durationMs: config.BENCH_PROBE_MS }))]);
+  console.log();
+  console.log(`apply ceiling on this database, no NATS (inbox row + effect row per event, each way for ${config.BENCH_PROBE_MS} ms):`);
+  console.log(formatTable(["how events are applied", "events/s"], rows));
 }
 
 // ---------------------------------------------------------------- report
@@ -496,14 +513,7 @@ async function main(): Promise<number> {
     const lost = report(runs);
     if (config.BENCH_PROBE_MS > 0) {
       process.stderr.write("apply ceiling probe ...\n");
-      const serialDb = pgEventDatabase(scratch.pool);
-      const perEvent = await probeApplyCeiling(serialDb, 1, config.BENCH_PROBE_MS);
-      const perBatch = await probeApplyCeiling(serialDb, config.BENCH_CONSUMER_BATCH_SIZE, config.BENCH_PROBE_MS);
-      console.log();
-      console.log(
-        `apply ceiling on this database (one connection, serial, no NATS): one transaction per event ${Math.round(perEvent)} events/s; ` +
-          `one transaction per ${config.BENCH_CONSUMER_BATCH_SIZE} events ${Math.round(perBatch)} events/s (${(perBatch / perEvent).toFixed(1)}x)`,
-      );
+      await reportApplyCeiling(pipeline.producerDb, config.BENCH_PRODUCER_CONNECTIONS);
     }
     console.log();
     console.log(`${describeMachine()} (after)`);
