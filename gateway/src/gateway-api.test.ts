@@ -256,7 +256,7 @@ describe("correlation and operation", () => {
     const reply = await waitFor(
       () => stack.request("GET", "/readyz"),
       (r) => r.body.upstreams.find((u: { upstream: string }) => u.upstream === "catalog")?.compatible === true,
-      { what: "the first contract check" },
+      { what: "the first contract check", timeoutMs: 20_000 },
     );
     expect(reply.status).toBe(503);
     expect(reply.body.status).toBe("not_ready");

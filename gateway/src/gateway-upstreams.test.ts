@@ -97,10 +97,12 @@ afterAll(async () => {
 });
 
 describe("what travels to the upstream", () => {
+  // Far above the deadlines clients ask for below, so that answering well before it shows theirs was used.
+  const cap = 5000;
   let gateway: RunningGateway;
 
   beforeAll(async () => {
-    gateway = await stack.startGateway({ upstreams: { catalog: catalogStandIn }, env: { GATEWAY_UPSTREAM_TIMEOUT_MS: "2000" } });
+    gateway = await stack.startGateway({ upstreams: { catalog: catalogStandIn }, env: { GATEWAY_UPSTREAM_TIMEOUT_MS: String(cap) } });
   });
 
   it("passes the correlation id, trace context and verified identity; never identity headers from the client", async () => {
@@ -135,10 +137,10 @@ describe("what travels to the upstream", () => {
 
   it("gives every call the configured deadline, and a shorter one when the client asks", async () => {
     await gateway.request("GET", "/v1/products/00000000-0000-4000-8000-000000000003");
-    expect(lastCall("getProduct").timeoutMs).toBeGreaterThan(1000);
-    expect(lastCall("getProduct").timeoutMs).toBeLessThanOrEqual(2000);
+    expect(lastCall("getProduct").timeoutMs).toBeGreaterThan(cap - 2000);
+    expect(lastCall("getProduct").timeoutMs).toBeLessThanOrEqual(cap);
     await gateway.request("GET", "/v1/products/00000000-0000-4000-8000-000000000003", { headers: { "x-request-timeout": "60000" } });
-    expect(lastCall("getProduct").timeoutMs).toBeLessThanOrEqual(2000);
+    expect(lastCall("getProduct").timeoutMs).toBeLessThanOrEqual(cap);
     await gateway.request("GET", "/v1/products/00000000-0000-4000-8000-000000000003", { headers: { "x-request-timeout": "700" } });
     expect(lastCall("getProduct").timeoutMs).toBeLessThanOrEqual(700);
   });
@@ -151,7 +153,7 @@ describe("what travels to the upstream", () => {
     const reply = await gateway.request("GET", `/v1/products/${hangingProductId}`, { headers });
     expect(reply.status).toBe(504);
     expect(reply.body).toMatchObject({ code: "deadline_exceeded", message: `catalog service did not answer within ${timeoutMs} ms` });
-    expect(Date.now() - started).toBeLessThan(1900);
+    expect(Date.now() - started).toBeLessThan(cap - 1000);
   });
 
   it("applies a Connect client's deadline too", async () => {
@@ -206,7 +208,8 @@ describe("GET /v1/me/summary", () => {
     const gateway = await stack.startGateway({ upstreams: { orders: closedAddress, notifications: hangingNotifications } });
     const started = Date.now();
     const reply = await gateway.request("GET", "/v1/me/summary", { token: alice.token, headers: { "x-request-timeout": "300" } });
-    expect(Date.now() - started).toBeLessThan(1900);
+    // The gateway's own cap is the default 10 s.
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(reply.status).toBe(504);
     expect(reply.body).toMatchObject({
       code: "deadline_exceeded",
