@@ -55,8 +55,9 @@ const definitions: Record<ShopContext, Buildable> = {
   inventory: define({ load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
   payments: define({ load: loadPaymentsConfig, build: buildPayments }),
   shipping: define({ load: loadShippingConfig, build: buildShipping }),
-  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { SAGA_POLL_MS: "200" } }),
-  notifications: define({ load: loadNotificationsConfig, build: (deps) => buildNotifications(deps) }),
+  // A loaded test machine may need more than the default 5 s to settle a cancellation in the call.
+  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { ORDER_CANCEL_WAIT_MS: "15000" } }),
+  notifications: define({ load: loadNotificationsConfig, build: buildNotifications }),
 };
 
 function baseEnv(context: ShopContext, databaseUrl: string): NodeJS.ProcessEnv {

@@ -19,8 +19,8 @@ export async function startSystem(): Promise<TestSystem> {
         ...tokenEnv,
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: "0",
-        GATEWAY_RATE_LIMIT_CAPACITY: "10000",
-        GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "10000",
+        // Longer than orders' cancellation wait, so the cancellation answers with its outcome.
+        GATEWAY_UPSTREAM_TIMEOUT_MS: "20000",
         NATS_URL: stack.natsUrl,
         LOG_LEVEL: "silent",
         ...Object.fromEntries(Object.values<TestService>(stack.services).map((service) => [`${envPrefix(service.context)}_ADDR`, service.address])),
