@@ -75,7 +75,8 @@ describe("orders (consumer) of catalog", () => {
       .withRequest({ method: "POST", path: connectPath(CatalogService, "BatchGetProducts"), headers: connectJson, body: { productIds: [unknownId] } })
       .willRespondWith({ status: 404, headers: connectJson, body: { code: "not_found", message: MatchersV3.includes(unknownId) } });
     await pact.executeTest(async (mock) => {
-      const outcome = await sagaStepsAgainst(mock.url).execute("PRICE", unpricedOrder("2468ace0-1357-4bdf-8ace-0123456789ab", [{ productId: unknownId, quantity: 1 }]), noAbort());
+      const order = unpricedOrder("2468ace0-1357-4bdf-8ace-0123456789ab", [{ productId: unknownId, quantity: 1 }]);
+      const outcome = await sagaStepsAgainst(mock.url).execute("PRICE", order, noAbort());
       expect(outcome).toMatchObject({ kind: "rejected", reason: "PRODUCT_UNAVAILABLE", detail: expect.stringContaining(unknownId) });
     });
   });
