@@ -50,6 +50,8 @@ export async function startGateway(
       ...Object.fromEntries(Object.entries(addresses).map(([context, address]) => [`${envPrefix(context as ShopContext)}_ADDR`, address])),
       GATEWAY_RATE_LIMIT_CAPACITY: "100000",
       GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "100000",
+      // The test run's own NATS (npm test starts one), for the Idempotency-Key store.
+      ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
       LOG_LEVEL: "silent",
       ...env,
     }),
