@@ -217,6 +217,12 @@ describe("Connect and gRPC-Web clients", () => {
       });
     });
   });
+
+  it("refuses unknown JSON fields over Connect too", async () => {
+    const reply = await stack.request("POST", "/shop.catalog.v1.CatalogService/GetProduct", { body: { productId: mug.id, colour: "red" } });
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: "invalid_argument", message: expect.stringContaining('"colour" is unknown') });
+  });
 });
 
 describe("correlation and operation", () => {
