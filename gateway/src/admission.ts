@@ -1,6 +1,6 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { metadataKeys, type AccessClaims, type Logger } from "@shop/runtime";
+import { metadataKeys, type AccessClaims, type Logger, type TraceCarrier } from "@shop/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { RoutePolicy } from "./routing/route-policy.js";
 import type { RouteTable } from "./routing/route-table.js";
@@ -13,7 +13,8 @@ import type { Upstreams } from "./upstreams.js";
 export interface Exchange {
   readonly correlationId: string;
   readonly clientAddress: string;
-  readonly traceHeaders: Readonly<Record<string, string>>;
+  /** Trace context for upstream calls: the request's own server span as parent. */
+  readonly trace: TraceCarrier;
   /** Route key, Connect procedure or operational path; "unmatched" until known. */
   route: string;
   userId?: string;
@@ -58,7 +59,9 @@ export async function admit(
  * from headers a client sent.
  */
 export function upstreamHeaders(exchange: Exchange, caller: AccessClaims | undefined, idempotencyKey?: string): Record<string, string> {
-  const headers: Record<string, string> = { [metadataKeys.correlationId]: exchange.correlationId, ...exchange.traceHeaders };
+  const headers: Record<string, string> = { [metadataKeys.correlationId]: exchange.correlationId };
+  if (exchange.trace.traceparent) headers[metadataKeys.traceparent] = exchange.trace.traceparent;
+  if (exchange.trace.tracestate) headers[metadataKeys.tracestate] = exchange.trace.tracestate;
   if (caller) {
     headers[metadataKeys.userId] = caller.userId;
     headers[metadataKeys.role] = caller.role;

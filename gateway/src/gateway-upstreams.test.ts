@@ -6,12 +6,14 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { CatalogService, type GetProductRequest } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { NotificationKind, NotificationService, type ListNotificationsRequest } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
 import { OrderService, OrderStatus, type ListOrdersRequest } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { createLogger, requireCaller, startGrpcServer, type RunningGrpcServer } from "@shop/runtime";
+import { createLogger, initTracing, requireCaller, startGrpcServer, type RunningGrpcServer } from "@shop/runtime";
 import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
 import { closedAddress, type RunningGateway } from "./testing/running-gateway.js";
 
 const hangingProductId = "00000000-0000-4000-8000-0000000000ff";
-const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const traceId = "0af7651916cd43dd8448eb211c80319c";
+const traceparent = `00-${traceId}-b7ad6b7169203331-01`;
+const traceIdOf = (header: string | null) => header?.split("-")[1];
 
 interface SeenCall {
   method: string;
@@ -57,6 +59,8 @@ let notificationsStandIn: string;
 let hangingNotifications: string;
 
 beforeAll(async () => {
+  // As in a gateway process (main.ts), so that every hop records its own span.
+  initTracing("gateway");
   catalogStandIn = await standIn(CatalogService, {
     getProduct: async (req: GetProductRequest, ctx) => {
       if (req.productId === hangingProductId) return untilCancelled(ctx);
@@ -112,7 +116,9 @@ describe("what travels to the upstream", () => {
     });
     const call = lastCall("getProduct");
     expect(call.headers.get("x-request-id")).toBe("corr-123");
-    expect(call.headers.get("traceparent")).toBe(traceparent);
+    // The same trace, continued by the gateway's own spans.
+    expect(traceIdOf(call.headers.get("traceparent"))).toBe(traceId);
+    expect(call.headers.get("traceparent")).not.toBe(traceparent);
     expect(call.headers.get("x-user-id")).toBe(alice.id);
     expect(call.headers.get("x-user-role")).toBe("customer");
 
@@ -122,7 +128,9 @@ describe("what travels to the upstream", () => {
     const anonymous = lastCall("getProduct");
     expect(anonymous.headers.get("x-user-id")).toBeNull();
     expect(anonymous.headers.get("x-user-role")).toBeNull();
-    expect(anonymous.headers.get("traceparent")).toBeNull();
+    // A malformed traceparent is dropped; the gateway starts a trace of its own.
+    expect(anonymous.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    expect(traceIdOf(anonymous.headers.get("traceparent"))).not.toBe(traceId);
     expect(anonymous.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -193,6 +201,8 @@ describe("GET /v1/me/summary", () => {
       notifications: [expect.objectContaining({ id: "n-1", userId: alice.id, kind: "NOTIFICATION_KIND_ORDER_CONFIRMED" })],
     });
     expect((lastCall("listOrders").request as ListOrdersRequest).pageSize).toBe(5);
+    // One request, one trace: every part is a child of the request's span.
+    expect(traceIdOf(lastCall("listOrders").headers.get("traceparent"))).toBe(traceIdOf(lastCall("listNotifications").headers.get("traceparent")));
   });
 
   it("names the part that is unavailable", async () => {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { ConfigError, createLogger } from "@shop/runtime";
+import { ConfigError, createLogger, initTracing } from "@shop/runtime";
 import { loadGatewayConfig, type GatewayConfig } from "./config.js";
 import { buildGateway } from "./server.js";
 
@@ -12,6 +12,7 @@ try {
   process.exit(2);
 }
 const logger = createLogger("gateway", config.logLevel);
+initTracing("gateway");
 process.on("unhandledRejection", (err) => {
   logger.fatal({ err }, "unhandled rejection");
   process.exit(1);

@@ -4,14 +4,14 @@ import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { shopFiles, shopServices } from "@shop/contracts";
 import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
-import { createLogger, type Logger } from "@shop/runtime";
+import { createLogger, SpanKind, startSpan, type ActiveSpan, type Logger } from "@shop/runtime";
 import type { Exchange, GatewayParts } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { connectProxy } from "./connect-proxy.js";
 import { ContractMonitor, type UpstreamContract } from "./contract/contract-monitor.js";
 import { createCors } from "./http/cors.js";
 import { sendError } from "./http/reply.js";
-import { clientAddressOf, correlationIdOf, traceHeadersOf } from "./http/request-meta.js";
+import { clientAddressOf, correlationIdOf, traceContextOf } from "./http/request-meta.js";
 import { handleMeSummary, meSummaryMethods, meSummaryPath } from "./me-summary.js";
 import { buildOpenApiDocument } from "./openapi/openapi-document.js";
 import { gatewayMetrics } from "./ops/metrics.js";
@@ -48,11 +48,14 @@ function upstreamContracts(routes: RouteTable, config: GatewayConfig): Record<st
   );
 }
 
-function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, startedAt: number): void {
+function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, span: ActiveSpan, startedAt: number): void {
   const durationMs = performance.now() - startedAt;
   // A response that never finished was cut short by the client (nginx's 499).
   const status = res.writableFinished ? res.statusCode : 499;
   const method = req.method ?? "";
+  span.span.updateName(`${method} ${exchange.route}`);
+  span.span.setAttribute("http.response.status_code", status);
+  span.end(status >= 500 ? new Error(`HTTP ${status}`) : undefined);
   gatewayMetrics.requests.inc({ method, route: exchange.route, status });
   gatewayMetrics.duration.observe({ method, route: exchange.route }, durationMs / 1000);
   const entry = { correlationId: exchange.correlationId, userId: exchange.userId, method, route: exchange.route, status, durationMs: Math.round(durationMs * 10) / 10 };
@@ -115,15 +118,17 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
 
   const server = http.createServer((req, res) => {
     const startedAt = performance.now();
+    // One server span per request; every upstream call of the request is its child.
+    const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), { "http.request.method": req.method });
     const exchange: Exchange = {
       correlationId: correlationIdOf(req.headers),
       clientAddress: clientAddressOf(req, config.trustProxy),
-      traceHeaders: traceHeadersOf(req.headers),
+      trace: span.carrier,
       route: "unmatched",
     };
     exchanges.set(req, exchange);
     res.setHeader("x-request-id", exchange.correlationId);
-    res.once("close", () => record(logger, req, res, exchange, startedAt));
+    res.once("close", () => record(logger, req, res, exchange, span, startedAt));
     try {
       if (cors(req, res) === "answered") return;
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { randomUUID } from "node:crypto";
-import { errors } from "@shop/runtime";
+import { errors, type TraceCarrier } from "@shop/runtime";
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 const grpcTimeoutPattern = /^(\d{1,8})([HMSmun])$/;
@@ -36,12 +36,11 @@ export function timeoutFromHeaders(headers: IncomingHttpHeaders, capMs: number):
   return capMs;
 }
 
-/** Trace context to pass on, when the client sent a well-formed one. */
-export function traceHeadersOf(headers: IncomingHttpHeaders): Record<string, string> {
+/** The client's W3C trace context, when it sent a well-formed one. */
+export function traceContextOf(headers: IncomingHttpHeaders): TraceCarrier {
   const traceparent = single(headers.traceparent);
   if (traceparent === undefined || !traceparentPattern.test(traceparent)) return {};
-  const tracestate = single(headers.tracestate);
-  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+  return { traceparent, tracestate: single(headers.tracestate) };
 }
 
 /** Who is calling, for rate limiting: the socket's address, or the first X-Forwarded-For hop behind a trusted proxy. */
