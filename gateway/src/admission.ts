@@ -18,6 +18,8 @@ export interface Exchange {
   /** Route key, Connect procedure or operational path; "unmatched" until known. */
   route: string;
   userId?: string;
+  /** A request to /healthz, /readyz, /metrics or /openapi.json. */
+  operational?: boolean;
 }
 
 /** What every request handler of the gateway works with. */

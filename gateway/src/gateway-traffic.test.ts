@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { demoProducts } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "./config.js";
+import { openIdempotencyStore } from "./traffic/idempotency.js";
 import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
 import type { HttpReply, RunningGateway } from "./testing/running-gateway.js";
 
@@ -125,6 +126,14 @@ describe("Idempotency-Key on creating POSTs", () => {
     const onReplica = await replica.request("POST", "/v1/products", { token: stack.adminToken, body, headers: { "idempotency-key": key } });
     expect(onReplica.headers.get("idempotent-replayed")).toBe("true");
     expect(onReplica.body).toEqual(first.body);
+  });
+
+  it("answers 503, not a guess, when the store cannot be reached", async () => {
+    const store = await openIdempotencyStore({ natsUrl: loadGatewayConfig(process.env).natsUrl, ttlSeconds: 60, pendingTimeoutMs: 1_000 });
+    await store.close();
+    const cutOff = await stack.startGateway({ deps: { idempotency: store } });
+    const reply = await cutOff.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": randomUUID() } });
+    expect(reply).toMatchObject({ status: 503, body: { code: "unavailable", message: "Idempotency-Key cannot be honoured right now; retry later" } });
   });
 
   it("runs every request without a key, and ignores keys on routes that do not create", async () => {

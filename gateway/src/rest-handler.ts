@@ -82,7 +82,12 @@ async function respondOnce(
   claim: { key: string; scope: string; body: Buffer | undefined },
   respond: () => Promise<StoredResponse>,
 ): Promise<void> {
-  const outcome = await parts.idempotency.begin(claim.scope, claim.key, requestFingerprint(req.method ?? "", req.url ?? "", claim.body));
+  const outcome = await parts.idempotency
+    .begin(claim.scope, claim.key, requestFingerprint(req.method ?? "", req.url ?? "", claim.body))
+    .catch((err: unknown) => {
+      parts.logger.error({ err }, "idempotency store failed");
+      throw errors.unavailable("Idempotency-Key cannot be honoured right now; retry later");
+    });
   switch (outcome.kind) {
     case "replay":
       sendJson(res, outcome.response.status, outcome.response.body, { "idempotent-replayed": "true" });

@@ -48,6 +48,8 @@ function upstreamContracts(routes: RouteTable, config: GatewayConfig): Record<st
   );
 }
 
+const pathOf = (url: string | undefined) => (url ?? "/").split("?", 1)[0]!;
+
 function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, span: ActiveSpan, startedAt: number): void {
   const durationMs = performance.now() - startedAt;
   // A response that never finished was cut short by the client (nginx's 499).
@@ -59,7 +61,8 @@ function record(logger: Logger, req: IncomingMessage, res: ServerResponse, excha
   gatewayMetrics.requests.inc({ method, route: exchange.route, status });
   gatewayMetrics.duration.observe({ method, route: exchange.route }, durationMs / 1000);
   const entry = { correlationId: exchange.correlationId, userId: exchange.userId, method, route: exchange.route, status, durationMs: Math.round(durationMs * 10) / 10 };
-  if (exchange.route.startsWith("/") && !exchange.route.startsWith("/shop.")) logger.debug(entry, "request");
+  // Probes and scrapes of the operational endpoints would drown the access log.
+  if (exchange.operational) logger.debug(entry, "request");
   else logger.info(entry, "request");
 }
 
@@ -110,8 +113,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const fail = (res: ServerResponse, exchange: Exchange) => (err: unknown) => sendError(res, err, parts.registry, logger, exchange.correlationId);
   const serveRest = (req: IncomingMessage, res: ServerResponse) => {
     const exchange = exchanges.get(req)!;
-    const path = req.url?.split("?", 1)[0];
-    const handler = path === meSummaryPath ? handleMeSummary : handleRest;
+    const handler = pathOf(req.url) === meSummaryPath ? handleMeSummary : handleRest;
     handler(parts, req, res, exchange).catch(fail(res, exchange));
   };
   const serveConnectOrRest = connectProxy(parts, exchanges, serveRest);
@@ -135,9 +137,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
       fail(res, exchange)(err);
       return;
     }
-    const operation = ops.get(req.url?.split("?", 1)[0] ?? "");
+    const path = pathOf(req.url);
+    const operation = ops.get(path);
     if (operation) {
-      exchange.route = req.url!.split("?", 1)[0]!;
+      exchange.route = path;
+      exchange.operational = true;
       operation(req, res).catch(fail(res, exchange));
       return;
     }
