@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { admit, upstreamHeaders, type Exchange, type GatewayParts } from "./admission.js";
@@ -17,7 +17,7 @@ function proxy(parts: GatewayParts, route: Route) {
   const { method } = route;
   const anonymousAllowed = parts.policy.isPublic(method);
   const procedure = `/${method.parent.typeName}/${method.name}`;
-  return async (input: Parameters<GatewayParts["upstreams"]["call"]>[2], ctx: HandlerContext) => {
+  return async (input: Message, ctx: HandlerContext) => {
     const exchange = exchangeOf(ctx);
     exchange.route = procedure;
     try {

@@ -53,7 +53,7 @@ export function describeJsonValue(value: unknown): string {
 }
 
 /** What a field accepts, in the words of the JSON mapping. */
-export function expectationOf(field: Pick<DescField, "fieldKind"> & Partial<DescField>): string {
+export function expectationOf(field: DescField): string {
   if (field.enum) return `one of ${field.enum.values.map((v) => v.name).join(", ")}`;
   if (field.message) return field.message.typeName === "google.protobuf.Timestamp" ? "an RFC 3339 timestamp" : "an object";
   switch (field.scalar) {
