@@ -9,7 +9,7 @@
  * `SHOP_BENCH_EVENTS_<hex>`) and a scratch database, all removed at the end.
  *
  *   node --import tsx bench/events.ts
- *   BENCH_EVENT_RATE=5000 BENCH_WARMUP_MS=2000 BENCH_DURATION_MS=10000 BENCH_EVENTS_PER_TRANSACTION=50 \
+ *   BENCH_EVENT_RATE=5000 BENCH_WARMUP_MS=2000 BENCH_DURATION_MS=5000 BENCH_EVENTS_PER_TRANSACTION=50 \
  *   BENCH_RELAY_BATCH_SIZE=100 BENCH_RELAY_POLL_MS=1000 BENCH_CONSUMER_BATCH_SIZE=64 node --import tsx bench/events.ts
  *
  * Other knobs: BENCH_MODES (batched,single), BENCH_PRODUCER_CONNECTIONS, BENCH_DRAIN_TIMEOUT_MS.
@@ -56,7 +56,7 @@ type Mode = (typeof modes)[number];
 const config = loadConfig({
   BENCH_EVENT_RATE: env.int(targets.eventsPerSecond, { min: 1 }),
   BENCH_WARMUP_MS: env.int(2_000, { min: 0 }),
-  BENCH_DURATION_MS: env.int(10_000, { min: 100 }),
+  BENCH_DURATION_MS: env.int(5_000, { min: 100 }),
   BENCH_MODES: env.list([...modes]),
   /** Events per transaction in the batched mode. */
   BENCH_EVENTS_PER_TRANSACTION: env.int(50, { min: 2 }),
@@ -65,7 +65,8 @@ const config = loadConfig({
   BENCH_RELAY_BATCH_SIZE: env.int(100, { min: 1, max: 10_000 }),
   BENCH_RELAY_POLL_MS: env.int(1_000, { min: 1, max: 60_000 }),
   BENCH_CONSUMER_BATCH_SIZE: env.int(64, { min: 1 }),
-  BENCH_DRAIN_TIMEOUT_MS: env.int(120_000, { min: 1_000 }),
+  /** How long the consumer may take to apply a mode's backlog once production stops. */
+  BENCH_DRAIN_TIMEOUT_MS: env.int(600_000, { min: 1_000 }),
   /** Length of each apply-ceiling probe at the end; 0 skips it. */
   BENCH_PROBE_MS: env.int(3_000, { min: 0 }),
 });
