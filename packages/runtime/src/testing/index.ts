@@ -2,3 +2,4 @@ export * from "./databases.js";
 export * from "./callers.js";
 export * from "./wait.js";
 export * from "./outbox.js";
+export * from "./services.js";

@@ -12,15 +12,12 @@ import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js
 import {
   createServiceClient,
   ensureStreams,
-  envPrefix,
-  startService,
   streamName,
   type BaseServiceConfig,
   type Logger,
-  type RunningService,
   type StartedParts,
 } from "@shop/runtime";
-import { adminHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, createTestDatabase, startTestService, waitFor, type TestDatabase, type TestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../catalog/src/config.js";
 import { buildCatalog } from "../../../catalog/src/server.js";
 import { loadInventoryConfig } from "../../../inventory/src/config.js";
@@ -37,32 +34,13 @@ const ordersDir = path.join(servicesDir, "orders");
 
 type ServiceClient<S extends DescService> = Client<S> & { close(): void };
 
-interface InProcessService {
-  service: RunningService;
-  db: TestDatabase;
-}
-
-/** Starts one service in this process on a fresh database and a free port, as its own tests do. */
-async function startInProcess<C extends BaseServiceConfig>(
+const startInProcess = <C extends BaseServiceConfig>(
   context: ShopContext,
   load: (source: NodeJS.ProcessEnv) => C,
   build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
   env: Record<string, string> = {},
   db?: TestDatabase,
-): Promise<InProcessService> {
-  const serviceDir = path.join(servicesDir, context);
-  const database = db ?? (await createTestDatabase(context, serviceDir));
-  const prefix = envPrefix(context);
-  const config = load({
-    [`${prefix}_HOST`]: "127.0.0.1",
-    [`${prefix}_PORT`]: "0",
-    [`${prefix}_METRICS_PORT`]: "0",
-    [`${prefix}_DATABASE_URL`]: database.url,
-    LOG_LEVEL: "silent",
-    ...env,
-  });
-  return { service: await startService({ context, serviceDir, config, start: build }), db: database };
-}
+): Promise<TestService> => startTestService(servicesDir, context, load, build, { env, db });
 
 export interface OrdersReplica {
   client: ServiceClient<typeof OrderService>;
@@ -136,17 +114,17 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
   const ordersDb = await createTestDatabase("orders", ordersDir);
   const historyConsumer = `orders-history-test-${randomBytes(5).toString("hex")}`;
   const ordersEnv = {
-    CATALOG_ADDR: catalog.service.grpc.address,
-    INVENTORY_ADDR: inventory.service.grpc.address,
-    PAYMENTS_ADDR: payments.service.grpc.address,
-    SHIPPING_ADDR: shipping.service.grpc.address,
+    CATALOG_ADDR: catalog.address,
+    INVENTORY_ADDR: inventory.address,
+    PAYMENTS_ADDR: payments.address,
+    SHIPPING_ADDR: shipping.address,
     ORDER_HISTORY_CONSUMER: historyConsumer,
     SAGA_POLL_MS: "100",
     ...options.env,
   };
   const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
   await historyConsumerAtStreamEnd(nc, historyConsumer);
-  const replicas: InProcessService[] = [];
+  const replicas: TestService[] = [];
   const clients: { close(): void }[] = [];
   const client = <S extends DescService>(service: S, address: string): ServiceClient<S> => {
     const created = createServiceClient(service, { address });
@@ -163,7 +141,7 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
       ordersDb,
     );
     replicas.push(started);
-    return { client: client(OrderService, started.service.grpc.address), stop: () => started.service.stop() };
+    return { client: client(OrderService, started.address), stop: () => started.running.stop() };
   };
 
   const first = await startOrdersReplica(options);
@@ -176,10 +154,10 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
       payments: ordersEnv.PAYMENTS_ADDR,
       shipping: ordersEnv.SHIPPING_ADDR,
     },
-    catalog: client(CatalogService, catalog.service.grpc.address),
-    inventory: client(InventoryService, inventory.service.grpc.address),
-    payments: client(PaymentService, payments.service.grpc.address),
-    shipping: client(ShippingService, shipping.service.grpc.address),
+    catalog: client(CatalogService, catalog.address),
+    inventory: client(InventoryService, inventory.address),
+    payments: client(PaymentService, payments.address),
+    shipping: client(ShippingService, shipping.address),
     ordersDatabaseUrl: ordersDb.url,
     historyConsumer,
     nc,
@@ -193,17 +171,12 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
     },
     async stop() {
       clients.forEach((c) => c.close());
-      for (const replica of replicas) await replica.service.stop();
+      for (const replica of replicas) await replica.running.stop();
       const jsm = await nc.jetstreamManager();
       await jsm.consumers.delete(streamName("orders"), historyConsumer).catch(() => false);
       await nc.close();
       await ordersDb.drop();
-      await Promise.all(
-        [catalog, inventory, payments, shipping].map(async ({ service, db }) => {
-          await service.stop();
-          await db.drop();
-        }),
-      );
+      await Promise.all([catalog, inventory, payments, shipping].map((service) => service.stop()));
     },
   };
   return stack;
