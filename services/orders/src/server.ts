@@ -1,6 +1,5 @@
-import { connect } from "nats";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { ensureStreams, registration, startOutboxRelay, type Logger, type StartedParts } from "@shop/runtime";
+import { registration, startEventPublishing, type EventConsumer, type EventPublishing, type Logger, type StartedParts } from "@shop/runtime";
 import { createOrdersDb } from "./db/client.js";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { OrderRepository } from "./db/orders.js";
@@ -26,17 +25,18 @@ export async function buildOrders(
   overrides: OrdersOverrides = {},
 ): Promise<StartedParts> {
   const db = createOrdersDb(config.databaseUrl);
-  const nc = await connect({ servers: config.natsUrl, name: "orders" });
+  const history = new OrderHistoryRepository(db);
+  let events: EventPublishing | undefined;
+  let consumer: EventConsumer;
   try {
-    await ensureStreams(await nc.jetstreamManager(), ["orders"]);
+    events = await startEventPublishing({ context: "orders", natsUrl: config.natsUrl, db, logger });
+    consumer = await startOrderHistoryConsumer({ nc: events.nc, db, logger, consumerName: config.ORDER_HISTORY_CONSUMER, history });
   } catch (err) {
-    await nc.close();
+    await events?.stop();
     await db.$disconnect();
     throw err;
   }
-  const relay = startOutboxRelay({ db, nc, logger });
-  const history = new OrderHistoryRepository(db);
-  const consumer = await startOrderHistoryConsumer({ nc, db, logger, consumerName: config.ORDER_HISTORY_CONSUMER, history });
+  const { relay } = events;
 
   const downstream = connectDownstream({
     addresses: { catalog: config.CATALOG_ADDR, inventory: config.INVENTORY_ADDR, payments: config.PAYMENTS_ADDR, shipping: config.SHIPPING_ADDR },
@@ -72,8 +72,7 @@ export async function buildOrders(
       await runner.stop(config.shutdownGraceMs);
       downstream.close();
       await consumer.stop();
-      await relay.stop();
-      await nc.drain();
+      await events.stop();
       await db.$disconnect();
     },
   };
