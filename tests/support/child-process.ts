@@ -96,9 +96,10 @@ export class ManagedProcess {
     if (state !== true) throw new Error(`${this.spec.name} ${state} before it was ${what}:\n${this.logTail()}`);
   }
 
-  /** The last lines of the log, for failure messages. */
-  logTail(lines = 30): string {
+  /** The last lines of the log, each cut to `width` characters, for failure messages. */
+  logTail(lines = 30, width = 400): string {
     if (!existsSync(this.spec.logFile)) return "";
-    return readFileSync(this.spec.logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    const tail = readFileSync(this.spec.logFile, "utf8").trimEnd().split("\n").slice(-lines);
+    return tail.map((line) => (line.length > width ? `${line.slice(0, width)}...` : line)).join("\n");
   }
 }

@@ -1,10 +1,13 @@
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ShopContext } from "@shop/contracts";
 import { Health, HealthCheckResponse_ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { createServiceClient, envPrefix } from "@shop/runtime";
 import { ManagedProcess } from "./child-process.js";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
+
+const exitWithParent = pathToFileURL(path.join(import.meta.dirname, "exit-with-parent.ts")).href;
 
 /** True when the service at `address` answers the gRPC health check with SERVING. */
 export async function isServing(address: string, timeoutMs = 1_000): Promise<boolean> {
@@ -31,8 +34,8 @@ export interface ServiceProcessOptions {
 }
 
 /**
- * One service as a real process (`node --import tsx services/<context>/src/main.ts`), ready
- * once it answers the gRPC health check. `kill` is a `kill -9` by default; `restart` starts it
+ * One service as a real process (`node --import tsx services/<context>/src/main.ts`, which
+ * ends itself if the test process dies), ready once it answers the gRPC health check. `kill` is a `kill -9` by default; `restart` starts it
  * again the same way, on the same port and database.
  */
 export class ServiceProcess {
@@ -51,7 +54,7 @@ export class ServiceProcess {
     this.process = new ManagedProcess({
       name: options.context,
       command: process.execPath,
-      args: ["--import", "tsx", path.join("services", options.context, "src", "main.ts")],
+      args: ["--import", "tsx", "--import", exitWithParent, path.join("services", options.context, "src", "main.ts")],
       cwd: repoRoot,
       env: {
         ...options.env,

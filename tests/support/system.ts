@@ -50,12 +50,16 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       .map(([name, tail]) => `----- ${name}\n${tail}`)
       .join("\n");
 
+  // Every step runs even when an earlier one fails, so nothing is left behind; the first failure is reported.
   const stop = async () => {
     const stopOrder = [...services.keys()].sort((a, b) => Number(b in callees) - Number(a in callees));
-    for (const context of stopOrder) await services.get(context)!.stop();
-    await nats?.stop();
-    await Promise.all([...databases.values()].map((db) => db.drop()));
-    await rm(dir, { recursive: true, force: true });
+    const failures: unknown[] = [];
+    const attempt = (work: () => Promise<unknown>) => work().catch((err: unknown) => void failures.push(err));
+    for (const context of stopOrder) await attempt(() => services.get(context)!.stop());
+    if (nats) await attempt(() => nats!.stop());
+    await Promise.all([...databases.values()].map((db) => attempt(() => db.drop())));
+    await attempt(() => rm(dir, { recursive: true, force: true }));
+    if (failures.length > 0) throw failures[0];
   };
 
   try {
