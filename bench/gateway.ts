@@ -1,0 +1,295 @@
+/**
+ * GET /v1/products/{id}, three ways, side by side in one run, against the real catalog on
+ * PostgreSQL:
+ *
+ *   gateway      REST through the gateway, transcoded to gRPC, to the catalog service
+ *   direct gRPC  the same RPC on the same catalog service, from the runtime's grpc-js client
+ *   express      an express + http-proxy-middleware JSON proxy in front of an express JSON
+ *                service reading the same product through the catalog's own repository
+ *
+ * Every server runs in its own process; this process only generates load.
+ *
+ *   node --import tsx bench/gateway.ts
+ *   BENCH_ROUNDS=3 BENCH_DURATION_MS=5000 BENCH_CONCURRENCY=50 node --import tsx bench/gateway.ts
+ *   BENCH_GATEWAY_ACCESS_LOG=false node --import tsx bench/gateway.ts   # without the access log
+ */
+import http from "node:http";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import express from "express";
+import { createProxyMiddleware } from "http-proxy-middleware";
+import { pino } from "pino";
+import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { contexts, createServiceClient, demoProducts, env, envPrefix, initTracing, loadConfig, startService } from "@shop/runtime";
+import { createTestDatabase } from "@shop/runtime/testing";
+import { loadGatewayConfig } from "../gateway/src/config.js";
+import { buildGateway } from "../gateway/src/server.js";
+import { loadCatalogConfig } from "../services/catalog/src/config.js";
+import { createCatalogDb } from "../services/catalog/src/db/client.js";
+import { ProductRepository } from "../services/catalog/src/db/products.js";
+import { buildCatalog } from "../services/catalog/src/server.js";
+import { serveForParent, startChildServer, type ChildServer, type ServedByChild } from "./lib/child-server.js";
+import { loadBenchConfig } from "./lib/config.js";
+import { PostgresBackends, startCpuWindow, type CpuGroup } from "./lib/cpu.js";
+import { createJsonClient } from "./lib/http-json.js";
+import { runLoad, type LoadOptions, type LoadResult } from "./lib/load.js";
+import { median } from "./lib/percentiles.js";
+import { describeMachine, formatMs, formatRatio, formatTable } from "./lib/report.js";
+
+const script = fileURLToPath(import.meta.url);
+const catalogDir = path.resolve(import.meta.dirname, "../services/catalog");
+const product = demoProducts[0];
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const targets = ["gateway", "direct gRPC", "express proxy"] as const;
+type Target = (typeof targets)[number];
+
+const listen = async (server: http.Server): Promise<number> => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+};
+
+const closeHttp = (server: http.Server) =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+/** The catalog service as `npm start` runs it, on the benchmark's database. */
+async function serveCatalog(databaseUrl: string): Promise<ServedByChild> {
+  initTracing("catalog");
+  const config = loadCatalogConfig({
+    CATALOG_HOST: "127.0.0.1",
+    CATALOG_PORT: "0",
+    CATALOG_METRICS_PORT: "0",
+    CATALOG_DATABASE_URL: databaseUrl,
+    LOG_LEVEL: "warn",
+  });
+  const service = await startService({ context: "catalog", serviceDir: catalogDir, config, start: buildCatalog });
+  return { port: service.grpc.port, close: () => service.stop() };
+}
+
+/** The gateway with production settings (tracing, access log written to /dev/null unless turned off). */
+async function serveGateway(catalogAddress: string, accessLog: boolean): Promise<ServedByChild> {
+  initTracing("gateway");
+  const config = loadGatewayConfig({
+    ...Object.fromEntries(contexts.map((context) => [`${envPrefix(context)}_ADDR`, catalogAddress])),
+    GATEWAY_RATE_LIMIT_CAPACITY: "1000000",
+    GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1000000",
+    NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+  });
+  const logger = pino({ level: accessLog ? "info" : "warn", base: { service: "gateway" } }, pino.destination({ dest: "/dev/null", sync: false }));
+  const gateway = await buildGateway(config, { logger });
+  return { port: await listen(gateway), close: () => gateway.shutdown() };
+}
+
+/** A plain express JSON service doing the catalog's work for this call: check the id, read the row, answer JSON. */
+async function serveJsonCatalog(databaseUrl: string): Promise<ServedByChild> {
+  const db = createCatalogDb(databaseUrl);
+  const products = new ProductRepository(db);
+  const app = express();
+  app.get("/v1/products/:productId", async (req, res) => {
+    const id = req.params.productId;
+    if (!uuidPattern.test(id)) {
+      res.status(400).json({ code: "invalid_argument", message: "productId: must be a valid UUID", details: [] });
+      return;
+    }
+    const row = await products.get(id);
+    if (!row) {
+      res.status(404).json({ code: "not_found", message: `product ${id} not found`, details: [] });
+      return;
+    }
+    res.json({
+      product: {
+        id: row.id,
+        sku: row.sku,
+        name: row.name,
+        description: row.description,
+        price: { currencyCode: row.currency, amountMinor: String(row.priceMinor) },
+        createTime: row.createdAt.toISOString(),
+        updateTime: row.updatedAt.toISOString(),
+      },
+    });
+  });
+  const server = http.createServer(app);
+  return {
+    port: await listen(server),
+    close: async () => {
+      await closeHttp(server);
+      await db.$disconnect();
+    },
+  };
+}
+
+/** A naive REST reverse proxy: express and http-proxy-middleware with their defaults. */
+async function serveExpressProxy(targetPort: number): Promise<ServedByChild> {
+  const app = express();
+  app.use(createProxyMiddleware({ target: `http://127.0.0.1:${targetPort}` }));
+  const server = http.createServer(app);
+  return { port: await listen(server), close: () => closeHttp(server) };
+}
+
+interface Servers {
+  databaseUrl: string;
+  catalog: ChildServer;
+  gateway: ChildServer;
+  jsonCatalog: ChildServer;
+  expressProxy: ChildServer;
+  stop(): Promise<void>;
+}
+
+async function startServers(databaseUrl: string, accessLog: boolean): Promise<Servers> {
+  const started: ChildServer[] = [];
+  const child = async (args: string[]) => {
+    const server = await startChildServer(script, { args: ["serve", ...args] });
+    started.push(server);
+    return server;
+  };
+  const stop = async () => {
+    for (const server of started.reverse()) await server.stop();
+  };
+  try {
+    const catalog = await child(["catalog", databaseUrl]);
+    const gateway = await child(["gateway", `127.0.0.1:${catalog.port}`, String(accessLog)]);
+    const jsonCatalog = await child(["json-catalog", databaseUrl]);
+    const expressProxy = await child(["express-proxy", String(jsonCatalog.port)]);
+    return { databaseUrl, catalog, gateway, jsonCatalog, expressProxy, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The processes doing a target's work, for CPU time per call. */
+function serverProcesses(target: Target, servers: Servers, postgres: PostgresBackends): CpuGroup[] {
+  const group = (name: string, child: ChildServer): CpuGroup => ({ name, pids: () => [child.pid] });
+  const byTarget: Record<Target, CpuGroup[]> = {
+    gateway: [group("gateway", servers.gateway), group("catalog", servers.catalog)],
+    "direct gRPC": [group("catalog", servers.catalog)],
+    "express proxy": [group("express proxy", servers.expressProxy), group("JSON service", servers.jsonCatalog)],
+  };
+  return [...byTarget[target], postgres];
+}
+
+interface Measurement {
+  load: LoadResult;
+  /** CPU time per measured call, in microseconds, by process group. */
+  cpuMicrosPerCall: Record<string, number>;
+}
+
+async function measure(target: Target, servers: Servers, options: LoadOptions): Promise<Measurement> {
+  let call: () => Promise<unknown>;
+  let close: () => void;
+  if (target === "direct gRPC") {
+    const client = createServiceClient(CatalogService, { address: `127.0.0.1:${servers.catalog.port}` });
+    call = () => client.getProduct({ productId: product.id });
+    close = () => client.close();
+  } else {
+    const port = target === "gateway" ? servers.gateway.port : servers.expressProxy.port;
+    const client = createJsonClient(`http://127.0.0.1:${port}`, options.concurrency);
+    call = () => client.request("GET", `/v1/products/${product.id}`);
+    close = () => client.close();
+  }
+  try {
+    // Warm-up apart, so that CPU time is counted for the measured calls only.
+    const warmup = await runLoad(call, { ...options, warmupMs: 0, durationMs: Math.max(1, options.warmupMs) });
+    const postgres = new PostgresBackends("postgres", [servers.databaseUrl]);
+    const groups = [...serverProcesses(target, servers, postgres), { name: "load generator", pids: () => [process.pid] }];
+    await postgres.refresh();
+    const window = startCpuWindow(groups);
+    const load = await runLoad(call, { ...options, warmupMs: 0 });
+    await postgres.refresh();
+    const cpu = window.finish();
+    const cpuMicrosPerCall = Object.fromEntries(cpu.groups.map((g) => [g.name, load.calls > 0 ? (g.seconds * 1e6) / load.calls : Number.NaN]));
+    return { load: { ...load, errors: load.errors + warmup.errors, firstError: warmup.firstError ?? load.firstError }, cpuMicrosPerCall };
+  } finally {
+    close();
+  }
+}
+
+function report(results: Map<Target, Measurement[]>, rounds: number): void {
+  const medianOf = (target: Target, figure: (m: Measurement) => number) => median(results.get(target)!.map(figure));
+  if (rounds > 1) console.log(`calls/s, latencies and CPU: medians of ${rounds} rounds`);
+  console.log(
+    formatTable(
+      ["GET /v1/products/{id}", "calls/s", "calls/s per round", "p50 ms", "p99 ms", "errors"],
+      targets.map((target) => [
+        target,
+        Math.round(medianOf(target, (m) => m.load.callsPerSecond)),
+        results.get(target)!.map((m) => Math.round(m.load.callsPerSecond)).join(" "),
+        formatMs(medianOf(target, (m) => m.load.latencyMs.p50)),
+        formatMs(medianOf(target, (m) => m.load.latencyMs.p99)),
+        results.get(target)!.reduce((sum, m) => sum + m.load.errors, 0),
+      ]),
+    ),
+  );
+  console.log();
+  console.log(
+    formatTable(
+      ["CPU per call (us)", "process", "us"],
+      targets.flatMap((target) =>
+        Object.keys(results.get(target)![0]!.cpuMicrosPerCall).map((name) => [target, name, Math.round(medianOf(target, (m) => m.cpuMicrosPerCall[name]!))]),
+      ),
+    ),
+  );
+  console.log();
+  const throughput = (target: Target) => medianOf(target, (m) => m.load.callsPerSecond);
+  console.log(
+    formatTable(
+      ["calls/s ratio", "ratio", "target"],
+      [
+        ["gateway / direct gRPC", formatRatio(throughput("gateway"), throughput("direct gRPC")), ">= 0.60x"],
+        ["gateway / express proxy", formatRatio(throughput("gateway"), throughput("express proxy")), ">= 2.00x"],
+      ],
+    ),
+  );
+}
+
+async function main(): Promise<void> {
+  const config = loadBenchConfig();
+  const { BENCH_GATEWAY_ACCESS_LOG: accessLog } = loadConfig({ BENCH_GATEWAY_ACCESS_LOG: env.bool(true) });
+  console.log(`${describeMachine()} (before)`);
+  console.log(
+    `warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls, ${config.rounds} round(s), ` +
+      `gateway access log ${accessLog ? "on" : "off"}`,
+  );
+  const db = await createTestDatabase("catalog", catalogDir);
+  const servers = await startServers(db.url, accessLog).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
+  });
+  const results = new Map<Target, Measurement[]>(targets.map((target) => [target, []]));
+  try {
+    for (let round = 1; round <= config.rounds; round++) {
+      // Every other round runs backwards, so a slow drift of the machine favours no target.
+      for (const target of round % 2 ? targets : [...targets].reverse()) {
+        process.stderr.write(`round ${round}/${config.rounds}: ${target}\n`);
+        results.get(target)!.push(await measure(target, servers, config));
+      }
+    }
+  } finally {
+    await servers.stop();
+    await db.drop();
+  }
+  report(results, config.rounds);
+  console.log(`\n${describeMachine()} (after)`);
+  const failed = [...results].flatMap(([target, runs]) => runs.filter((m) => m.load.errors > 0).map((m) => ({ target, load: m.load })));
+  for (const { target, load } of failed) console.error(`${target}: ${load.errors} errors, first: ${String(load.firstError)}`);
+  process.exitCode = failed.length > 0 ? 1 : 0;
+}
+
+if (process.argv[2] === "serve") {
+  const [, , , kind, argument, extra] = process.argv;
+  const servers: Record<string, () => Promise<ServedByChild>> = {
+    catalog: () => serveCatalog(argument!),
+    gateway: () => serveGateway(argument!, extra === "true"),
+    "json-catalog": () => serveJsonCatalog(argument!),
+    "express-proxy": () => serveExpressProxy(Number(argument)),
+  };
+  const serve = servers[kind!];
+  if (!serve) throw new Error(`unknown server "${kind}": one of ${Object.keys(servers).join(", ")}`);
+  await serveForParent(serve);
+} else {
+  await main();
+}
