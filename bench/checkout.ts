@@ -10,7 +10,7 @@
  *   BENCH_ORDERS=3000 node --import tsx bench/checkout.ts        (a fixed number of measured orders)
  *
  * Each concurrent customer has an account of its own, as the gateway limits requests per user.
- * Other knobs: BENCH_PRODUCTS, BENCH_ITEMS_PER_ORDER, BENCH_CONFIRM_TIMEOUT_MS,
+ * Other knobs: BENCH_IDLE_MS, BENCH_PRODUCTS, BENCH_ITEMS_PER_ORDER, BENCH_CONFIRM_TIMEOUT_MS,
  * BENCH_LOG_LEVEL (of every process; `info` adds the gateway's access log). Any service setting
  * in the environment (SAGA_CONCURRENCY, DOWNSTREAM_MAX_CONCURRENT_CALLS, ...) reaches the services.
  */
@@ -32,6 +32,8 @@ const targets = { ordersPerSecond: 300, p99Ms: 250 };
 const loadGeneratorName = "load generator (this process)";
 
 const config = loadConfig({
+  /** Length of the window that measures the stack's CPU use with no orders. */
+  BENCH_IDLE_MS: env.int(3_000, { min: 100 }),
   BENCH_WARMUP_MS: env.int(5_000, { min: 0 }),
   BENCH_DURATION_MS: env.int(20_000, { min: 100 }),
   /** Measured orders; when above 0 it replaces BENCH_DURATION_MS. */
@@ -247,7 +249,7 @@ function formatWorkPerOrder(before: WorkCounts, after: WorkCounts, orders: numbe
 
 const errorsOf = (phase: Phase) => phase.placeErrors + phase.timedOut + [...phase.cancelled.values()].reduce((a, b) => a + b, 0);
 
-function report(phase: Phase, warmup: Phase, cpu: CpuWindow, work: string): void {
+function report(phase: Phase, warmup: Phase, cpu: { measured: CpuWindow; idle: CpuWindow }, work: string): void {
   const ordersPerSecond = (phase.confirmed * 1000) / phase.elapsedMs;
   const place = summarize(phase.placeMs);
   const checkout = summarize(phase.checkoutMs);
@@ -273,13 +275,15 @@ function report(phase: Phase, warmup: Phase, cpu: CpuWindow, work: string): void
   console.log(`orders/s reaching CONFIRMED: ${ordersPerSecond.toFixed(1)}   (target ${targets.ordersPerSecond}: ${met(ordersPerSecond >= targets.ordersPerSecond)})`);
   console.log(`end-to-end p99: ${formatMs(checkout.p99)} ms   (target < ${targets.p99Ms} ms: ${met(checkout.p99 < targets.p99Ms)})`);
   console.log();
-  console.log(`CPU during the measured phase (${cpu.cores} cores; machine busy ${cpu.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
-  console.log(formatCpuTable(cpu, "order", phase.confirmed).table);
-  const systemSeconds = cpu.groups.filter((group) => group.name !== loadGeneratorName).reduce((sum, group) => sum + group.seconds, 0);
-  const systemMsPerOrder = (systemSeconds * 1000) / phase.confirmed;
+  const { cores } = cpu.measured;
+  console.log(`CPU during the measured phase (${cores} cores; machine busy ${cpu.measured.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
+  console.log(formatCpuTable(cpu.measured, "order", phase.confirmed, cpu.idle).table);
+  const withoutLoadGenerator = (window: CpuWindow) => ({ ...window, groups: window.groups.filter((group) => group.name !== loadGeneratorName) });
+  const stack = formatCpuTable(withoutLoadGenerator(cpu.measured), "order", phase.confirmed, withoutLoadGenerator(cpu.idle));
+  const ceiling = (cores * 100 - stack.idlePercentOfCore) / (stack.totalMsPerUnit / 10);
   console.log(
-    `CPU-bound ceiling: the stack spent ${systemMsPerOrder.toFixed(1)} ms of CPU per confirmed order, so ${cpu.cores} cores given to it alone ` +
-      `would confirm at most ~${Math.round((cpu.cores * 1000) / systemMsPerOrder)} orders/s.`,
+    `CPU-bound ceiling: each confirmed order cost the stack ${stack.totalMsPerUnit.toFixed(1)} ms of CPU on top of the ` +
+      `${stack.idlePercentOfCore.toFixed(0)}% of a core it uses idle, so ${cores} cores given to it alone would confirm at most ~${Math.round(ceiling)} orders/s.`,
   );
   console.log("Work per confirmed order (transactions include read-only ones and are approximate: PostgreSQL publishes its counters up to a second late):");
   console.log(work);
@@ -289,7 +293,7 @@ function report(phase: Phase, warmup: Phase, cpu: CpuWindow, work: string): void
       "only by the orders outbox relay (woken on commit, then one JetStream publish).",
   );
   console.log(
-    `Everything shares ${cpu.cores} cores: 7 services, the gateway, NATS, PostgreSQL and this load generator, ` +
+    `Everything shares ${cores} cores: 7 services, the gateway, NATS, PostgreSQL and this load generator, ` +
       "so the figures are bounded by CPU, not by any one component's design limit.",
   );
 }
@@ -313,22 +317,30 @@ async function main(): Promise<number> {
         `${itemsPerOrder} items per order, tok_visa; warm-up ${config.BENCH_WARMUP_MS} ms, then ` +
         (config.BENCH_ORDERS > 0 ? `${config.BENCH_ORDERS} measured orders` : `${config.BENCH_DURATION_MS} ms measured`),
     );
-    const load: Load = { api, shop, outcomes, stack, interrupted: () => interrupted };
-    const warmup = await runPhase(load, { durationMs: config.BENCH_WARMUP_MS });
     const postgres = new PostgresBackends("postgres (backends of the stack's databases)", contexts.map((context) => stack.system.databaseUrl(context)));
-    await postgres.refresh();
-    const workBefore = await countWork(stack, nc);
-    const cpuWindow = startCpuWindow([
+    const cpuGroups = [
       ...stack.processes.map((p) => ({ name: p.name, pids: () => [p.pid] })),
       { name: "nats-server (private)", pids: () => [stack.system.nats.pid!] },
       postgres,
       { name: loadGeneratorName, pids: () => [process.pid] },
-    ]);
-    const measured = await runPhase(load, config.BENCH_ORDERS > 0 ? { orders: config.BENCH_ORDERS } : { durationMs: config.BENCH_DURATION_MS });
-    await postgres.refresh();
-    const cpu = cpuWindow.finish();
+    ];
+    const measureCpu = async <T>(during: () => Promise<T>): Promise<{ result: T; cpu: CpuWindow }> => {
+      await postgres.refresh();
+      const window = startCpuWindow(cpuGroups);
+      const result = await during();
+      await postgres.refresh();
+      return { result, cpu: window.finish() };
+    };
+    // What the stack spends with no orders at all (pollers, timers), so per-order costs can leave it out.
+    const { cpu: idle } = await measureCpu(() => new Promise((resolve) => setTimeout(resolve, config.BENCH_IDLE_MS)));
+    const load: Load = { api, shop, outcomes, stack, interrupted: () => interrupted };
+    const warmup = await runPhase(load, { durationMs: config.BENCH_WARMUP_MS });
+    const workBefore = await countWork(stack, nc);
+    const { result: measured, cpu } = await measureCpu(() =>
+      runPhase(load, config.BENCH_ORDERS > 0 ? { orders: config.BENCH_ORDERS } : { durationMs: config.BENCH_DURATION_MS }),
+    );
     const work = formatWorkPerOrder(workBefore, await countWork(stack, nc), measured.confirmed);
-    report(measured, warmup, cpu, work);
+    report(measured, warmup, { measured: cpu, idle }, work);
     const exit = stack.unexpectedExit();
     if (exit) console.error(`the run is void: ${exit}`);
     console.log(`${describeMachine()} (after)`);

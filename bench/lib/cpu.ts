@@ -130,13 +130,39 @@ export function startCpuWindow(groups: CpuGroup[]): { finish(): CpuWindow } {
   };
 }
 
-/** CPU of every group over a window, with the CPU each unit of work (an order, an event) cost. */
-export function formatCpuTable(window: CpuWindow, unit: string, units: number): { table: string; totalMsPerUnit: number } {
-  const msPerUnit = (seconds: number) => (units > 0 ? (seconds * 1000) / units : Number.NaN);
-  const total = window.groups.reduce((sum, group) => sum + group.seconds, 0);
+export interface CpuCost {
+  table: string;
+  /** CPU of all groups per unit of work, net of what they use when idle if an idle window is given. */
+  totalMsPerUnit: number;
+  /** Share of one core all groups use with no work at all (0 without an idle window). */
+  idlePercentOfCore: number;
+}
+
+/**
+ * CPU of every group over a window, with the CPU each unit of work (an order, an event) cost.
+ * Given `idle`, a window of the same groups doing nothing, the cost per unit leaves out what they
+ * spend anyway (polling, timers), which otherwise swamps the figure at low throughput.
+ */
+export function formatCpuTable(window: CpuWindow, unit: string, units: number, idle?: CpuWindow): CpuCost {
+  const idlePercentOf = (name: string) => idle?.groups.find((group) => group.name === name)?.percentOfCore ?? 0;
+  // Noise can make a nearly idle process's net cost come out below zero.
+  const msPerUnit = (seconds: number, idlePercent: number) =>
+    units > 0 ? (Math.max(0, seconds - (idlePercent / 100) * window.wallSeconds) * 1000) / units : Number.NaN;
+  const total = {
+    name: "total",
+    seconds: window.groups.reduce((sum, group) => sum + group.seconds, 0),
+    idlePercent: window.groups.reduce((sum, group) => sum + idlePercentOf(group.name), 0),
+  };
   const rows = [...window.groups]
     .sort((a, b) => b.seconds - a.seconds)
-    .concat({ name: "total", seconds: total, percentOfCore: (100 * total) / window.wallSeconds })
-    .map((group) => [group.name, group.percentOfCore.toFixed(0), msPerUnit(group.seconds).toFixed(3)]);
-  return { table: formatTable(["process", "% of one core", `CPU ms per ${unit}`], rows), totalMsPerUnit: msPerUnit(total) };
+    .map((group) => ({ name: group.name, seconds: group.seconds, idlePercent: idlePercentOf(group.name) }))
+    .concat(total)
+    .map((group) => [
+      group.name,
+      ((100 * group.seconds) / window.wallSeconds).toFixed(0),
+      ...(idle ? [group.idlePercent.toFixed(1)] : []),
+      msPerUnit(group.seconds, group.idlePercent).toFixed(3),
+    ]);
+  const header = ["process", "% of one core", ...(idle ? ["% when idle"] : []), `CPU ms per ${unit}${idle ? " (net of idle)" : ""}`];
+  return { table: formatTable(header, rows), totalMsPerUnit: msPerUnit(total.seconds, total.idlePercent), idlePercentOfCore: total.idlePercent };
 }
