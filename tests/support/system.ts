@@ -43,6 +43,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const dir = await mkdtemp(path.join(tmpdir(), "shop-system-"));
   const databases = new Map<ShopContext, TestDatabase>();
   const services = new Map<ShopContext, ServiceProcess>();
+  const starting = new Map<ShopContext, Promise<void>>();
   let nats: NatsServer | undefined;
 
   const logTails = (lines = 30) =>
@@ -88,11 +89,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       });
     options.contexts.forEach((context, index) => services.set(context, processFor(context, index)));
 
-    const callers = options.contexts.filter((context) => context in callees);
-    const others = options.contexts.filter((context) => !(context in callees));
-    await Promise.all(others.map((context) => services.get(context)!.start()));
-    await Promise.all(callers.map((context) => services.get(context)!.start()));
+    const startAfterCallees = (context: ShopContext): Promise<void> => {
+      let started = starting.get(context);
+      if (!started) {
+        const present = (callees[context] ?? []).filter((callee) => services.has(callee));
+        started = Promise.all(present.map(startAfterCallees)).then(() => services.get(context)!.start());
+        starting.set(context, started);
+      }
+      return started;
+    };
+    await Promise.all(options.contexts.map(startAfterCallees));
   } catch (err) {
+    // Starts still under way would otherwise spawn processes after the cleanup.
+    await Promise.allSettled(starting.values());
     await stop().catch(() => undefined);
     throw err;
   }
