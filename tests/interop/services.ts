@@ -4,8 +4,8 @@ import type { ShopContext } from "@shop/contracts";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { demoProducts, envPrefix, startService, type BaseServiceConfig, type StartedParts, type Logger } from "@shop/runtime";
-import { createTestDatabase } from "@shop/runtime/testing";
+import { demoProducts, type BaseServiceConfig, type StartedParts, type Logger } from "@shop/runtime";
+import { startTestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../services/catalog/src/config.js";
 import { buildCatalog } from "../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../services/inventory/src/config.js";
@@ -63,30 +63,8 @@ function serviceUnderTest<C extends BaseServiceConfig>({ loadConfig, build, env,
   return {
     ...entry,
     async start() {
-      const serviceDir = path.join(servicesDir, entry.context);
-      const db = await createTestDatabase(entry.context, serviceDir);
-      const prefix = envPrefix(entry.context);
-      const config = loadConfig({
-        [`${prefix}_HOST`]: "127.0.0.1",
-        [`${prefix}_PORT`]: "0",
-        [`${prefix}_METRICS_PORT`]: "0",
-        [`${prefix}_DATABASE_URL`]: db.url,
-        LOG_LEVEL: "silent",
-        ...env,
-      });
-      try {
-        const running = await startService({ context: entry.context, serviceDir, config, start: build });
-        return {
-          port: running.grpc.port,
-          async stop() {
-            await running.stop();
-            await db.drop();
-          },
-        };
-      } catch (err) {
-        await db.drop();
-        throw err;
-      }
+      const service = await startTestService(servicesDir, entry.context, loadConfig, build, { env: env as Record<string, string> });
+      return { port: service.running.grpc.port, stop: () => service.stop() };
     },
   };
 }

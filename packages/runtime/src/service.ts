@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { ShopContext } from "@shop/contracts";
 import { ConfigError, env, loadConfig, type ConfigOf, type EnvVar } from "./config.js";
-import { prepareDatabase } from "./db.js";
+import { defaultDatabasePoolSize, prepareDatabase } from "./db.js";
 import { startGrpcServer, type RunningGrpcServer, type ServiceRegistration } from "./grpc-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
@@ -13,6 +13,7 @@ export interface BaseServiceConfig {
   port: number;
   metricsPort: number;
   databaseUrl: string;
+  databasePoolSize: number;
   natsUrl: string;
   logLevel: string;
   shutdownGraceMs: number;
@@ -31,6 +32,7 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
       [`${p}_PORT`]: env.port(topology[context].port),
       [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
       [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
+      DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
       NATS_URL: env.string("nats://127.0.0.1:4222"),
       LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
       SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
@@ -44,6 +46,7 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
     port: base[`${p}_PORT`] as number,
     metricsPort: base[`${p}_METRICS_PORT`] as number,
     databaseUrl: base[`${p}_DATABASE_URL`] as string,
+    databasePoolSize: base.DATABASE_POOL_SIZE as number,
     natsUrl: base.NATS_URL as string,
     logLevel: base.LOG_LEVEL as string,
     shutdownGraceMs: base.SHUTDOWN_GRACE_MS as number,

@@ -8,7 +8,7 @@ import type { CatalogConfig } from "./config.js";
 
 /** Wires the catalog: database, repositories, handlers. No listening here. */
 export async function buildCatalog({ config, logger }: { config: CatalogConfig; logger: Logger }): Promise<StartedParts> {
-  const db = createCatalogDb(config.databaseUrl);
+  const db = createCatalogDb(config.databaseUrl, config.databasePoolSize);
   const products = new ProductRepository(db);
   if (config.SEED_DEMO_DATA) await seedDemoCatalog(products, logger);
   return {

@@ -9,7 +9,7 @@ import type { InventoryConfig } from "./config.js";
 
 /** Wires inventory: database, repositories, handlers. No listening here. */
 export async function buildInventory({ config, logger }: { config: InventoryConfig; logger: Logger }): Promise<StartedParts> {
-  const db = createInventoryDb(config.databaseUrl);
+  const db = createInventoryDb(config.databaseUrl, config.databasePoolSize);
   const stock = new StockRepository(db);
   if (config.SEED_DEMO_DATA) await seedDemoStock(stock, logger);
   return {

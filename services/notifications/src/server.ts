@@ -16,7 +16,7 @@ export async function buildNotifications(
   { config, logger }: { config: NotificationsConfig; logger: Logger },
   subscription: NotificationSubscription = defaultSubscription,
 ): Promise<StartedParts> {
-  const db = createNotificationsDb(config.databaseUrl);
+  const db = createNotificationsDb(config.databaseUrl, config.databasePoolSize);
   const notifications = new NotificationRepository(db);
   const nc = await connectNats("notifications", config.natsUrl);
   let consumers: EventConsumer[];

@@ -24,7 +24,7 @@ export async function buildOrders(
   { config, logger }: { config: OrdersConfig; logger: Logger },
   overrides: OrdersOverrides = {},
 ): Promise<StartedParts> {
-  const db = createOrdersDb(config.databaseUrl);
+  const db = createOrdersDb(config.databaseUrl, config.databasePoolSize);
   const history = new OrderHistoryRepository(db);
   let events: EventPublishing | undefined;
   let consumer: EventConsumer;

@@ -7,7 +7,7 @@ import type { PaymentsConfig } from "./config.js";
 
 /** Wires payments: database, event relay to NATS, repository, handlers. No listening here. */
 export async function buildPayments({ config, logger }: { config: PaymentsConfig; logger: Logger }): Promise<StartedParts> {
-  const db = createPaymentsDb(config.databaseUrl);
+  const db = createPaymentsDb(config.databaseUrl, config.databasePoolSize);
   let events: EventPublishing;
   try {
     events = await startEventPublishing({ context: "payments", natsUrl: config.natsUrl, db, logger });

@@ -7,7 +7,7 @@ import type { ShippingConfig } from "./config.js";
 
 /** Wires shipping: database, event relay to NATS, repository, handlers. No listening here. */
 export async function buildShipping({ config, logger }: { config: ShippingConfig; logger: Logger }): Promise<StartedParts> {
-  const db = createShippingDb(config.databaseUrl);
+  const db = createShippingDb(config.databaseUrl, config.databasePoolSize);
   let events: EventPublishing;
   try {
     events = await startEventPublishing({ context: "shipping", natsUrl: config.natsUrl, db, logger });

@@ -8,7 +8,7 @@ import type { UsersConfig } from "./config.js";
 
 /** Wires the users service: database, admin account, handlers. No listening here. */
 export async function buildUsers({ config, logger }: { config: UsersConfig; logger: Logger }): Promise<StartedParts> {
-  const db = createUsersDb(config.databaseUrl);
+  const db = createUsersDb(config.databaseUrl, config.databasePoolSize);
   const users = new UserRepository(db);
   await seedAdmin(users, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD }, logger);
   return {

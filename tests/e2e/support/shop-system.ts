@@ -6,15 +6,13 @@ import type { ShopContext } from "@shop/contracts";
 import {
   createLogger,
   envPrefix,
-  startService,
   streamName,
   type BaseServiceConfig,
   type Logger,
-  type RunningService,
   type ServiceRegistration,
   type StartedParts,
 } from "@shop/runtime";
-import { createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { startTestService, waitFor, type TestService } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../../../gateway/src/config.js";
 import { buildGateway, type GatewayServer } from "../../../gateway/src/server.js";
 import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
@@ -54,16 +52,9 @@ export interface ShopSystem {
   stop(): Promise<void>;
 }
 
-interface StartedService {
-  running: RunningService;
-  db: TestDatabase;
-}
-
 /** `<CONTEXT>_ADDR` of each service, as orders and the gateway read where to call. */
-function addressEnv(services: Partial<Record<ShopContext, StartedService>>): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(services).map(([context, service]) => [`${envPrefix(context as ShopContext)}_ADDR`, service.running.grpc.address]),
-  );
+function addressEnv(services: Partial<Record<ShopContext, TestService>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(services).map(([context, service]) => [`${envPrefix(context as ShopContext)}_ADDR`, service.address]));
 }
 
 /**
@@ -77,34 +68,17 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
   const durable = { orderHistory: `e2e_${runId}_order_history`, notifications: `e2e_${runId}_notifications` };
   // Shared by users (issues tokens) and the gateway (verifies them).
   const tokenEnv = { JWT_SECRET: `e2e-secret-${runId}`, JWT_ISSUER: "shop-users", JWT_AUDIENCE: "shop-api" };
-  const started: StartedService[] = [];
+  const started: TestService[] = [];
 
   async function start<C extends BaseServiceConfig>(
     context: ShopContext,
     load: (source: NodeJS.ProcessEnv) => C,
     build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
-    env: NodeJS.ProcessEnv = {},
-  ): Promise<StartedService> {
-    const serviceDir = path.join(servicesDir, context);
-    const db = await createTestDatabase(context, serviceDir);
-    const prefix = envPrefix(context);
-    try {
-      const config = load({
-        [`${prefix}_HOST`]: "127.0.0.1",
-        [`${prefix}_PORT`]: "0",
-        [`${prefix}_METRICS_PORT`]: "0",
-        [`${prefix}_DATABASE_URL`]: db.url,
-        NATS_URL: natsUrl,
-        LOG_LEVEL: "silent",
-        ...env,
-      });
-      const service = { running: await startService({ context, serviceDir, config, logger: createLogger(context, "silent"), start: build }), db };
-      started.push(service);
-      return service;
-    } catch (err) {
-      await db.drop();
-      throw err;
-    }
+    env: Record<string, string> = {},
+  ): Promise<TestService> {
+    const service = await startTestService(servicesDir, context, load, build, { env: { NATS_URL: natsUrl, ...env } });
+    started.push(service);
+    return service;
   }
 
   let gateway: GatewayServer | undefined;
@@ -115,8 +89,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
   const stop = async () => {
     await gateway?.shutdown();
     // Last started first: orders' saga must not call services that are already gone.
-    for (const { running } of [...started].reverse()) await running.stop();
-    await Promise.all(started.map(({ db }) => db.drop()));
+    for (const service of [...started].reverse()) await service.stop();
     const nc = await connect({ servers: natsUrl });
     try {
       const jsm = await nc.jetstreamManager();
@@ -152,7 +125,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
         SAGA_POLL_MS: "100",
       },
     );
-    const services: Record<ShopContext, StartedService> = { users, catalog, inventory, payments, shipping, notifications, orders };
+    const services: Record<ShopContext, TestService> = { users, catalog, inventory, payments, shipping, notifications, orders };
 
     gateway = await buildGateway(
       loadGatewayConfig({
@@ -172,7 +145,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
     const listening = gateway;
     await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
     const { port } = listening.address() as AddressInfo;
-    const addresses = Object.fromEntries(Object.entries(services).map(([context, { running }]) => [context, running.grpc.address]));
+    const addresses = Object.fromEntries(Object.entries(services).map(([context, service]) => [context, service.address]));
     return { gatewayUrl: `http://127.0.0.1:${port}`, addresses: addresses as Record<ShopContext, string>, ordersDatabaseUrl: orders.db.url, stop };
   } catch (err) {
     await stop();

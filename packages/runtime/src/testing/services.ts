@@ -24,7 +24,7 @@ export interface TestServiceOptions {
 
 /**
  * One service in this process, as `main.ts` runs it but on a fresh database of its own, a
- * free port, metrics off and silent logs; on the test run's own NATS when `npm test` set
+ * free port, a small connection pool, metrics off and silent logs; on the test run's own NATS when `npm test` set
  * `NATS_URL`.
  */
 export async function startTestService<C extends BaseServiceConfig>(
@@ -43,6 +43,8 @@ export async function startTestService<C extends BaseServiceConfig>(
     [`${prefix}_METRICS_PORT`]: "0",
     [`${prefix}_DATABASE_URL`]: db.url,
     LOG_LEVEL: "silent",
+    // Test files run in parallel, several whole systems at once, on one PostgreSQL.
+    DATABASE_POOL_SIZE: "3",
     ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
     ...options.env,
   });

@@ -1,8 +1,8 @@
-import { PrismaPg } from "@prisma/adapter-pg";
+import { databaseAdapter } from "@shop/runtime";
 import { PrismaClient } from "./generated/client.js";
 
 export type CatalogDb = PrismaClient;
 
-export function createCatalogDb(databaseUrl: string): CatalogDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export function createCatalogDb(databaseUrl: string, poolSize?: number): CatalogDb {
+  return new PrismaClient({ adapter: databaseAdapter(databaseUrl, poolSize) });
 }

@@ -1,8 +1,8 @@
-import { PrismaPg } from "@prisma/adapter-pg";
+import { databaseAdapter } from "@shop/runtime";
 import { PrismaClient } from "./generated/client.js";
 
 export type NotificationsDb = PrismaClient;
 
-export function createNotificationsDb(databaseUrl: string): NotificationsDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export function createNotificationsDb(databaseUrl: string, poolSize?: number): NotificationsDb {
+  return new PrismaClient({ adapter: databaseAdapter(databaseUrl, poolSize) });
 }

@@ -1,8 +1,8 @@
-import { PrismaPg } from "@prisma/adapter-pg";
+import { databaseAdapter } from "@shop/runtime";
 import { PrismaClient } from "./generated/client.js";
 
 export type PaymentsDb = PrismaClient;
 
-export function createPaymentsDb(databaseUrl: string): PaymentsDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export function createPaymentsDb(databaseUrl: string, poolSize?: number): PaymentsDb {
+  return new PrismaClient({ adapter: databaseAdapter(databaseUrl, poolSize) });
 }

@@ -1,8 +1,8 @@
-import { PrismaPg } from "@prisma/adapter-pg";
+import { databaseAdapter } from "@shop/runtime";
 import { PrismaClient } from "./generated/client.js";
 
 export type ShippingDb = PrismaClient;
 
-export function createShippingDb(databaseUrl: string): ShippingDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export function createShippingDb(databaseUrl: string, poolSize?: number): ShippingDb {
+  return new PrismaClient({ adapter: databaseAdapter(databaseUrl, poolSize) });
 }

@@ -1,8 +1,8 @@
-import { PrismaPg } from "@prisma/adapter-pg";
+import { databaseAdapter } from "@shop/runtime";
 import { PrismaClient } from "./generated/client.js";
 
 export type UsersDb = PrismaClient;
 
-export function createUsersDb(databaseUrl: string): UsersDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+export function createUsersDb(databaseUrl: string, poolSize?: number): UsersDb {
+  return new PrismaClient({ adapter: databaseAdapter(databaseUrl, poolSize) });
 }

@@ -3,13 +3,12 @@ import type { ShopContext } from "@shop/contracts";
 import {
   createLogger,
   envPrefix,
-  startService,
   type BaseServiceConfig,
   type Logger,
   type ServiceRegistration,
   type StartedParts,
 } from "@shop/runtime";
-import { createTestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, startTestService as startInProcess, type TestService as RuntimeTestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../../../services/inventory/src/config.js";
@@ -40,24 +39,26 @@ interface ServiceDefinition<C extends BaseServiceConfig> {
 /** A service definition with its config type hidden, so one table can hold them all. */
 interface Buildable {
   configure(source: NodeJS.ProcessEnv): { config: BaseServiceConfig; build(logger: Logger): Promise<StartedParts> };
+  start(env: NodeJS.ProcessEnv): Promise<RuntimeTestService>;
 }
 
-const define = <C extends BaseServiceConfig>({ load, build, env }: ServiceDefinition<C>): Buildable => ({
+const define = <C extends BaseServiceConfig>(context: ShopContext, { load, build, env }: ServiceDefinition<C>): Buildable => ({
   configure(source) {
     const config = load({ ...env, ...source });
     return { config, build: (logger) => build({ config, logger }) };
   },
+  start: (extra) => startInProcess(servicesDir, context, load, build, { env: { ...env, ...extra } as Record<string, string> }),
 });
 
 const definitions: Record<ShopContext, Buildable> = {
-  users: define({ load: loadUsersConfig, build: buildUsers, env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" } }),
-  catalog: define({ load: loadCatalogConfig, build: buildCatalog, env: { SEED_DEMO_DATA: "false" } }),
-  inventory: define({ load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
-  payments: define({ load: loadPaymentsConfig, build: buildPayments }),
-  shipping: define({ load: loadShippingConfig, build: buildShipping }),
+  users: define("users", { load: loadUsersConfig, build: buildUsers, env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" } }),
+  catalog: define("catalog", { load: loadCatalogConfig, build: buildCatalog, env: { SEED_DEMO_DATA: "false" } }),
+  inventory: define("inventory", { load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
+  payments: define("payments", { load: loadPaymentsConfig, build: buildPayments }),
+  shipping: define("shipping", { load: loadShippingConfig, build: buildShipping }),
   // A loaded test machine may need more than the default 5 s to settle a cancellation in the call.
-  orders: define({ load: loadOrdersConfig, build: buildOrders, env: { ORDER_CANCEL_WAIT_MS: "15000" } }),
-  notifications: define({ load: loadNotificationsConfig, build: buildNotifications }),
+  orders: define("orders", { load: loadOrdersConfig, build: buildOrders, env: { ORDER_CANCEL_WAIT_MS: "15000" } }),
+  notifications: define("notifications", { load: loadNotificationsConfig, build: buildNotifications }),
 };
 
 function baseEnv(context: ShopContext, databaseUrl: string): NodeJS.ProcessEnv {
@@ -87,24 +88,8 @@ export interface TestService {
  * wade through what other runs published.
  */
 export async function startTestService(context: ShopContext, env: NodeJS.ProcessEnv = {}): Promise<TestService> {
-  const serviceDir = path.join(servicesDir, context);
-  const db = await createTestDatabase(context, serviceDir);
-  try {
-    const { config, build } = definitions[context].configure({ ...baseEnv(context, db.url), ...env });
-    const running = await startService({ context, serviceDir, config, logger: createLogger(context, "silent"), start: ({ logger }) => build(logger) });
-    return {
-      context,
-      address: running.grpc.address,
-      databaseUrl: db.url,
-      async stop() {
-        await running.stop();
-        await db.drop();
-      },
-    };
-  } catch (err) {
-    await db.drop();
-    throw err;
-  }
+  const service = await definitions[context].start({ NATS_URL: sharedNatsUrl, ...env });
+  return { context, address: service.address, databaseUrl: service.db.url, stop: () => service.stop() };
 }
 
 export interface TestProvider {
