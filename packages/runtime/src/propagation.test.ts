@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { createServiceClient } from "./grpc-client.js";
@@ -11,6 +12,7 @@ const spans = new InMemorySpanExporter();
 let front: RunningGrpcServer;
 let back: RunningGrpcServer;
 const seenByBack: RequestContext[] = [];
+const slowId = "8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e0999";
 const product = { id: "8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e0001", sku: "MUG-001", name: "Mug" };
 
 beforeAll(async () => {
@@ -22,8 +24,10 @@ beforeAll(async () => {
     port: 0,
     registrations: [
       registration(CatalogService, {
-        getProduct() {
+        async getProduct(req: { productId: string }, ctx: { signal: AbortSignal }) {
           seenByBack.push({ ...currentContext()! });
+          // "slow" answers only when the call is given up, like a stuck upstream.
+          if (req.productId === slowId) await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
           return { product };
         },
       } as never),
@@ -62,5 +66,16 @@ describe("work context across gRPC hops", () => {
     expect(seen.deadline).toBeLessThan(started + 5_100);
     const names = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
     expect(names.filter((n) => n === "shop.catalog.v1.CatalogService/GetProduct")).toHaveLength(4);
+  });
+
+  it("gives up at the deadline with DEADLINE_EXCEEDED, and on abort with CANCELED", async () => {
+    const client = createServiceClient(CatalogService, { address: back.address });
+    const late = await client.getProduct({ productId: slowId }, { timeoutMs: 200 }).catch((err: unknown) => ConnectError.from(err));
+    expect((late as ConnectError).code).toBe(Code.DeadlineExceeded);
+    const controller = new AbortController();
+    const pending = client.getProduct({ productId: slowId }, { signal: controller.signal }).catch((err: unknown) => ConnectError.from(err));
+    controller.abort();
+    expect(((await pending) as ConnectError).code).toBe(Code.Canceled);
+    client.close();
   });
 });
