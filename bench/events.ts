@@ -24,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import {
   createLogger,
   enqueueEvent,
@@ -74,14 +74,15 @@ const config = loadConfig({
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 const now = () => performance.timeOrigin + performance.now();
 
-/**
- * The event type of the private context, `shop.<context>.v1.BenchEvent`, shaped like OrderConfirmed,
- * so `enqueueEvent` files it under `shop.<context>.bench_event` and nobody else's stream sees it.
- */
+/** The fields of an OrderConfirmed, so payloads have a realistic size. */
 type BenchEvent = Message<string> & { orderId: string; userId: string; currencyCode: string; amountMinor: bigint };
 
+/**
+ * The event type of the private context, `shop.<context>.v1.BenchEvent`, so `enqueueEvent` files
+ * it under `shop.<context>.bench_event` and nobody else's stream sees it.
+ */
 function benchEventSchema(context: string): GenMessage<BenchEvent> {
-  const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: 1, jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) });
+  const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) });
   const file = create(FileDescriptorProtoSchema, {
     name: `bench/${context}.proto`,
     package: `shop.${context}.v1`,
@@ -103,8 +104,12 @@ function benchEventSchema(context: string): GenMessage<BenchEvent> {
 
 // ---------------------------------------------------------------- consumer process
 
-type ParentMessage = { kind: "collect" } | { kind: "stop" };
-type ChildMessage = { kind: "ready" } | { kind: "applied"; events: [string, number][] } | { kind: "stopped" };
+type ParentMessage = { kind: "count" } | { kind: "collect" } | { kind: "stop" };
+type ChildMessage =
+  | { kind: "ready" }
+  | { kind: "count"; applied: number }
+  | { kind: "applied"; events: [string, number][] }
+  | { kind: "stopped" };
 
 /**
  * `db` whose transactions note, for each event id the handler hands to `noteApplied`, when the
@@ -135,6 +140,7 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
   const schema = benchEventSchema(context);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const applied: [string, number][] = [];
+  let appliedBefore = 0;
   const { db, noteApplied } = timingCommits(pgEventDatabase(pool), applied);
   const nc = await connect({ servers: natsUrl, name: "bench-events-consumer" });
   const consumer = await startEventConsumer({
@@ -152,7 +158,12 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
     },
   });
   process.on("message", (message: ParentMessage) => {
+    if (message.kind === "count") {
+      send({ kind: "count", applied: appliedBefore + applied.length });
+      return;
+    }
     if (message.kind === "collect") {
+      appliedBefore += applied.length;
       send({ kind: "applied", events: applied.splice(0) });
       return;
     }
@@ -197,6 +208,11 @@ class ConsumerProcess {
     return answer;
   }
 
+  /** Events applied since the consumer started; asking costs the database nothing. */
+  async appliedCount(): Promise<number> {
+    return (await this.reply("count", { kind: "count" })).applied;
+  }
+
   /** Event ids applied since the last collect, with the commit time of their effect. */
   async collect(): Promise<Map<string, number>> {
     return new Map((await this.reply("applied", { kind: "collect" })).events);
@@ -217,7 +233,6 @@ interface Pipeline {
   schema: GenMessage<BenchEvent>;
   producerDb: EventDatabase;
   notifyRelay: () => void;
-  countEffects: () => Promise<number>;
   js: JetStreamClient;
   consumer: ConsumerProcess;
   /** Events enqueued so far, all modes and the warm-up together. */
@@ -282,7 +297,7 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
     maxInFlight: config.BENCH_PRODUCER_CONNECTIONS,
   });
   pipeline.enqueued += committed.size;
-  await waitFor(pipeline.countEffects, (applied) => applied >= pipeline.enqueued, {
+  await waitFor(() => pipeline.consumer.appliedCount(), (applied) => applied >= pipeline.enqueued, {
     timeoutMs: config.BENCH_DRAIN_TIMEOUT_MS,
     intervalMs: 50,
     what: `the consumer to apply all ${pipeline.enqueued} events`,
@@ -490,7 +505,6 @@ async function main(): Promise<number> {
       schema: benchEventSchema(context),
       producerDb: pgEventDatabase(producerPool),
       notifyRelay: () => relay.notify(),
-      countEffects: async () => (await scratch.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM effects")).rows[0]!.n,
       js: nc.jetstream(),
       consumer,
       enqueued: 0,
