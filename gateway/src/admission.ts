@@ -12,6 +12,8 @@ import type { Upstreams } from "./upstreams.js";
 /** One request as the gateway sees it, from arrival to the access log line. */
 export interface Exchange {
   readonly correlationId: string;
+  /** When the request arrived (epoch ms): a client's timeout counts from here, not from the upstream call. */
+  readonly receivedAt: number;
   readonly clientAddress: string;
   /** Trace context for upstream calls: the request's own server span as parent. */
   readonly trace: TraceCarrier;

@@ -41,7 +41,7 @@ export async function handleMeSummary(parts: GatewayParts, req: IncomingMessage,
   }
   const caller = (await admit(parts, exchange, req.headers.authorization, false))!;
   const timeoutMs = timeoutFromHeaders(req.headers, parts.config.upstreamTimeoutMs);
-  const call = { signal: clientGone(res), timeoutMs, headers: upstreamHeaders(exchange, caller) };
+  const call = { signal: clientGone(res), timeoutMs, startedAt: exchange.receivedAt, headers: upstreamHeaders(exchange, caller) };
   const { upstreams } = parts;
 
   const [user, recentOrders, notifications] = await Promise.allSettled([

@@ -58,7 +58,7 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
 
   const respond = async (): Promise<StoredResponse> => {
     const headers = upstreamHeaders(exchange, caller, idempotencyKey);
-    const output = await parts.upstreams.call(route.upstream, route.method, input, { signal, timeoutMs, headers });
+    const output = await parts.upstreams.call(route.upstream, route.method, input, { signal, timeoutMs, startedAt: exchange.receivedAt, headers });
     return { status: 200, body: renderResponse(route, output, parts.registry) };
   };
 

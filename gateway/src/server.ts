@@ -124,6 +124,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), { "http.request.method": req.method });
     const exchange: Exchange = {
       correlationId: correlationIdOf(req.headers),
+      receivedAt: Date.now(),
       clientAddress: clientAddressOf(req, config.trustProxy),
       trace: span.carrier,
       route: "unmatched",

@@ -5,7 +5,10 @@ import { gatewayMetrics } from "./ops/metrics.js";
 
 export interface UpstreamCall {
   signal: AbortSignal;
+  /** The client's timeout. */
   timeoutMs: number;
+  /** When that timeout started (epoch ms; the request's arrival), so gateway work counts against it. */
+  startedAt?: number;
   headers: Record<string, string>;
 }
 
@@ -36,7 +39,8 @@ export class Upstreams {
     call: UpstreamCall,
   ): Promise<MessageShape<O>> {
     try {
-      const response = await this.transport(upstream).unary(method, call.signal, call.timeoutMs, call.headers, input);
+      const remainingMs = Math.max(1, (call.startedAt ?? Date.now()) + call.timeoutMs - Date.now());
+      const response = await this.transport(upstream).unary(method, call.signal, remainingMs, call.headers, input);
       return response.message;
     } catch (err) {
       const error = ConnectError.from(err);
