@@ -3,6 +3,10 @@ import type { DescService, JsonObject } from "@bufbuild/protobuf";
 import type { ShopContext } from "@shop/contracts";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
+import { NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
+import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
 import { demoProducts, type BaseServiceConfig, type StartedParts, type Logger } from "@shop/runtime";
 import { startTestService } from "@shop/runtime/testing";
@@ -10,6 +14,14 @@ import { loadCatalogConfig } from "../../services/catalog/src/config.js";
 import { buildCatalog } from "../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../services/inventory/src/config.js";
 import { buildInventory } from "../../services/inventory/src/server.js";
+import { loadNotificationsConfig } from "../../services/notifications/src/config.js";
+import { buildNotifications } from "../../services/notifications/src/server.js";
+import { loadOrdersConfig } from "../../services/orders/src/config.js";
+import { buildOrders } from "../../services/orders/src/server.js";
+import { loadPaymentsConfig } from "../../services/payments/src/config.js";
+import { buildPayments } from "../../services/payments/src/server.js";
+import { loadShippingConfig } from "../../services/shipping/src/config.js";
+import { buildShipping } from "../../services/shipping/src/server.js";
 import { loadUsersConfig } from "../../services/users/src/config.js";
 import { buildUsers } from "../../services/users/src/server.js";
 
@@ -126,6 +138,63 @@ export const servicesUnderTest: ServiceUnderTest[] = [
       { method: "GetStock", request: { productId: "not-a-uuid" }, code: "INVALID_ARGUMENT", messageContains: "productId" },
       { method: "GetReservation", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
       { method: "SetStock", request: { productId: demoProduct.id, quantity: 1 }, code: "UNAUTHENTICATED", messageContains: "authentication" },
+    ],
+  }),
+  serviceUnderTest({
+    context: "payments",
+    service: PaymentService,
+    loadConfig: loadPaymentsConfig,
+    build: buildPayments,
+    success: {
+      method: "AuthorizePayment",
+      request: { orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10", userId: admin["x-user-id"], amount: { currencyCode: "USD", amountMinor: "1299" }, paymentToken: "tok_visa" },
+      response: { payment: { orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10", status: "PAYMENT_STATUS_AUTHORIZED" } },
+    },
+    failures: [
+      { method: "AuthorizePayment", request: { orderId: unknownId, userId: unknownId, paymentToken: "visa" }, code: "INVALID_ARGUMENT", messageContains: "amount" },
+      { method: "GetPayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "CapturePayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
+    ],
+  }),
+  serviceUnderTest({
+    context: "shipping",
+    service: ShippingService,
+    loadConfig: loadShippingConfig,
+    build: buildShipping,
+    success: {
+      method: "CancelShipment",
+      request: { orderId: "5a1f0c3e-2b7d-4c9a-8e6f-0d4b3a2c1e90" },
+      response: { shipment: { orderId: "5a1f0c3e-2b7d-4c9a-8e6f-0d4b3a2c1e90", status: "SHIPMENT_STATUS_CANCELLED" } },
+    },
+    failures: [
+      { method: "CreateShipment", request: { orderId: "nope", userId: unknownId }, code: "INVALID_ARGUMENT", messageContains: "orderId" },
+      { method: "DispatchShipment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "GetShipment", request: { orderId: unknownId }, code: "UNAUTHENTICATED", messageContains: "authentication" },
+    ],
+  }),
+  serviceUnderTest({
+    context: "orders",
+    service: OrderService,
+    loadConfig: loadOrdersConfig,
+    build: buildOrders,
+    // A fresh database: an empty first page (JSON omits empty fields), decoded from the wire.
+    success: { method: "ListOrders", request: { pageSize: 5 }, metadata: admin, response: {} },
+    failures: [
+      { method: "ListOrders", request: { pageSize: 500 }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageSize" },
+      { method: "GetOrder", request: { orderId: unknownId }, metadata: admin, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "ListOrders", request: {}, code: "UNAUTHENTICATED", messageContains: "authentication" },
+    ],
+  }),
+  serviceUnderTest({
+    context: "notifications",
+    service: NotificationService,
+    loadConfig: loadNotificationsConfig,
+    build: buildNotifications,
+    success: { method: "ListNotifications", request: { pageSize: 5 }, metadata: admin, response: {} },
+    failures: [
+      { method: "ListNotifications", request: { pageToken: "!!" }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageToken" },
+      { method: "ListNotifications", request: { pageSize: 101 }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageSize" },
+      { method: "ListNotifications", request: {}, code: "UNAUTHENTICATED", messageContains: "authentication" },
     ],
   }),
 ];
