@@ -19,6 +19,22 @@ export const errors = {
   internal: (message = "internal error") => new ConnectError(message, Code.Internal),
 };
 
+/**
+ * Metadata of an UNAVAILABLE answer from a service that is itself healthy while something it
+ * depends on failed for a moment (the payment provider): callers retry it, but their circuit
+ * breakers must not count it as the service being down.
+ */
+export const dependencyFailureKey = "x-shop-dependency-failure";
+
+/** UNAVAILABLE because of a dependency of the answering service, not the service itself. */
+export function dependencyUnavailable(message: string): ConnectError {
+  return new ConnectError(message, Code.Unavailable, { [dependencyFailureKey]: "true" });
+}
+
+export function isDependencyFailure(err: unknown): boolean {
+  return err instanceof ConnectError && err.metadata.get(dependencyFailureKey) === "true";
+}
+
 /** `invalid_argument` style names, as used in REST error bodies (DESIGN §5). */
 export function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();

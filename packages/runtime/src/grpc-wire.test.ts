@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { describe, expect, it } from "vitest";
+import { dependencyUnavailable, isDependencyFailure } from "./errors.js";
 import { errorFromStatus, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 
 describe("gRPC wire mapping", () => {
@@ -30,5 +31,13 @@ describe("gRPC wire mapping", () => {
     const headers = headersFromMetadata(metadata);
     expect(headers.get("x-user-id")).toBe("u-1");
     expect(headers.get("trace-bin")).toBe("AQID");
+  });
+
+  it("keeps the dependency-failure mark, so breakers downstream of the wire can tell", () => {
+    const status = statusFromError(dependencyUnavailable("payment provider temporarily unavailable"));
+    const back = errorFromStatus({ code: status.code!, details: status.details!, metadata: status.metadata! });
+    expect([back.code, isDependencyFailure(back)]).toEqual([Code.Unavailable, true]);
+    const plain = statusFromError(new ConnectError("down", Code.Unavailable));
+    expect(isDependencyFailure(errorFromStatus({ code: plain.code!, details: plain.details!, metadata: plain.metadata! }))).toBe(false);
   });
 });

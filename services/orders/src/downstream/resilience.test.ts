@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { dependencyUnavailable } from "@shop/runtime";
 import { failureOf, waitFor } from "@shop/runtime/testing";
 import { resilienceInterceptor, type ResilienceOptions } from "./resilience.js";
 
@@ -23,6 +24,19 @@ function shippingAnswering(cancelShipment: () => Promise<object> | object, optio
 }
 
 describe("downstream resilience", () => {
+  it("does not open the circuit when a healthy downstream reports its own dependency failing", async () => {
+    let failures = 0;
+    const shipping = shippingAnswering(() => {
+      if (failures++ < 6) throw dependencyUnavailable("carrier temporarily unavailable");
+      return {};
+    });
+    for (let i = 0; i < 6; i++) {
+      expect(await failureOf(shipping.client.cancelShipment({ orderId }))).toEqual({ code: Code.Unavailable, message: "carrier temporarily unavailable" });
+    }
+    await shipping.client.cancelShipment({ orderId });
+    expect(shipping.calls()).toBe(7);
+  });
+
   it("opens the circuit after consecutive outages, fails fast while open, and closes after a good trial call", async () => {
     let healthy = false;
     const shipping = shippingAnswering(() => {

@@ -1,6 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { BrokenCircuitError, BulkheadRejectedError, bulkhead, circuitBreaker, ConsecutiveBreaker, handleWhen, wrap } from "cockatiel";
-import { Code, ConnectError } from "@shop/runtime";
+import { Code, ConnectError, isDependencyFailure } from "@shop/runtime";
 
 export interface ResilienceOptions {
   /** Calls in flight to the downstream at once; more wait in the queue. */
@@ -12,9 +12,10 @@ export interface ResilienceOptions {
   breakerHalfOpenAfterMs: number;
 }
 
-// Only these say the downstream itself is unwell; business answers (NOT_FOUND, FAILED_PRECONDITION) do not.
+// Only these say the downstream itself is unwell; business answers (NOT_FOUND, FAILED_PRECONDITION)
+// do not, nor does a healthy downstream reporting that its own dependency failed for a moment.
 const signalsOutage = (err: unknown) =>
-  err instanceof ConnectError && (err.code === Code.Unavailable || err.code === Code.DeadlineExceeded);
+  err instanceof ConnectError && (err.code === Code.Unavailable || err.code === Code.DeadlineExceeded) && !isDependencyFailure(err);
 
 /**
  * A bulkhead and a circuit breaker around every call to one downstream, so a slow or

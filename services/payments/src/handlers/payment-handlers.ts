@@ -3,7 +3,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { PaymentStatus, type PaymentSchema, type PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { errors } from "@shop/runtime";
+import { dependencyUnavailable, errors } from "@shop/runtime";
 import type { PaymentRepository } from "../db/payments.js";
 import {
   authorizationRefusal,
@@ -58,7 +58,7 @@ export function paymentHandlers(payments: PaymentRepository, { amountLimitMinor 
       const amount = req.amount!;
       const attempt = await payments.countAuthorizationAttempt(req.orderId);
       const decision = decideAuthorization({ token: req.paymentToken, amountMinor: amount.amountMinor, attempt }, amountLimitMinor);
-      if (decision.outcome === "unavailable") throw errors.unavailable("payment provider temporarily unavailable");
+      if (decision.outcome === "unavailable") throw dependencyUnavailable("payment provider temporarily unavailable");
       const created = await payments.createFirst({
         id: randomUUID(),
         orderId: req.orderId,
