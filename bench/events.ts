@@ -397,12 +397,13 @@ function stagesOf(run: ModeRun): Stages {
   };
 }
 
-/** The first stage that fell clearly behind what reached it, if any. */
-function bottleneckOf(stages: Stages): string | undefined {
+/** The stages that fell clearly behind what reached them, each with its rate and its input's. */
+function stagesBehind(stages: Stages): string[] {
   const { committed, relay, consumer } = stages.rates;
-  if (relay < 0.9 * committed) return `relay: it published ${relay.toFixed(0)} events/s while producers committed ${committed.toFixed(0)}`;
-  if (consumer < 0.9 * relay) return `consumer: it applied ${consumer.toFixed(0)} events/s while the relay published ${relay.toFixed(0)}`;
-  return undefined;
+  const behind: string[] = [];
+  if (relay < 0.9 * committed) behind.push(`relay (published ${relay.toFixed(0)} events/s of ${committed.toFixed(0)} committed)`);
+  if (consumer < 0.9 * relay) behind.push(`consumer (applied ${consumer.toFixed(0)} events/s of ${relay.toFixed(0)} published)`);
+  return behind;
 }
 
 /** Prints the figures; returns how many events never reached the consumer's effect. */
@@ -446,7 +447,7 @@ function report(runs: ModeRun[]): number {
     console.log(
       `${run.mode}: ${round(stages.rates.endToEnd)} events/s end to end (target ${targets.eventsPerSecond}: ${met(rateMet)}), ` +
         `p99 ${formatMs(stages.endToEnd.p99)} ms (target < ${targets.p99Ms} ms: ${met(latencyMet)})` +
-        (bottleneckOf(stages) ? `; behind: ${bottleneckOf(stages)}` : ""),
+        (stagesBehind(stages).length > 0 ? `; behind: ${stagesBehind(stages).join(", ")}` : ""),
     );
   }
   for (const { run } of staged) {
