@@ -300,7 +300,8 @@ function report(phase: Phase, warmup: Phase, cpu: { measured: CpuWindow; idle: C
 async function main(): Promise<number> {
   console.log(`${describeMachine()} (before)`);
   let interrupted = false;
-  process.once("SIGINT", () => (interrupted = true));
+  // Customers stop, and the stack is stopped and its databases dropped as at a normal end.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (interrupted = true));
   const bringUpStarted = performance.now();
   const stack = await startStack({ logLevel: config.BENCH_LOG_LEVEL });
   const api = createJsonClient(stack.gatewayUrl, config.BENCH_CONCURRENCY + 4);

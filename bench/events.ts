@@ -46,6 +46,7 @@ import { createScratchDatabase, pgEventDatabase, readerOf } from "../packages/ru
 import { NatsServer } from "../tests/support/nats-server.js";
 import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuGroup, type CpuWindow } from "./lib/cpu.js";
 import { summarize, type LatencySummary } from "./lib/percentiles.js";
+import { Cleanup } from "./lib/cleanup.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
 import { runAtSteadyRate, type SteadyRateResult } from "./lib/steady-rate.js";
 
@@ -175,6 +176,8 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
       process.disconnect();
     })();
   });
+  // Without its parent there is nobody to stop it.
+  process.once("disconnect", () => process.exit(0));
   send({ kind: "ready" });
 }
 
@@ -471,15 +474,19 @@ async function main(): Promise<number> {
   console.log(`${describeMachine()} (before)`);
   const context = `bench_events_${randomBytes(4).toString("hex")}`;
   const logger = createLogger("bench-events", "warn");
-  const dir = await mkdtemp(path.join(tmpdir(), "bench-events-"));
-  const natsServer = await NatsServer.start({ dir });
-  const nc = await connect({ servers: natsServer.url, name: "bench-events-relay" });
-  const scratch = await createScratchDatabase();
-  const databaseUrl = scratch.pool.options.connectionString!;
-  const producerPool = new pg.Pool({ connectionString: databaseUrl, max: config.BENCH_PRODUCER_CONNECTIONS });
-  let consumer: ConsumerProcess | undefined;
-  let stopRelay: (() => Promise<void>) | undefined;
+  const cleanup = new Cleanup();
   try {
+    const dir = await mkdtemp(path.join(tmpdir(), "bench-events-"));
+    cleanup.add("the temporary folder", () => rm(dir, { recursive: true, force: true }));
+    const natsServer = await NatsServer.start({ dir });
+    cleanup.add("the NATS server", () => natsServer.stop());
+    const nc = await connect({ servers: natsServer.url, name: "bench-events-relay" });
+    cleanup.add("the NATS connection", () => nc.close());
+    const scratch = await createScratchDatabase();
+    cleanup.add("the scratch database", () => scratch.drop());
+    const databaseUrl = scratch.pool.options.connectionString!;
+    const producerPool = new pg.Pool({ connectionString: databaseUrl, max: config.BENCH_PRODUCER_CONNECTIONS });
+    cleanup.add("the producers' pool", () => producerPool.end());
     await ensureStreams(await nc.jetstreamManager(), [context]);
     const relay = startOutboxRelay({
       db: scratch.db,
@@ -488,8 +495,9 @@ async function main(): Promise<number> {
       batchSize: config.BENCH_RELAY_BATCH_SIZE,
       pollIntervalMs: config.BENCH_RELAY_POLL_MS,
     });
-    stopRelay = () => relay.stop();
-    consumer = await ConsumerProcess.start(databaseUrl, natsServer.url, context);
+    cleanup.add("the outbox relay", () => relay.stop());
+    const consumer = await ConsumerProcess.start(databaseUrl, natsServer.url, context);
+    cleanup.add("the consumer process", () => consumer.stop());
     const [{ synchronous_commit: synchronousCommit }] = (await scratch.pool.query("SHOW synchronous_commit")).rows;
     console.log(
       `outbox -> relay -> JetStream ${streamName(context)} -> durable consumer ${readerOf(context)} (its own process) -> inbox + effect row; ` +
@@ -515,7 +523,7 @@ async function main(): Promise<number> {
       postgres,
       groups: [
         { name: "producers + relay (this process)", pids: () => [process.pid] },
-        { name: "consumer process", pids: () => [consumer!.pid] },
+        { name: "consumer process", pids: () => [consumer.pid] },
         postgres,
         { name: "nats-server (private)", pids: () => [natsServer.pid!] },
       ],
@@ -536,13 +544,7 @@ async function main(): Promise<number> {
     if (lost > 0) console.error(`${lost} events committed but never applied: the run is void`);
     return lost > 0 ? 1 : 0;
   } finally {
-    await consumer?.stop();
-    await stopRelay?.();
-    await producerPool.end();
-    await nc.close();
-    await natsServer.stop();
-    await rm(dir, { recursive: true, force: true });
-    await scratch.drop();
+    await cleanup.run();
   }
 }
 
