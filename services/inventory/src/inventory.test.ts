@@ -4,7 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { ReservationStatus } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { demoProducts } from "@shop/runtime";
 import { callerHeaders } from "@shop/runtime/testing";
-import { admin, failureOf, startTestInventory, type InventoryClient, type TestInventory } from "./testing.js";
+import { admin, failureOf, startTestInventory, stockLevels, stockProduct, type InventoryClient, type TestInventory } from "./testing.js";
 
 let inventory: TestInventory;
 let client: InventoryClient;
@@ -18,17 +18,8 @@ afterAll(async () => {
   await inventory?.stop();
 });
 
-/** A new product with `available` units in stock. */
-async function stockedProduct(available: number): Promise<string> {
-  const productId = randomUUID();
-  await client.setStock({ productId, quantity: available }, admin);
-  return productId;
-}
-
-async function levelsOf(productId: string) {
-  const { stock } = await client.getStock({ productId });
-  return { available: stock!.available, reserved: stock!.reserved, committed: stock!.committed };
-}
+const stockedProduct = (available: number) => stockProduct(client, available);
+const levelsOf = (productId: string) => stockLevels(client, productId);
 
 const lockOrder = (items: { productId: string; quantity: number }[]) =>
   [...items].sort((a, b) => a.productId.localeCompare(b.productId));

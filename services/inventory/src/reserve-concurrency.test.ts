@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ReservationStatus } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
-import { admin, failureOf, startTestInventory, type InventoryClient, type TestInventory } from "./testing.js";
+import { failureOf, startTestInventory, stockLevels, stockProduct, type InventoryClient, type TestInventory } from "./testing.js";
 
 let inventory: TestInventory;
 let client: InventoryClient;
@@ -16,16 +16,8 @@ afterAll(async () => {
   await inventory?.stop();
 });
 
-async function stockedProduct(available: number): Promise<string> {
-  const productId = randomUUID();
-  await client.setStock({ productId, quantity: available }, admin);
-  return productId;
-}
-
-async function levelsOf(productId: string) {
-  const { stock } = await client.getStock({ productId });
-  return { available: stock!.available, reserved: stock!.reserved, committed: stock!.committed };
-}
+const stockedProduct = (available: number) => stockProduct(client, available);
+const levelsOf = (productId: string) => stockLevels(client, productId);
 
 /** Runs every call at once; each settles to its response or its ConnectError. */
 const allSettled = (calls: Promise<unknown>[]) =>

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { createServiceClient, startService } from "@shop/runtime";
@@ -39,3 +40,15 @@ export async function startTestInventory(): Promise<TestInventory> {
 export const admin = { headers: adminHeaders() };
 
 export { failureOf } from "@shop/runtime/testing";
+
+/** A new product with `available` units in stock. */
+export async function stockProduct(client: InventoryClient, available: number): Promise<string> {
+  const productId = randomUUID();
+  await client.setStock({ productId, quantity: available }, admin);
+  return productId;
+}
+
+export async function stockLevels(client: InventoryClient, productId: string) {
+  const { stock } = await client.getStock({ productId });
+  return { available: stock!.available, reserved: stock!.reserved, committed: stock!.committed };
+}
