@@ -17,7 +17,7 @@ FROM node:20-slim AS dependencies
 WORKDIR /app
 COPY --from=manifests /manifests ./
 # Production dependencies only. No install scripts: nothing here needs them, and Prisma's would
-# download native engines the services never use (they run Prisma's JS engine with the pg adapter).
+# download native engines nothing uses (services apply their migrations themselves and query through pg).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20-slim
@@ -25,8 +25,6 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=dependencies /app ./
 COPY . .
-# What `postinstall` does after `npm ci`: each service's Prisma client, generated into the service.
-RUN node --import tsx scripts/prisma-generate.ts
 USER node
 ARG SERVICE=gateway
 ENV SERVICE=${SERVICE}

@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/events.ts
  *   BENCH_EVENT_RATE=5000 BENCH_WARMUP_MS=2000 BENCH_DURATION_MS=5000 BENCH_EVENTS_PER_TRANSACTION=50 \
- *   BENCH_RELAY_BATCH_SIZE=100 BENCH_RELAY_POLL_MS=1000 BENCH_CONSUMER_BATCH_SIZE=64 node --import tsx bench/events.ts
+ *   BENCH_RELAY_BATCH_SIZE=500 BENCH_RELAY_POLL_MS=1000 BENCH_CONSUMER_BATCH_SIZE=64 node --import tsx bench/events.ts
  *
  * Other knobs: BENCH_MODES (batched,single), BENCH_PRODUCER_CONNECTIONS, BENCH_DRAIN_TIMEOUT_MS.
  */
@@ -36,13 +36,13 @@ import {
   startEventConsumer,
   startOutboxRelay,
   streamName,
-  type EventDatabase,
-  type EventTransaction,
+  createSqlDatabase,
+  type Sql,
+  type SqlDatabase,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
 import { connect, DeliverPolicy, type JetStreamClient } from "nats";
-import pg from "pg";
-import { createScratchDatabase, pgEventDatabase, readerOf } from "../packages/runtime/src/events/test-support.js";
+import { createScratchDatabase, readerOf } from "../packages/runtime/src/events/test-support.js";
 import { NatsServer } from "../tests/support/nats-server.js";
 import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuGroup, type CpuWindow } from "./lib/cpu.js";
 import { summarize, type LatencySummary } from "./lib/percentiles.js";
@@ -63,7 +63,7 @@ const config = loadConfig({
   BENCH_EVENTS_PER_TRANSACTION: env.int(50, { min: 2 }),
   BENCH_PRODUCER_CONNECTIONS: env.int(8, { min: 1 }),
   /** The runtime's own defaults unless set. */
-  BENCH_RELAY_BATCH_SIZE: env.int(100, { min: 1, max: 10_000 }),
+  BENCH_RELAY_BATCH_SIZE: env.int(500, { min: 1, max: 10_000 }),
   BENCH_RELAY_POLL_MS: env.int(1_000, { min: 1, max: 60_000 }),
   BENCH_CONSUMER_BATCH_SIZE: env.int(64, { min: 1 }),
   /** How long the consumer may take to apply a mode's backlog once production stops. */
@@ -116,33 +116,33 @@ type ChildMessage =
  * `db` whose transactions note, for each event id the handler hands to `noteApplied`, when the
  * transaction committed: the moment the effect became visible.
  */
-function timingCommits(db: EventDatabase, applied: [string, number][]) {
-  const noted = new WeakMap<EventTransaction, string[]>();
-  const timed: EventDatabase = {
-    $queryRawUnsafe: <T>(query: string, ...values: unknown[]) => db.$queryRawUnsafe<T>(query, ...values),
-    $executeRawUnsafe: (query, ...values) => db.$executeRawUnsafe(query, ...values),
-    async $transaction(fn, options) {
+function timingCommits(db: SqlDatabase, applied: [string, number][]) {
+  const noted = new WeakMap<Sql, string[]>();
+  const timed: SqlDatabase = {
+    query: (text, values) => db.query(text, values),
+    execute: (text, values) => db.execute(text, values),
+    close: () => db.close(),
+    async transaction(work, options) {
       const ids: string[] = [];
-      const result = await db.$transaction((tx) => {
+      const result = await db.transaction((tx) => {
         noted.set(tx, ids);
-        return fn(tx);
+        return work(tx);
       }, options);
       const committedAt = now();
       for (const id of ids) applied.push([id, committedAt]);
       return result;
     },
   };
-  return { db: timed, noteApplied: (tx: EventTransaction, eventId: string) => noted.get(tx)?.push(eventId) };
+  return { db: timed, noteApplied: (tx: Sql, eventId: string) => noted.get(tx)?.push(eventId) };
 }
 
 /** The consuming service: a durable consumer whose effect is one row per event. */
 async function runConsumer(databaseUrl: string, natsUrl: string, context: string, batchSize: number): Promise<void> {
   const send = (message: ChildMessage) => process.send!(message);
   const schema = benchEventSchema(context);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const applied: [string, number][] = [];
   let appliedBefore = 0;
-  const { db, noteApplied } = timingCommits(pgEventDatabase(pool), applied);
+  const { db, noteApplied } = timingCommits(createSqlDatabase(databaseUrl, { poolSize: 2 }), applied);
   const nc = await connect({ servers: natsUrl, name: "bench-events-consumer" });
   const consumer = await startEventConsumer({
     nc,
@@ -153,7 +153,7 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
     batchSize,
     handlers: {
       [schema.typeName]: onEvent(schema, async (event, tx, meta) => {
-        await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, meta.eventId, event.orderId);
+        await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [meta.eventId, event.orderId]);
         noteApplied(tx, meta.eventId);
       }),
     },
@@ -171,7 +171,7 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
     void (async () => {
       await consumer.stop();
       await nc.close();
-      await pool.end();
+      await db.close();
       send({ kind: "stopped" });
       process.disconnect();
     })();
@@ -234,7 +234,7 @@ class ConsumerProcess {
 interface Pipeline {
   context: string;
   schema: GenMessage<BenchEvent>;
-  producerDb: EventDatabase;
+  producerDb: SqlDatabase;
   notifyRelay: () => void;
   js: JetStreamClient;
   consumer: ConsumerProcess;
@@ -279,7 +279,7 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
   const committed = new Map<string, number>();
   const userId = randomUUID();
   const produce = async () => {
-    const ids = await pipeline.producerDb.$transaction(async (tx) => {
+    const ids = await pipeline.producerDb.transaction(async (tx) => {
       const ids: string[] = [];
       for (let i = 0; i < eventsPerTransaction; i++) {
         const event = await enqueueEvent(tx, pipeline.schema, { orderId: randomUUID(), userId, currencyCode: "USD", amountMinor: 1999n });
@@ -315,21 +315,19 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
 
 /**
  * What ways of applying events allow on this database, with NATS out of the picture: workers
- * each applying events serially (inbox row + effect row), `eventsPerTransaction` per transaction.
- * One worker and one event per transaction is what `startEventConsumer` does.
+ * each applying events serially, `eventsPerTransaction` per transaction (one multi-row inbox
+ * insert, then an effect row per event), as `startEventConsumer` applies what arrived together.
  */
-async function probeApplyCeiling(db: EventDatabase, probe: { eventsPerTransaction: number; workers: number; durationMs: number }): Promise<number> {
+async function probeApplyCeiling(db: SqlDatabase, probe: { eventsPerTransaction: number; workers: number; durationMs: number }): Promise<number> {
   const consumerName = "apply_ceiling_probe";
   let applied = 0;
   const start = performance.now();
   const worker = async () => {
     while (performance.now() - start < probe.durationMs) {
-      await db.$transaction(async (tx) => {
-        for (let i = 0; i < probe.eventsPerTransaction; i++) {
-          const eventId = randomUUID();
-          await tx.$executeRawUnsafe(`INSERT INTO inbox_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, consumerName, eventId);
-          await tx.$executeRawUnsafe(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, eventId, "probe");
-        }
+      await db.transaction(async (tx) => {
+        const eventIds = Array.from({ length: probe.eventsPerTransaction }, () => randomUUID());
+        await tx.execute(`INSERT INTO inbox_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, [consumerName, eventIds]);
+        for (const eventId of eventIds) await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [eventId, "probe"]);
       });
       applied += probe.eventsPerTransaction;
     }
@@ -338,12 +336,12 @@ async function probeApplyCeiling(db: EventDatabase, probe: { eventsPerTransactio
   return (applied * 1000) / (performance.now() - start);
 }
 
-async function reportApplyCeiling(db: EventDatabase, parallelWorkers: number): Promise<void> {
+async function reportApplyCeiling(db: SqlDatabase, parallelWorkers: number): Promise<void> {
   const batch = config.BENCH_CONSUMER_BATCH_SIZE;
   const probes = [
-    { how: "1 event per transaction, 1 worker (what startEventConsumer does)", eventsPerTransaction: 1, workers: 1 },
+    { how: "1 event per transaction, 1 worker (startEventConsumer with one event at hand)", eventsPerTransaction: 1, workers: 1 },
     { how: `1 event per transaction, ${parallelWorkers} workers in parallel`, eventsPerTransaction: 1, workers: parallelWorkers },
-    { how: `${batch} events per transaction (one pulled batch), 1 worker`, eventsPerTransaction: batch, workers: 1 },
+    { how: `${batch} events per transaction, 1 worker (startEventConsumer with a full batch at hand)`, eventsPerTransaction: batch, workers: 1 },
   ];
   const rows: (string | number)[][] = [];
   for (const probe of probes) rows.push([probe.how, Math.round(await probeApplyCeiling(db, { ...probe, durationMs: config.BENCH_PROBE_MS }))]);
@@ -484,9 +482,9 @@ async function main(): Promise<number> {
     cleanup.add("the NATS connection", () => nc.close());
     const scratch = await createScratchDatabase();
     cleanup.add("the scratch database", () => scratch.drop());
-    const databaseUrl = scratch.pool.options.connectionString!;
-    const producerPool = new pg.Pool({ connectionString: databaseUrl, max: config.BENCH_PRODUCER_CONNECTIONS });
-    cleanup.add("the producers' pool", () => producerPool.end());
+    const databaseUrl = scratch.url;
+    const producerDb = createSqlDatabase(databaseUrl, { poolSize: config.BENCH_PRODUCER_CONNECTIONS });
+    cleanup.add("the producers' pool", () => producerDb.close());
     await ensureStreams(await nc.jetstreamManager(), [context]);
     const relay = startOutboxRelay({
       db: scratch.db,
@@ -498,10 +496,10 @@ async function main(): Promise<number> {
     cleanup.add("the outbox relay", () => relay.stop());
     const consumer = await ConsumerProcess.start(databaseUrl, natsServer.url, context);
     cleanup.add("the consumer process", () => consumer.stop());
-    const [{ synchronous_commit: synchronousCommit }] = (await scratch.pool.query("SHOW synchronous_commit")).rows;
+    const [{ synchronous_commit: synchronousCommit }] = await scratch.db.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
     console.log(
       `outbox -> relay -> JetStream ${streamName(context)} -> durable consumer ${readerOf(context)} (its own process) -> inbox + effect row; ` +
-        `runtime code over pg (not Prisma), PostgreSQL synchronous_commit=${synchronousCommit}, private NATS ${natsServer.url}`,
+        `runtime code over the runtime's SqlDatabase, PostgreSQL synchronous_commit=${synchronousCommit}, private NATS ${natsServer.url}`,
     );
     console.log(
       `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (notify() after every commit), ` +
@@ -512,7 +510,7 @@ async function main(): Promise<number> {
     const pipeline: Pipeline = {
       context,
       schema: benchEventSchema(context),
-      producerDb: pgEventDatabase(producerPool),
+      producerDb,
       notifyRelay: () => relay.notify(),
       js: nc.jetstream(),
       consumer,

@@ -21,12 +21,11 @@ import express from "express";
 import { createProxyMiddleware } from "http-proxy-middleware";
 import { pino } from "pino";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { contexts, createServiceClient, demoProducts, env, envPrefix, initTracing, loadConfig, startService } from "@shop/runtime";
+import { contexts, createServiceClient, createSqlDatabase, demoProducts, env, envPrefix, initTracing, loadConfig, startService } from "@shop/runtime";
 import { createTestDatabase } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../gateway/src/config.js";
 import { buildGateway } from "../gateway/src/server.js";
 import { loadCatalogConfig } from "../services/catalog/src/config.js";
-import { createCatalogDb } from "../services/catalog/src/db/client.js";
 import { ProductRepository } from "../services/catalog/src/db/products.js";
 import { buildCatalog } from "../services/catalog/src/server.js";
 import { serveForParent, startChildServer, type ChildServer, type ServedByChild } from "./lib/child-server.js";
@@ -86,7 +85,7 @@ async function serveGateway(catalogAddress: string, accessLog: boolean): Promise
 
 /** A plain express JSON service doing the catalog's work for this call: check the id, read the row, answer JSON. */
 async function serveJsonCatalog(databaseUrl: string): Promise<ServedByChild> {
-  const db = createCatalogDb(databaseUrl);
+  const db = createSqlDatabase(databaseUrl);
   const products = new ProductRepository(db);
   const app = express();
   app.get("/v1/products/:productId", async (req, res) => {
@@ -117,7 +116,7 @@ async function serveJsonCatalog(databaseUrl: string): Promise<ServedByChild> {
     port: await listen(server),
     close: async () => {
       await closeHttp(server);
-      await db.$disconnect();
+      await db.close();
     },
   };
 }

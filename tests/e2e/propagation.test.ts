@@ -6,6 +6,7 @@ import { OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import {
   createLogger,
+  createSqlDatabase,
   currentContext,
   eventHeaders,
   eventSubject,
@@ -16,9 +17,9 @@ import {
   type EventConsumer,
   type RequestContext,
   type ServiceRegistration,
+  type SqlDatabase,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
-import { createOrdersDb, type OrdersDb } from "../../services/orders/src/db/client.js";
 import { ShopApi, shippingAddress, type ErrorJson, type OrderJson } from "./support/shop-api.js";
 import { adminAccount, caughtUp, natsUrl, startShopSystem, type ShopSystem } from "./support/shop-system.js";
 
@@ -64,7 +65,7 @@ function observePlaceOrder(registration: ServiceRegistration): ServiceRegistrati
 let system: ShopSystem;
 let api: ShopApi;
 let nc: NatsConnection;
-let ordersDb: OrdersDb;
+let ordersDb: SqlDatabase;
 let testConsumer: EventConsumer;
 const testConsumerName = `e2e_propagation_${randomBytes(4).toString("hex")}`;
 let customerToken: string;
@@ -77,7 +78,7 @@ beforeAll(async () => {
   customerToken = (await api.registerCustomer("Tracy")).token;
   nc = await connect({ servers: natsUrl });
   // The orders test database is this run's own; the test consumer's inbox rows sit there under its own name.
-  ordersDb = createOrdersDb(system.ordersDatabaseUrl);
+  ordersDb = createSqlDatabase(system.ordersDatabaseUrl, { poolSize: 2 });
   testConsumer = await startEventConsumer({
     nc,
     db: ordersDb,
@@ -100,7 +101,7 @@ afterAll(async () => {
     await (await nc.jetstreamManager()).consumers.delete(streamName("orders"), testConsumerName).catch(() => false);
     await nc.close();
   }
-  await ordersDb?.$disconnect();
+  await ordersDb?.close();
   await system?.stop();
 });
 
@@ -117,10 +118,9 @@ function placeOrder<T = { order: OrderJson }>(headers: Record<string, string>) {
 /** The OrderPlaced row orders wrote to its outbox for `orderId`, once the relay has published it. */
 function publishedOutboxRow(orderId: string): Promise<OutboxRow> {
   const probe = async () => {
-    const rows = await ordersDb.$queryRawUnsafe<OutboxRow[]>(
-      "SELECT id::text AS id, payload, headers, created_at, sent_at FROM outbox_events WHERE type = $1",
+    const rows = await ordersDb.query<OutboxRow>("SELECT id, payload, headers, created_at, sent_at FROM outbox_events WHERE type = $1", [
       OrderPlacedSchema.typeName,
-    );
+    ]);
     return rows.find((row) => fromBinary(OrderPlacedSchema, row.payload).orderId === orderId);
   };
   return waitFor(probe, (row) => row?.sent_at != null, { what: `the OrderPlaced outbox row of order ${orderId} to be published` }) as Promise<OutboxRow>;

@@ -8,7 +8,7 @@ import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { demoProducts, type BaseServiceConfig, type StartedParts, type Logger } from "@shop/runtime";
+import { demoProducts, type BaseServiceConfig, type ServiceDeps, type StartedParts } from "@shop/runtime";
 import { startTestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../services/catalog/src/config.js";
 import { buildCatalog } from "../../services/catalog/src/server.js";
@@ -64,7 +64,7 @@ export interface StartedService {
 
 interface ServiceEntry<C extends BaseServiceConfig> extends Omit<ServiceUnderTest, "start"> {
   loadConfig(source: NodeJS.ProcessEnv): C;
-  build(deps: { config: C; logger: Logger }): Promise<StartedParts>;
+  build(deps: ServiceDeps<C>): Promise<StartedParts>;
   /** Service-specific variables on top of host, ports, database and log level. */
   env?: NodeJS.ProcessEnv;
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
-import { envPrefix, startService, type BaseServiceConfig, type Logger, type RunningService, type StartedParts } from "@shop/runtime";
+import { envPrefix, startService, type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../services/catalog/src/server.js";
@@ -23,7 +23,7 @@ interface InProcessService {
 async function startInProcess<C extends BaseServiceConfig>(
   context: ShopContext,
   load: (source: NodeJS.ProcessEnv) => C,
-  build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+  build: (deps: ServiceDeps<C>) => Promise<StartedParts>,
   env: Record<string, string> = {},
 ): Promise<InProcessService> {
   const serviceDir = path.join(servicesDir, context);

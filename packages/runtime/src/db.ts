@@ -4,7 +4,6 @@ import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { promisify } from "node:util";
-import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 
 const run = promisify(execFile);
@@ -137,12 +136,4 @@ export async function migrateDatabase(serviceDir: string, databaseUrl: string): 
 export async function prepareDatabase(serviceDir: string, databaseUrl: string): Promise<string[]> {
   await ensureDatabase(databaseUrl);
   return migrateDatabase(serviceDir, databaseUrl);
-}
-
-/** Connections a service process keeps to its database at most (`DATABASE_POOL_SIZE`). */
-export const defaultDatabasePoolSize = 10;
-
-/** The Prisma driver adapter over a `pg` pool of at most `poolSize` connections. */
-export function databaseAdapter(databaseUrl: string, poolSize = defaultDatabasePoolSize): PrismaPg {
-  return new PrismaPg({ connectionString: databaseUrl, max: poolSize });
 }

@@ -9,6 +9,7 @@ export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./request-context.js";
 export * from "./service.js";
+export * from "./sql.js";
 export * from "./topology.js";
 export * from "./validation.js";
 export * from "./paging.js";

@@ -15,7 +15,8 @@ describe("paging", () => {
   });
 
   it("rejects tokens it did not issue, naming pageToken", () => {
-    for (const bad of ["%%%", "AAAA", Buffer.from("not a cursor").toString("base64url")]) {
+    const forged = encodePageToken("2026-11-22T06:00:00.000Z", "not-a-uuid");
+    for (const bad of ["%%%", "AAAA", Buffer.from("not a cursor").toString("base64url"), forged]) {
       expect(() => decodePageToken(bad)).toThrow(expect.objectContaining({ code: Code.InvalidArgument, rawMessage: "pageToken: is not a valid page token" }));
     }
   });

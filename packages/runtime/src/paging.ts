@@ -15,12 +15,17 @@ export function encodePageToken(afterKey: string, afterId: string): string {
   return Buffer.from(toBinary(PageCursorSchema, create(PageCursorSchema, { afterKey, afterId }))).toString("base64url");
 }
 
-/** The cursor of a page token; INVALID_ARGUMENT naming `pageToken` when it is not one of ours. */
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The cursor of a page token; INVALID_ARGUMENT naming `pageToken` when it is not one of ours.
+ * Every paged collection is keyed by UUID, so a cursor with any other id was not issued here.
+ */
 export function decodePageToken(token: string): PageCursor | undefined {
   if (token === "") return undefined;
   try {
     const cursor = fromBinary(PageCursorSchema, Buffer.from(token, "base64url"));
-    if (!cursor.afterId) throw new Error("empty cursor");
+    if (!uuidPattern.test(cursor.afterId)) throw new Error("cursor without a UUID id");
     return cursor;
   } catch {
     throw errors.invalidArgument("pageToken", "is not a valid page token");

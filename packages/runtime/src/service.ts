@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
 import type { ShopContext } from "@shop/contracts";
 import { ConfigError, env, loadConfig, type ConfigOf, type EnvVar } from "./config.js";
-import { defaultDatabasePoolSize, prepareDatabase } from "./db.js";
+import { prepareDatabase } from "./db.js";
+import { createSqlDatabase, defaultDatabasePoolSize, type SqlDatabase } from "./sql.js";
 import { startGrpcServer, type RunningGrpcServer, type ServiceRegistration } from "./grpc-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
@@ -55,8 +56,15 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
 
 export interface StartedParts {
   registrations: ServiceRegistration[];
-  /** Runs after the gRPC server stopped taking calls: flush, close connections. */
+  /** Runs after the gRPC server stopped taking calls (flush, close connections); the database closes after it. */
   stop?: () => Promise<void>;
+}
+
+/** What a service is built from: its settings, its logger and its own database. */
+export interface ServiceDeps<C extends BaseServiceConfig> {
+  config: C;
+  logger: Logger;
+  db: SqlDatabase;
 }
 
 export interface ServiceDefinition<C extends BaseServiceConfig> {
@@ -65,7 +73,7 @@ export interface ServiceDefinition<C extends BaseServiceConfig> {
   serviceDir: string;
   config: C;
   logger?: Logger;
-  start(deps: { config: C; logger: Logger }): Promise<StartedParts>;
+  start(deps: ServiceDeps<C>): Promise<StartedParts>;
 }
 
 export interface RunningService {
@@ -80,10 +88,20 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
   const logger = definition.logger ?? createLogger(context, config.logLevel);
   const applied = await prepareDatabase(definition.serviceDir, config.databaseUrl);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
-  const parts = await definition.start({ config, logger });
-  const grpc = await startGrpcServer({ registrations: parts.registrations, logger, host: config.host, port: config.port });
+  const db = createSqlDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, logger });
+  let parts: StartedParts | undefined;
+  let grpc: RunningGrpcServer | undefined;
   let metrics: Server | undefined;
-  if (config.metricsPort > 0) metrics = await serveMetrics(config.metricsPort, config.host);
+  try {
+    parts = await definition.start({ config, logger, db });
+    grpc = await startGrpcServer({ registrations: parts.registrations, logger, host: config.host, port: config.port });
+    if (config.metricsPort > 0) metrics = await serveMetrics(config.metricsPort, config.host);
+  } catch (err) {
+    await grpc?.shutdown(0);
+    await parts?.stop?.();
+    await db.close();
+    throw err;
+  }
   logger.info({ port: grpc.port, metricsPort: config.metricsPort || undefined }, `${context} serving gRPC`);
   let stopping: Promise<void> | undefined;
   return {
@@ -93,6 +111,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
       stopping ??= (async () => {
         await grpc.shutdown(config.shutdownGraceMs);
         await parts.stop?.();
+        await db.close();
         await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
       })();
       return stopping;

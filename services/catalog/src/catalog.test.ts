@@ -2,10 +2,20 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { createServiceClient, startService, type RunningService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
+import { createServiceClient, demoProducts, startService, type RunningService } from "@shop/runtime";
+import {
+  adminHeaders,
+  callerHeaders,
+  createTestDatabase,
+  failureOf,
+  startTestService,
+  type TestDatabase,
+  type TestService,
+} from "@shop/runtime/testing";
 import { loadCatalogConfig } from "./config.js";
 import { buildCatalog } from "./server.js";
+
+const servicesDir = path.resolve(import.meta.dirname, "../..");
 
 let db: TestDatabase;
 let service: RunningService;
@@ -38,6 +48,26 @@ describe("catalog over gRPC", () => {
   it("seeds the demo catalog on first start", async () => {
     const { products } = await client.listProducts({ pageSize: 100 });
     expect(products.map((p) => p.sku)).toEqual(expect.arrayContaining(["MUG-001", "LAMP-006"]));
+  });
+
+  it("seeds the demo catalog once when replicas start together on an empty database", async () => {
+    const empty = await createTestDatabase("catalog", path.resolve(import.meta.dirname, ".."));
+    const replicas: TestService[] = [];
+    try {
+      const start = () =>
+        startTestService(servicesDir, "catalog", loadCatalogConfig, buildCatalog, { db: empty, env: { SEED_DEMO_DATA: "true" } });
+      replicas.push(...(await Promise.all([start(), start(), start()])));
+      const replicaClient = createServiceClient(CatalogService, { address: replicas[0]!.address });
+      try {
+        const { products } = await replicaClient.listProducts({ pageSize: 100 });
+        expect(products.map((p) => p.sku)).toEqual(demoProducts.map((p) => p.sku));
+      } finally {
+        replicaClient.close();
+      }
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.stop()));
+      await empty.drop();
+    }
   });
 
   it("creates, gets and reprices a product (admin)", async () => {

@@ -1,6 +1,5 @@
 import { NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { connectNats, registration, type EventConsumer, type Logger, type StartedParts } from "@shop/runtime";
-import { createNotificationsDb } from "./db/client.js";
+import { connectNats, registration, type EventConsumer, type ServiceDeps, type StartedParts } from "@shop/runtime";
 import { NotificationRepository } from "./db/notifications.js";
 import {
   defaultSubscription,
@@ -11,12 +10,11 @@ import {
 import { notificationHandlers } from "./handlers/notification-handlers.js";
 import type { NotificationsConfig } from "./config.js";
 
-/** Wires notifications: database, event consumers, handlers. No listening here. */
+/** Wires notifications: event consumers, handlers. No listening here. */
 export async function buildNotifications(
-  { config, logger }: { config: NotificationsConfig; logger: Logger },
+  { config, logger, db }: ServiceDeps<NotificationsConfig>,
   subscription: NotificationSubscription = defaultSubscription,
 ): Promise<StartedParts> {
-  const db = createNotificationsDb(config.databaseUrl, config.databasePoolSize);
   const notifications = new NotificationRepository(db);
   const nc = await connectNats("notifications", config.natsUrl);
   let consumers: EventConsumer[];
@@ -25,7 +23,6 @@ export async function buildNotifications(
     consumers = await startNotificationConsumers({ nc, db, logger, subscription, handlers });
   } catch (err) {
     await nc.close();
-    await db.$disconnect();
     throw err;
   }
   return {
@@ -33,7 +30,6 @@ export async function buildNotifications(
     async stop() {
       await Promise.all(consumers.map((consumer) => consumer.stop()));
       await nc.drain();
-      await db.$disconnect();
     },
   };
 }

@@ -9,9 +9,8 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { headers as natsHeaders } from "nats";
 import { OrderConfirmedSchema, OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { ensureStreams, eventHeaders, newEventId, streamName } from "@shop/runtime";
+import { createSqlDatabase, ensureStreams, eventHeaders, newEventId, streamName } from "@shop/runtime";
 import { callerHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
-import { createOrdersDb } from "./db/client.js";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { rebuildOrderHistory } from "./events/order-history-rebuild.js";
 import { startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
@@ -159,7 +158,7 @@ describe("order history rebuild", () => {
     await publish(OrderConfirmedSchema, { orderId, userId, total: { currencyCode: "USD", amountMinor: 1999n }, occurTime: at });
 
     const scratch = await createTestDatabase("orders", serviceDir);
-    const db = createOrdersDb(scratch.url);
+    const db = createSqlDatabase(scratch.url, { poolSize: 2 });
     try {
       const result = await rebuildOrderHistory({
         nc: stack.nc,
@@ -170,10 +169,10 @@ describe("order history rebuild", () => {
       });
       expect(result.applied).toBe(2);
       expect(result.skipped).toEqual([{ eventId: notAnOrder, type: OrderPlacedSchema.typeName, error: expect.stringContaining("uuid") }]);
-      const rows = await db.orderHistory.findMany();
-      expect(rows.map((row) => [row.orderId, row.status, row.priced])).toEqual([[orderId, "CONFIRMED", false]]);
+      const rows = await db.query<{ order_id: string; status: string; priced: boolean }>("SELECT order_id, status, priced FROM order_history");
+      expect(rows.map((row) => [row.order_id, row.status, row.priced])).toEqual([[orderId, "CONFIRMED", false]]);
     } finally {
-      await db.$disconnect();
+      await db.close();
       await scratch.drop();
       await jsm.streams.delete(streamName(context));
     }

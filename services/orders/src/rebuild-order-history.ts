@@ -1,15 +1,14 @@
 // Rebuilds the order history read model by replaying the SHOP_ORDERS stream:
 //   node --import tsx services/orders/src/rebuild-order-history.ts
 import { connect } from "nats";
-import { createLogger } from "@shop/runtime";
-import { createOrdersDb } from "./db/client.js";
+import { createLogger, createSqlDatabase } from "@shop/runtime";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { loadOrdersConfig } from "./config.js";
 import { rebuildOrderHistory } from "./events/order-history-rebuild.js";
 
 const config = loadOrdersConfig();
 const logger = createLogger("orders", config.logLevel);
-const db = createOrdersDb(config.databaseUrl);
+const db = createSqlDatabase(config.databaseUrl, { logger });
 const nc = await connect({ servers: config.natsUrl, name: "orders-history-rebuild" });
 try {
   const started = Date.now();
@@ -18,5 +17,5 @@ try {
   logger.info({ applied, skipped: skipped.length, ms: Date.now() - started }, "order history rebuilt");
 } finally {
   await nc.close();
-  await db.$disconnect();
+  await db.close();
 }

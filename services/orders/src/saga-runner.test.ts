@@ -5,9 +5,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { createLogger, metricsRegistry } from "@shop/runtime";
+import { createLogger, createSqlDatabase, metricsRegistry, type SqlDatabase } from "@shop/runtime";
 import { callerHeaders, createTestDatabase, outboxEvents, waitFor, type TestDatabase } from "@shop/runtime/testing";
-import { createOrdersDb, type OrdersDb } from "./db/client.js";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
 import type { SagaAction, StepOutcome } from "./saga/checkout-saga.js";
@@ -19,9 +18,28 @@ const serviceDir = path.resolve(import.meta.dirname, "..");
 const address = { recipient: "Alan Turing", line1: "2 Bletchley Park", line2: "", city: "Milton Keynes", postalCode: "MK3 6EB", countryCode: "GB" };
 
 let stack: CheckoutStack;
-let db: OrdersDb;
+let db: SqlDatabase;
 const gate = new StepGate();
 const replicas: OrdersReplica[] = [];
+
+interface SagaRow {
+  phase: string;
+  step: string | null;
+  compensations: string[];
+  reason: string | null;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: Date | null;
+}
+
+async function sagaRow(sql: SqlDatabase, orderId: string): Promise<SagaRow> {
+  const [row] = await sql.query<SagaRow>(
+    "SELECT phase, step, compensations, reason, attempts, lease_owner, lease_until FROM checkout_sagas WHERE order_id = $1::uuid",
+    [orderId],
+  );
+  if (!row) throw new Error(`no saga for order ${orderId}`);
+  return row;
+}
 
 async function statusOf(orderId: string): Promise<OrderStatus> {
   return (await stack.orders.getOrder({ orderId }, admin)).order!.status;
@@ -43,25 +61,25 @@ beforeAll(async () => {
   // Replicas stop at once when told to, interrupting the step in hand.
   stack = await startCheckoutStack({ overrides: { wrapExecutor: gate.wrap("A") }, env: { SHUTDOWN_GRACE_MS: "0", SAGA_POLL_MS: "20" } });
   replicas.push(stack.firstReplica);
-  db = createOrdersDb(stack.ordersDatabaseUrl);
+  db = createSqlDatabase(stack.ordersDatabaseUrl);
 });
 
 afterAll(async () => {
-  await db?.$disconnect();
+  await db?.close();
   await stack?.stop();
 });
 
 describe("saga leases", () => {
   let scratch: TestDatabase;
-  let scratchDb: OrdersDb;
+  let scratchDb: SqlDatabase;
 
   beforeAll(async () => {
     scratch = await createTestDatabase("orders", serviceDir);
-    scratchDb = createOrdersDb(scratch.url);
+    scratchDb = createSqlDatabase(scratch.url);
   });
 
   afterAll(async () => {
-    await scratchDb?.$disconnect();
+    await scratchDb?.close();
     await scratch?.drop();
   });
 
@@ -136,11 +154,11 @@ describe("saga leases", () => {
       await runner.stop();
     }
     expect(calls).toEqual(["PRICE", "AUTHORIZE", "RESERVE", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "VOID_PAYMENT"]);
-    expect(await scratchDb.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } })).toMatchObject({
+    expect(await sagaRow(scratchDb, order.id)).toMatchObject({
       phase: "CANCELLED",
       reason: "INSUFFICIENT_STOCK",
       attempts: 0,
-      leaseOwner: null,
+      lease_owner: null,
     });
     expect(await metric("saga_compensation_failures_total", { compensation: "RELEASE_STOCK" })).toBe(failuresBefore + 3);
     expect(await metric("saga_outcomes_total", { result: "cancelled", reason: "INSUFFICIENT_STOCK" })).toBe(cancelledBefore + 1);
@@ -148,10 +166,9 @@ describe("saga leases", () => {
     const events = (await outboxEvents(scratchDb)).filter((e) => e.payload.orderId === order.id);
     expect(events.map((e) => e.subject)).toEqual(["shop.orders.order_placed", "shop.orders.order_priced", "shop.orders.order_cancelled"]);
     expect(events[2]!.payload).toMatchObject({ reason: "INSUFFICIENT_STOCK", userId: order.userId });
-    const [{ headers }] = await scratchDb.$queryRawUnsafe<{ headers: Record<string, string> }[]>(
-      `SELECT headers FROM outbox_events WHERE id = $1::uuid`,
+    const [{ headers }] = await scratchDb.query<{ headers: Record<string, string> }>(`SELECT headers FROM outbox_events WHERE id = $1::uuid`, [
       events[2]!.id,
-    );
+    ]);
     expect(headers["x-request-id"]).toBe("checkout-correlation");
   });
 });
@@ -253,16 +270,16 @@ describe("several orders replicas", () => {
     });
     try {
       await reachedReserve;
-      const saga = await db.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } });
+      const saga = await sagaRow(db, order.id);
       expect(saga).toMatchObject({ phase: "FORWARD", step: "RESERVE", compensations: ["VOID_PAYMENT", "RELEASE_STOCK"] });
-      expect(saga.leaseOwner).toBeTruthy();
+      expect(saga.lease_owner).toBeTruthy();
       doomed.kill("SIGKILL");
       await new Promise((resolve) => doomed.once("exit", resolve));
     } finally {
       doomed.kill("SIGKILL");
       silentInventory.close();
     }
-    const { leaseUntil } = await db.checkoutSaga.findUniqueOrThrow({ where: { orderId: order.id } });
+    const { lease_until: leaseUntil } = await sagaRow(db, order.id);
 
     const successor = await stack.startOrdersReplica({ overrides: { wrapExecutor: gate.wrap("D") } });
     replicas.push(successor);

@@ -1,6 +1,5 @@
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { registration, startEventPublishing, type EventConsumer, type EventPublishing, type Logger, type StartedParts } from "@shop/runtime";
-import { createOrdersDb } from "./db/client.js";
+import { registration, startEventPublishing, type EventConsumer, type EventPublishing, type ServiceDeps, type StartedParts } from "@shop/runtime";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { OrderRepository } from "./db/orders.js";
 import { SagaStore } from "./db/sagas.js";
@@ -17,14 +16,10 @@ export interface OrdersOverrides {
 }
 
 /**
- * Wires orders: database, downstream clients, the checkout saga runner, the outbox relay,
- * the order history consumer and the handlers. No listening here.
+ * Wires orders: downstream clients, the checkout saga runner, the outbox relay, the order
+ * history consumer and the handlers. No listening here.
  */
-export async function buildOrders(
-  { config, logger }: { config: OrdersConfig; logger: Logger },
-  overrides: OrdersOverrides = {},
-): Promise<StartedParts> {
-  const db = createOrdersDb(config.databaseUrl, config.databasePoolSize);
+export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConfig>, overrides: OrdersOverrides = {}): Promise<StartedParts> {
   const history = new OrderHistoryRepository(db);
   let events: EventPublishing | undefined;
   let consumer: EventConsumer;
@@ -33,7 +28,6 @@ export async function buildOrders(
     consumer = await startOrderHistoryConsumer({ nc: events.nc, db, logger, consumerName: config.ORDER_HISTORY_CONSUMER, history });
   } catch (err) {
     await events?.stop();
-    await db.$disconnect();
     throw err;
   }
   const { relay } = events;
@@ -73,7 +67,6 @@ export async function buildOrders(
       downstream.close();
       await consumer.stop();
       await events.stop();
-      await db.$disconnect();
     },
   };
 }

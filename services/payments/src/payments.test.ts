@@ -6,10 +6,9 @@ import { Code } from "@connectrpc/connect";
 import { connect, type Msg } from "nats";
 import { PaymentAuthorizedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
+import { createServiceClient, createSqlDatabase, eventHeaders, startService, type RunningService, type SqlDatabase } from "@shop/runtime";
 import { createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
 import { loadPaymentsConfig } from "./config.js";
-import { createPaymentsDb, type PaymentsDb } from "./db/client.js";
 import { buildPayments } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
@@ -17,7 +16,7 @@ const amountLimitMinor = 100_000n;
 const natsUrl = process.env.NATS_URL;
 
 let db: TestDatabase;
-let inspect: PaymentsDb;
+let inspect: SqlDatabase;
 let service: RunningService;
 let client: ReturnType<typeof createServiceClient<typeof PaymentService>>;
 
@@ -36,7 +35,7 @@ function startPayments(databaseUrl: string) {
 
 beforeAll(async () => {
   db = await createTestDatabase("payments", serviceDir);
-  inspect = createPaymentsDb(db.url);
+  inspect = createSqlDatabase(db.url, { poolSize: 2 });
   service = await startPayments(db.url);
   client = createServiceClient(PaymentService, { address: service.grpc.address });
 });
@@ -44,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await service?.stop();
-  await inspect?.$disconnect();
+  await inspect?.close();
   await db?.drop();
 });
 
@@ -60,7 +59,8 @@ const eventsOf = async (orderId: string) => (await outboxEvents(inspect)).filter
 const subjectsOf = async (orderId: string) => (await eventsOf(orderId)).map((event) => event.subject);
 
 async function attemptsOf(orderId: string): Promise<number> {
-  return (await inspect.authorizationAttempt.findUnique({ where: { orderId } }))?.attempts ?? 0;
+  const [row] = await inspect.query<{ attempts: number }>("SELECT attempts FROM authorization_attempts WHERE order_id = $1::uuid", [orderId]);
+  return row?.attempts ?? 0;
 }
 
 async function authorized() {
@@ -312,12 +312,12 @@ describe("state changes and their events commit together", () => {
   it("keeps the payment unchanged when its event cannot be written", async () => {
     const orderId = await authorized();
     const request = authorization();
-    await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
+    await inspect.execute(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
     try {
       await expect(client.capturePayment({ orderId })).rejects.toMatchObject({ code: Code.Internal });
       await expect(client.authorizePayment(request)).rejects.toMatchObject({ code: Code.Internal });
     } finally {
-      await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
+      await inspect.execute(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
     }
     expect((await client.getPayment({ orderId })).payment?.status).toBe(PaymentStatus.AUTHORIZED);
     await expect(client.getPayment({ orderId: request.orderId })).rejects.toMatchObject({ code: Code.NotFound });
@@ -353,7 +353,8 @@ describe("publishing", () => {
       expect(fromBinary(PaymentAuthorizedSchema, authorizedMessage.data)).toMatchObject({ paymentId: payment!.id, orderId: request.orderId });
       subscription.unsubscribe();
 
-      const unsent = () => inspect.outboxEvent.count({ where: { id: { in: events.map((e) => e.id) }, sentAt: null } });
+      const unsent = async () =>
+        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)])).length;
       await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
     } finally {
       await nc.drain();

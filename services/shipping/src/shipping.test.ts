@@ -6,23 +6,22 @@ import { Code } from "@connectrpc/connect";
 import { connect, type Msg } from "nats";
 import { ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { createServiceClient, eventHeaders, startService, type RunningService } from "@shop/runtime";
+import { createServiceClient, createSqlDatabase, eventHeaders, startService, type RunningService, type SqlDatabase } from "@shop/runtime";
 import { adminHeaders, callerHeaders, createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
 import { loadShippingConfig } from "./config.js";
-import { createShippingDb, type ShippingDb } from "./db/client.js";
 import { buildShipping } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
 const natsUrl = process.env.NATS_URL;
 
 let db: TestDatabase;
-let inspect: ShippingDb;
+let inspect: SqlDatabase;
 let service: RunningService;
 let client: ReturnType<typeof createServiceClient<typeof ShippingService>>;
 
 beforeAll(async () => {
   db = await createTestDatabase("shipping", serviceDir);
-  inspect = createShippingDb(db.url);
+  inspect = createSqlDatabase(db.url, { poolSize: 2 });
   const config = loadShippingConfig({
     SHIPPING_HOST: "127.0.0.1",
     SHIPPING_PORT: "0",
@@ -38,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await service?.stop();
-  await inspect?.$disconnect();
+  await inspect?.close();
   await db?.drop();
 });
 
@@ -258,12 +257,12 @@ describe("state changes and their events commit together", () => {
   it("keeps the shipment unchanged when its event cannot be written", async () => {
     const { orderId } = await created();
     const request = creation();
-    await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
+    await inspect.execute(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
     try {
       await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({ code: Code.Internal });
       await expect(client.createShipment(request)).rejects.toMatchObject({ code: Code.Internal });
     } finally {
-      await inspect.$executeRawUnsafe(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
+      await inspect.execute(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
     }
     const admin = { headers: adminHeaders() };
     expect((await client.getShipment({ orderId }, admin)).shipment?.status).toBe(ShipmentStatus.CREATED);
@@ -299,7 +298,8 @@ describe("publishing", () => {
       expect(fromBinary(ShipmentDispatchedSchema, dispatchedMessage.data)).toMatchObject({ shipmentId: shipment.id, orderId });
       subscription.unsubscribe();
 
-      const unsent = () => inspect.outboxEvent.count({ where: { id: { in: events.map((e) => e.id) }, sentAt: null } });
+      const unsent = async () =>
+        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)])).length;
       await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
     } finally {
       await nc.drain();

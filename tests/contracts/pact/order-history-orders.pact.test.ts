@@ -4,9 +4,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, OrderPricedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import type { EventHandlers } from "@shop/runtime";
+import { createSqlDatabase, type EventHandlers, type SqlDatabase } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
-import { createOrdersDb, type OrdersDb } from "../../../services/orders/src/db/client.js";
 import { OrderHistoryRepository } from "../../../services/orders/src/db/order-history.js";
 import { orderHistoryHandlers } from "../../../services/orders/src/events/order-history-consumer.js";
 import { checkoutStates, startCheckoutEventSource, type CheckoutEventSource } from "./support/checkout-events.js";
@@ -23,20 +22,20 @@ const productId = "3d8e9f0a-1b2c-4d3e-8f5a-6b7c8d9e0f1a";
 describe("order history (consumer) of orders events", () => {
   const pact = messageConsumerPact(consumer, provider);
   let database: TestDatabase;
-  let db: OrdersDb;
+  let db: SqlDatabase;
   let history: OrderHistoryRepository;
   let handlers: EventHandlers;
 
   beforeAll(async () => {
     await removePact(consumer, provider);
     database = await createTestDatabase("orders", path.resolve(import.meta.dirname, "../../../services/orders"));
-    db = createOrdersDb(database.url);
+    db = createSqlDatabase(database.url, { poolSize: 2 });
     history = new OrderHistoryRepository(db);
     handlers = orderHistoryHandlers(history);
   });
 
   afterAll(async () => {
-    await db?.$disconnect();
+    await db?.close();
     await database?.drop();
   });
 

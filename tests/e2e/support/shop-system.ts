@@ -8,8 +8,8 @@ import {
   envPrefix,
   streamName,
   type BaseServiceConfig,
-  type Logger,
   type ServiceRegistration,
+  type ServiceDeps,
   type StartedParts,
 } from "@shop/runtime";
 import { startTestService, waitFor, type TestService } from "@shop/runtime/testing";
@@ -73,7 +73,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
   async function start<C extends BaseServiceConfig>(
     context: ShopContext,
     load: (source: NodeJS.ProcessEnv) => C,
-    build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+    build: (deps: ServiceDeps<C>) => Promise<StartedParts>,
     env: Record<string, string> = {},
   ): Promise<TestService> {
     const service = await startTestService(servicesDir, context, load, build, { env: { NATS_URL: natsUrl, ...env } });

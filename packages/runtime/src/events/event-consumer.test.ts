@@ -15,6 +15,7 @@ import {
   enqueueTestEvent,
   readerOf,
   silentLogger,
+  streamMessageCount,
   uniqueContext,
   waitFor,
   type ScratchDatabase,
@@ -40,7 +41,7 @@ describe("event consumer", () => {
     await scratch?.drop();
   });
   beforeEach(async () => {
-    await scratch.pool.query("TRUNCATE effects, inbox_events");
+    await scratch.db.execute("TRUNCATE effects, inbox_events");
   });
   afterEach(async () => {
     await Promise.all(consumers.splice(0).map((consumer) => consumer.stop()));
@@ -71,11 +72,11 @@ describe("event consumer", () => {
 
   /** Records the effect in the handler's transaction, as a service would. */
   const recordEffect = onEvent(OrderPlacedSchema, async (event, tx, meta) => {
-    await tx.$executeRawUnsafe("INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)", meta.eventId, event.orderId);
+    await tx.execute("INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)", [meta.eventId, event.orderId]);
   });
 
   async function placeOrders(context: string, orderIds: string[]): Promise<string[]> {
-    const ids = await scratch.db.$transaction(async (tx) => {
+    const ids = await scratch.db.transaction(async (tx) => {
       const enqueued: string[] = [];
       for (const orderId of orderIds) enqueued.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId, userId: "u-1" })).id);
       return enqueued;
@@ -84,7 +85,7 @@ describe("event consumer", () => {
     return ids;
   }
 
-  const effects = async () => (await scratch.pool.query<{ event_id: string; note: string }>("SELECT event_id, note FROM effects ORDER BY note")).rows;
+  const effects = async () => scratch.db.query<{ event_id: string; note: string }>("SELECT event_id, note FROM effects ORDER BY note");
   const effectCount = async () => (await effects()).length;
   const consumedCount = async (consumer: string, type: string, result: string) =>
     (await eventMetrics.consumed.get()).values.find((v) => v.labels.consumer === consumer && v.labels.type === type && v.labels.result === result)?.value ?? 0;
@@ -152,6 +153,58 @@ describe("event consumer", () => {
     const rows = await effects();
     expect(rows).toHaveLength(40);
     expect(new Set(rows.map((row) => row.event_id)).size).toBe(40);
+  });
+
+  /** Enqueues the orders' events and waits until the stream holds them, before any consumer runs. */
+  async function backlog(context: string, count: number): Promise<string[]> {
+    const ids = await placeOrders(context, Array.from({ length: count }, (_, i) => `o-${String(i).padStart(2, "0")}`));
+    await waitFor(() => streamMessageCount(nats.jsm, context), (n) => n === count, { what: `${count} events in the stream` });
+    return ids;
+  }
+
+  /** Records the effect with the id of the transaction that applied it. */
+  const recordEffectWithTransaction = onEvent(OrderPlacedSchema, async (event, tx, meta) => {
+    await tx.execute("INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2 || ' tx ' || txid_current())", [meta.eventId, event.orderId]);
+  });
+  const transactionOf = (note: string) => note.split(" tx ")[1];
+
+  it("applies events that arrive together in one transaction, in stream order", async () => {
+    const context = await newContext();
+    const ids = await backlog(context, 20);
+
+    await consume(context, { handlers: { [orderPlacedType]: recordEffectWithTransaction } });
+
+    await waitFor(effectCount, (n) => n === 20, { what: "twenty effects" });
+    const rows = await effects();
+    expect(rows.map((row) => row.event_id)).toEqual(ids);
+    // One pull brings the whole backlog; at most a straggler lands in a second transaction.
+    expect(new Set(rows.map((row) => transactionOf(row.note))).size).toBeLessThanOrEqual(2);
+    await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+  });
+
+  it("when one event of a batch fails, applies the others once and retries only that one", async () => {
+    const context = await newContext();
+    const ids = await backlog(context, 10);
+    const failingId = ids[4]!;
+    const deliveries = new Map<string, number[]>();
+    await consume(context, {
+      handlers: {
+        [orderPlacedType]: onEvent(OrderPlacedSchema, async (event, tx, meta) => {
+          deliveries.set(event.orderId, [...(deliveries.get(event.orderId) ?? []), meta.deliveryCount]);
+          await recordEffectWithTransaction.handle(event, tx, meta);
+          if (meta.eventId === failingId && meta.deliveryCount === 1) throw new Error("transient failure");
+        }),
+      },
+    });
+
+    await waitFor(effectCount, (n) => n === 10, { what: "ten effects" });
+    await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+    const rows = await effects();
+    expect(rows.map((row) => row.event_id)).toEqual(ids);
+    // The failing event came back in a later delivery; every other event was delivered once.
+    expect(deliveries.get("o-04")!.at(-1)).toBe(2);
+    for (const [orderId, counts] of deliveries) if (orderId !== "o-04") expect(counts.every((count) => count === 1)).toBe(true);
+    expect((await scratch.db.query<{ count: bigint }>("SELECT count(*) FROM inbox_events"))[0]!.count).toBe(10n);
   });
 
   it("retries a failing handler with its transaction rolled back, until it succeeds", async () => {
@@ -248,7 +301,7 @@ describe("event consumer", () => {
     const consumerName = readerOf(context);
     await consume(context, { handlers: { [orderPlacedType]: recordEffect } });
 
-    await scratch.db.$transaction((tx) => enqueueTestEvent(tx, context, OrderCancelledSchema, { orderId: "o-1", reason: "PAYMENT_DECLINED" }));
+    await scratch.db.transaction((tx) => enqueueTestEvent(tx, context, OrderCancelledSchema, { orderId: "o-1", reason: "PAYMENT_DECLINED" }));
     await placeOrders(context, ["o-2"]);
 
     await waitFor(effectCount, (n) => n === 1, { what: "known event applied" });

@@ -1,8 +1,8 @@
 import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, type ConsumerMessages, type JsMsg, type NatsConnection, type NatsError } from "nats";
 import type { Logger } from "../logger.js";
-import { contextFromHeaders, runWithContext } from "../request-context.js";
-import type { EventDatabase, EventTransaction } from "./database.js";
+import { contextFromHeaders, runWithContext, type RequestContext } from "../request-context.js";
+import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics, type ConsumeResult } from "./metrics.js";
 import { ensureStreams } from "./streams.js";
 import { deadLetterHeaders, deadLetterSubject, eventHeaders, streamName } from "./subjects.js";
@@ -35,7 +35,7 @@ export interface EventMeta {
 /** Applies one event type inside the transaction that also records it in the inbox. */
 export interface EventHandler<S extends DescMessage = DescMessage> {
   schema: S;
-  handle(event: MessageShape<S>, tx: EventTransaction, meta: EventMeta): Promise<void>;
+  handle(event: MessageShape<S>, tx: Sql, meta: EventMeta): Promise<void>;
 }
 
 /** Handlers keyed by the event's protobuf type name (`shop.orders.v1.OrderConfirmed`). */
@@ -48,7 +48,7 @@ export function onEvent<S extends DescMessage>(schema: S, handle: EventHandler<S
 
 export interface EventConsumerOptions {
   nc: NatsConnection;
-  db: EventDatabase;
+  db: SqlDatabase;
   logger: Logger;
   /** Durable consumer name; also the inbox key and the dead-letter subject suffix. */
   consumerName: string;
@@ -61,17 +61,26 @@ export interface EventConsumerOptions {
   maxDeliver?: number;
   /** How long JetStream waits for an ack before redelivering; bounds a handler's transaction. */
   ackWaitMs?: number;
-  /** Messages pulled per request. */
+  /** Messages pulled per request, and the most applied in one transaction. */
   batchSize?: number;
   /** Redelivery delay after the first failure; doubles per delivery up to `maxRetryDelayMs`. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
-  /** How often num_pending is sampled for the lag gauge. */
+  /** How often the events not yet applied (pending and unacked) are sampled for the lag gauge. */
   lagSampleMs?: number;
 }
 
+/** A delivery ready to apply: its handler, decoded event and the publisher's context. */
+interface Delivery {
+  m: JsMsg;
+  handler: EventHandler;
+  event: MessageShape<DescMessage>;
+  meta: EventMeta;
+  context: RequestContext;
+}
+
 export interface EventConsumer {
-  /** Stops pulling, finishes the event in hand (later buffered ones are returned to the stream). */
+  /** Stops pulling, finishes the batch in hand (later buffered events are returned to the stream). */
   stop(): Promise<void>;
 }
 
@@ -103,9 +112,9 @@ function errorText(err: unknown): string {
 
 /**
  * Runs a durable pull consumer on a context's stream. Each event is decoded with the schema
- * its `Shop-Event-Type` names and handled in one database transaction that first records
+ * its `Shop-Event-Type` names and handled in a database transaction that first records
  * `(consumer, event id)` in the inbox: a redelivered event finds its row and is acked without
- * effect. A failing event is redelivered with backoff, and after `maxDeliver` deliveries moved
+ * effect. Events that arrive together (up to `batchSize`) share one transaction. A failing event is redelivered with backoff, and after `maxDeliver` deliveries moved
  * to `shop.dead_letter.<consumer>` with the error. Types without a handler are acked and
  * counted (newer events are additive). Handlers run in the publisher's correlation id and
  * trace context.
@@ -131,6 +140,8 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     ack_wait: nanos(ackWaitMs),
     // One spare delivery, so an event whose dead-lettering failed gets another try.
     max_deliver: maxDeliver + 1,
+    // Few batches waiting unacked, so none sits in this process until its ack wait runs out.
+    max_ack_pending: batchSize * 4,
   };
   try {
     await jsm.consumers.add(stream, {
@@ -171,38 +182,29 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     log.error({ err, eventId, type, subject: m.subject, deliveries: m.info.deliveryCount }, "event moved to the dead-letter stream");
   };
 
-  const apply = async (m: JsMsg, handler: EventHandler, meta: EventMeta): Promise<ConsumeResult> => {
-    let event: MessageShape<DescMessage>;
-    try {
-      event = fromBinary(handler.schema, m.data);
-    } catch (err) {
-      throw new UnprocessableEvent(`payload is not a valid ${meta.type}: ${(err as Error).message}`, { cause: err });
+  /** Dead-letters an event that failed for good, or hands it back for a later delivery. */
+  const fail = async (m: JsMsg, type: string, eventId: string, err: unknown): Promise<void> => {
+    if (err instanceof UnprocessableEvent || m.info.deliveryCount >= maxDeliver) {
+      try {
+        await deadLetter(m, type, eventId, err);
+        return;
+      } catch (publishErr) {
+        log.error({ err: publishErr, eventId, type }, "dead-letter publish failed");
+      }
     }
-    const requestContext = contextFromHeaders((key) => m.headers?.get(key) || undefined);
-    return runWithContext(requestContext, () =>
-      db.$transaction(
-        async (tx) => {
-          const recorded = await tx.$executeRawUnsafe(
-            `INSERT INTO ${inboxTable} (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`,
-            consumerName,
-            meta.eventId,
-          );
-          if (recorded === 0) return "duplicate";
-          await handler.handle(event, tx, meta);
-          return "processed";
-        },
-        { maxWait: ackWaitMs, timeout: ackWaitMs },
-      ),
-    );
+    m.nak(retryDelay(m.info.deliveryCount, retryDelayMs, maxRetryDelayMs));
+    count(type, "retried");
+    log.warn({ err, eventId, type, deliveries: m.info.deliveryCount }, "event handler failed; will retry");
   };
 
-  const handleMessage = async (m: JsMsg): Promise<void> => {
+  /** Sorts out a delivery before any transaction: unknown types are acked, malformed events dead-lettered. */
+  const prepare = async (m: JsMsg): Promise<Delivery | undefined> => {
     const type = m.headers?.get(eventHeaders.type) ?? "";
     const handler = handlers[type];
     if (!handler) {
       m.ack();
       count(type, "unknown_type");
-      return;
+      return undefined;
     }
     const eventId = m.headers?.get(eventHeaders.messageId) ?? "";
     const occurredAt = m.headers?.get(eventHeaders.occurredAt);
@@ -216,28 +218,82 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     };
     try {
       if (!uuidPattern.test(eventId)) throw new UnprocessableEvent(`${eventHeaders.messageId} must be a UUID event id, got "${eventId}"`);
-      const result = await apply(m, handler, meta);
-      m.ack();
-      count(type, result);
-    } catch (err) {
-      if (err instanceof UnprocessableEvent || m.info.deliveryCount >= maxDeliver) {
-        try {
-          await deadLetter(m, type, eventId, err);
-          return;
-        } catch (publishErr) {
-          log.error({ err: publishErr, eventId, type }, "dead-letter publish failed");
-        }
+      let event: MessageShape<DescMessage>;
+      try {
+        event = fromBinary(handler.schema, m.data);
+      } catch (err) {
+        throw new UnprocessableEvent(`payload is not a valid ${type}: ${(err as Error).message}`, { cause: err });
       }
-      m.nak(retryDelay(m.info.deliveryCount, retryDelayMs, maxRetryDelayMs));
-      count(type, "retried");
-      log.warn({ err, eventId, type, deliveries: m.info.deliveryCount }, "event handler failed; will retry");
+      const context = contextFromHeaders((key) => m.headers?.get(key) || undefined);
+      return { m, handler, event, meta, context };
+    } catch (err) {
+      await fail(m, type, eventId, err);
+      return undefined;
     }
+  };
+
+  /** Records the deliveries in the inbox and applies those seen for the first time, in stream order, in `tx`. */
+  const applyAll = async (tx: Sql, deliveries: Delivery[]): Promise<ConsumeResult[]> => {
+    const recorded = await tx.query<{ event_id: string }>(
+      `INSERT INTO ${inboxTable} (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id::text`,
+      [consumerName, deliveries.map((d) => d.meta.eventId)],
+    );
+    const fresh = new Set(recorded.map((row) => row.event_id.toLowerCase()));
+    const results: ConsumeResult[] = [];
+    for (const d of deliveries) {
+      // A second delivery of the same event in one batch finds its id already taken.
+      if (!fresh.delete(d.meta.eventId.toLowerCase())) {
+        results.push("duplicate");
+        continue;
+      }
+      await runWithContext(d.context, () => d.handler.handle(d.event, tx, d.meta));
+      results.push("processed");
+    }
+    return results;
+  };
+
+  const applyOne = async (d: Delivery): Promise<void> => {
+    try {
+      const [result] = await db.transaction((tx) => applyAll(tx, [d]));
+      d.m.ack();
+      count(d.meta.type, result!);
+    } catch (err) {
+      await fail(d.m, d.meta.type, d.meta.eventId, err);
+    }
+  };
+
+  /**
+   * Applies what arrived together in one transaction and acks it after the commit. When any
+   * event of it fails, nothing of the batch is kept and each event is applied again in a
+   * transaction of its own, so only the failing one is retried or dead-lettered.
+   */
+  const handleBatch = async (batch: JsMsg[]): Promise<void> => {
+    const deliveries: Delivery[] = [];
+    for (const m of batch) {
+      const d = await prepare(m);
+      if (d) deliveries.push(d);
+    }
+    if (deliveries.length === 0) return;
+    if (deliveries.length === 1) return applyOne(deliveries[0]!);
+    let results: ConsumeResult[];
+    try {
+      results = await db.transaction((tx) => applyAll(tx, deliveries));
+    } catch (err) {
+      log.debug({ err, events: deliveries.length }, "batch failed; applying its events one by one");
+      for (const d of deliveries) await applyOne(d);
+      return;
+    }
+    deliveries.forEach((d, index) => {
+      d.m.ack();
+      count(d.meta.type, results[index]!);
+    });
   };
 
   const sampleLag = async () => {
     try {
       const info = await consumer.info();
-      eventMetrics.consumerPending.set({ consumer: consumerName, stream }, info.num_pending);
+      // Delivered but not yet acked counts too: those events are not applied yet either.
+      eventMetrics.consumerPending.set({ consumer: consumerName, stream }, info.num_pending + info.num_ack_pending);
     } catch (err) {
       log.debug({ err }, "consumer lag sample failed");
     }
@@ -246,17 +302,29 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const lagTimer = setInterval(sampleLag, lagSampleMs);
   lagTimer.unref();
 
+  // Deliveries wait here until the loop takes them, as many at a time as have arrived.
+  const queued: JsMsg[] = [];
+  let arrived: (() => void) | undefined;
   let stopping = false;
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: batchSize });
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: batchSize,
+    callback: (m) => {
+      queued.push(m);
+      arrived?.();
+    },
+  });
   const loop = (async () => {
-    for await (const m of messages) {
-      if (stopping) {
-        m.nak();
+    while (!stopping) {
+      if (queued.length === 0) {
+        await new Promise<void>((resolve) => (arrived = resolve));
+        arrived = undefined;
         continue;
       }
-      await handleMessage(m);
+      await handleBatch(queued.splice(0, batchSize)).catch((err: unknown) => log.error({ err }, "event batch failed"));
     }
-  })().catch((err) => log.error({ err }, "event consumer stopped on error"));
+    // Buffered deliveries go back to the stream for whoever consumes next.
+    for (const m of queued.splice(0)) m.nak();
+  })();
 
   let stopped: Promise<void> | undefined;
   return {
@@ -265,6 +333,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         stopping = true;
         clearInterval(lagTimer);
         await messages.close();
+        arrived?.();
         await loop;
         if (!nc.isClosed()) await nc.flush();
         log.debug("event consumer stopped");

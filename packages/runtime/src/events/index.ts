@@ -1,4 +1,3 @@
-export * from "./database.js";
 export * from "./event-consumer.js";
 export * from "./event-id.js";
 export * from "./metrics.js";

@@ -27,7 +27,7 @@ export const eventMetrics = {
   }),
   consumerPending: new Gauge({
     name: "event_consumer_pending_messages",
-    help: "Messages in the stream not yet delivered to the consumer (num_pending, sampled).",
+    help: "Messages in the stream the consumer has not applied yet: not yet delivered plus delivered and unacked (sampled).",
     labelNames: ["consumer", "stream"] as const,
     registers: [metricsRegistry],
   }),

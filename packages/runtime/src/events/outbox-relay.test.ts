@@ -33,7 +33,7 @@ describe("outbox relay", () => {
     await scratch?.drop();
   });
   beforeEach(async () => {
-    await scratch.pool.query("TRUNCATE outbox_events");
+    await scratch.db.execute("TRUNCATE outbox_events");
   });
   afterEach(async () => {
     await Promise.all(relays.splice(0).map((relay) => relay.stop()));
@@ -53,14 +53,14 @@ describe("outbox relay", () => {
   }
 
   async function enqueueOrders(context: string, orderIds: string[]): Promise<string[]> {
-    return scratch.db.$transaction(async (tx) => {
+    return scratch.db.transaction(async (tx) => {
       const ids: string[] = [];
       for (const orderId of orderIds) ids.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId, userId: "u-1" })).id);
       return ids;
     });
   }
 
-  const unsentCount = async () => Number((await scratch.pool.query("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL")).rows[0].count);
+  const unsentCount = async () => Number((await scratch.db.query<{ count: bigint }>("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL"))[0]!.count);
 
   async function readStream(context: string): Promise<StoredEvent[]> {
     const events: StoredEvent[] = [];
@@ -85,7 +85,7 @@ describe("outbox relay", () => {
     const events = await readStream(context);
     expect(events.map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2", "o-3", "o-4", "o-5"]);
     expect(events.map((event) => event.eventId)).toEqual(ids);
-    const createdAt = (await scratch.pool.query("SELECT created_at FROM outbox_events WHERE id = $1", [ids[0]])).rows[0].created_at as Date;
+    const createdAt = (await scratch.db.query<{ created_at: Date }>("SELECT created_at FROM outbox_events WHERE id = $1", [ids[0]]))[0]!.created_at;
     expect(events[0]).toMatchObject({
       subject: `shop.${context}.order_placed`,
       type: "shop.orders.v1.OrderPlaced",
@@ -125,7 +125,7 @@ describe("outbox relay", () => {
     await waitFor(unsentCount, (n) => n === 0, { what: "first publish" });
 
     // As if the relay crashed after JetStream acknowledged and before its transaction committed.
-    await scratch.pool.query("UPDATE outbox_events SET sent_at = NULL");
+    await scratch.db.execute("UPDATE outbox_events SET sent_at = NULL");
     running.notify();
     await waitFor(unsentCount, (n) => n === 0, { what: "second publish" });
 
@@ -185,13 +185,13 @@ describe("outbox relay", () => {
   it("deleteSentOutboxRows removes only rows sent before the cut-off", async () => {
     const context = await newContext();
     const [old, recent, unsent] = await enqueueOrders(context, ["o-old", "o-recent", "o-unsent"]);
-    await scratch.pool.query("UPDATE outbox_events SET sent_at = now() - interval '2 days' WHERE id = $1", [old]);
-    await scratch.pool.query("UPDATE outbox_events SET sent_at = now() WHERE id = $1", [recent]);
+    await scratch.db.execute("UPDATE outbox_events SET sent_at = now() - interval '2 days' WHERE id = $1", [old]);
+    await scratch.db.execute("UPDATE outbox_events SET sent_at = now() WHERE id = $1", [recent]);
 
     const deleted = await deleteSentOutboxRows(scratch.db, new Date(Date.now() - 24 * 3600_000));
 
     expect(deleted).toBe(1);
-    const left = (await scratch.pool.query("SELECT id FROM outbox_events ORDER BY created_at, id")).rows.map((row) => row.id);
+    const left = (await scratch.db.query<{ id: string }>("SELECT id FROM outbox_events ORDER BY created_at, id")).map((row) => row.id);
     expect(left).toEqual([recent, unsent]);
   });
 });

@@ -1,12 +1,12 @@
 import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type NatsConnection } from "nats";
 import type { Logger } from "../logger.js";
-import type { EventDatabase, EventTransaction } from "./database.js";
+import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
 import { outboxTable } from "./outbox.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
-  db: EventDatabase;
+  db: SqlDatabase;
   nc: NatsConnection;
   logger: Logger;
   /** Rows claimed and published per transaction. */
@@ -90,10 +90,11 @@ function headersOf(row: OutboxRow): MsgHdrs {
  * sent in the same transaction. A crash between publish and commit republishes the rows
  * later; JetStream drops those duplicates within its window.
  */
-async function relayBatch(tx: EventTransaction, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
-  const rows = await tx.$queryRawUnsafe<OutboxRow[]>(
+async function relayBatch(tx: Sql, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
+  const rows = await tx.query<OutboxRow>(
     `SELECT id::text AS id, subject, type, payload, headers, created_at FROM ${outboxTable}
-     WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`,
+     WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [batchSize],
   );
   eventMetrics.outboxLag.set(rows.length ? Math.max(0, Date.now() - new Date(rows[0]!.created_at).getTime()) / 1000 : 0);
   if (rows.length === 0) return { claimed: 0, failed: 0 };
@@ -113,8 +114,7 @@ async function relayBatch(tx: EventTransaction, js: JetStreamClient, batchSize: 
     }
   });
   if (sent.length > 0) {
-    const placeholders = sent.map((_, index) => `$${index + 1}::uuid`).join(", ");
-    await tx.$executeRawUnsafe(`UPDATE ${outboxTable} SET sent_at = now() WHERE id IN (${placeholders})`, ...sent.map((row) => row.id));
+    await tx.execute(`UPDATE ${outboxTable} SET sent_at = now() WHERE id = ANY($1::uuid[])`, [sent.map((row) => row.id)]);
   }
   return { claimed: rows.length, failed: rows.length - sent.length };
 }
@@ -126,7 +126,7 @@ async function relayBatch(tx: EventTransaction, js: JetStreamClient, batchSize: 
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, nc, logger } = options;
-  const batchSize = positiveInt("batchSize", options.batchSize ?? 100, 10_000);
+  const batchSize = positiveInt("batchSize", options.batchSize ?? 500, 10_000);
   const pollIntervalMs = positiveInt("pollIntervalMs", options.pollIntervalMs ?? 1_000, maxPollIntervalMs);
   const publishTimeoutMs = positiveInt("publishTimeoutMs", options.publishTimeoutMs ?? 5_000);
   const js = nc.jetstream();
@@ -135,10 +135,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   const runBatch = async (): Promise<BatchOutcome> => {
     try {
-      return await db.$transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger), {
-        maxWait: publishTimeoutMs,
-        timeout: publishTimeoutMs + 5_000,
-      });
+      return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
     } catch (err) {
       logger.error({ err }, "outbox relay batch failed; will retry");
       return { claimed: 0, failed: 1 };
@@ -174,6 +171,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 }
 
 /** Housekeeping: deletes rows published before `olderThan`; returns how many. */
-export async function deleteSentOutboxRows(db: EventTransaction, olderThan: Date): Promise<number> {
-  return db.$executeRawUnsafe(`DELETE FROM ${outboxTable} WHERE sent_at < $1::timestamptz`, olderThan.toISOString());
+export async function deleteSentOutboxRows(db: Sql, olderThan: Date): Promise<number> {
+  return db.execute(`DELETE FROM ${outboxTable} WHERE sent_at < $1::timestamptz`, [olderThan]);
 }

@@ -1,16 +1,8 @@
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { currentContext, propagationHeaders } from "../request-context.js";
+import type { Sql } from "../sql.js";
 import { newEventId } from "./event-id.js";
 import { eventSubject } from "./subjects.js";
-
-/**
- * What enqueueEvent needs from a transaction: Prisma's interactive transaction client
- * (`db.$transaction(async (tx) => ...)`) fits, so the event row commits or rolls back
- * with the state change it describes.
- */
-export interface OutboxTransaction {
-  $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>;
-}
 
 /**
  * The table every event-publishing service has in its own database (copy this model into
@@ -38,11 +30,12 @@ export interface EnqueuedEvent {
 /**
  * Writes a domain event to the outbox inside `tx`. The relay publishes it later with the
  * event id as JetStream message id; the correlation id and trace context of the current
- * work travel with it as headers. Call the relay's `notify()` after the transaction commits
+ * work travel with it as headers. `tx` is the transaction of the state change, so the event
+ * commits or rolls back with it. Call the relay's `notify()` after the transaction commits
  * to publish at once. A given `id` must be a UUID; generated ids keep creation order.
  */
 export async function enqueueEvent<S extends DescMessage>(
-  tx: OutboxTransaction,
+  tx: Sql,
   schema: S,
   message: MessageInitShape<S>,
   options: { id?: string } = {},
@@ -52,13 +45,12 @@ export async function enqueueEvent<S extends DescMessage>(
   const payload = Buffer.from(toBinary(schema, create(schema, message)));
   const context = currentContext();
   const headers = { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
-  await tx.$executeRawUnsafe(
-    `INSERT INTO ${outboxTable} (id, subject, type, payload, headers) VALUES ($1::uuid, $2, $3, $4, $5::jsonb)`,
+  await tx.execute(`INSERT INTO ${outboxTable} (id, subject, type, payload, headers) VALUES ($1::uuid, $2, $3, $4, $5::jsonb)`, [
     id,
     subject,
     schema.typeName,
     payload,
     JSON.stringify(headers),
-  );
+  ]);
   return { id, subject };
 }

@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from "nats";
 import type { ShopContext } from "@shop/contracts";
 import type { Logger } from "../logger.js";
-import type { EventDatabase } from "./database.js";
+import type { SqlDatabase } from "../sql.js";
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
 
@@ -24,7 +24,7 @@ export interface EventPublishing {
 export async function startEventPublishing(options: {
   context: ShopContext;
   natsUrl: string;
-  db: EventDatabase;
+  db: SqlDatabase;
   logger: Logger;
   relay?: Partial<Omit<OutboxRelayOptions, "db" | "nc" | "logger">>;
 }): Promise<EventPublishing> {

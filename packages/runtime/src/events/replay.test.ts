@@ -26,7 +26,7 @@ describe("replayStream", () => {
   beforeAll(async () => {
     [scratch, nats] = await Promise.all([createScratchDatabase(), connectTestNats()]);
     await ensureStreams(nats.jsm, [context, emptyContext]);
-    placedIds = await scratch.db.$transaction(async (tx) => {
+    placedIds = await scratch.db.transaction(async (tx) => {
       const ids: string[] = [];
       for (let i = 0; i < 120; i += 1) {
         ids.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId: `o-${i}`, userId: "u-1" })).id);

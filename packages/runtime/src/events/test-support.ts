@@ -5,7 +5,7 @@ import pg from "pg";
 import { dropDatabase, ensureDatabase } from "../db.js";
 import { createLogger } from "../logger.js";
 import { defaultPostgresUrl } from "../topology.js";
-import type { EventDatabase, EventTransaction } from "./database.js";
+import { createSqlDatabase, type Sql, type SqlDatabase } from "../sql.js";
 import { enqueueEvent, outboxTable, type EnqueuedEvent } from "./outbox.js";
 import { deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
 
@@ -41,38 +41,9 @@ export const testNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
 export const silentLogger = createLogger("events-test", "silent");
 
-function pgTransaction(client: pg.PoolClient): EventTransaction {
-  return {
-    $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await client.query(query, values)).rows as T,
-    $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await client.query(query, values)).rowCount ?? 0,
-  };
-}
-
-/** The EventDatabase interface over plain `pg`, standing where a service passes its Prisma client. */
-export function pgEventDatabase(pool: pg.Pool): EventDatabase {
-  return {
-    $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await pool.query(query, values)).rows as T,
-    $executeRawUnsafe: async (query: string, ...values: unknown[]) => (await pool.query(query, values)).rowCount ?? 0,
-    async $transaction<R>(fn: (tx: EventTransaction) => Promise<R>): Promise<R> {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        const result = await fn(pgTransaction(client));
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
-  };
-}
-
 export interface ScratchDatabase {
-  db: EventDatabase;
-  pool: pg.Pool;
+  url: string;
+  db: SqlDatabase;
   drop(): Promise<void>;
 }
 
@@ -81,13 +52,19 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
   const url = new URL(process.env.POSTGRES_URL ?? defaultPostgresUrl);
   url.pathname = `/shop_test_events_${randomBytes(6).toString("hex")}`;
   await ensureDatabase(url.toString());
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 10 });
-  await pool.query(eventTablesDdl + ";" + effectsDdl);
+  const setup = new pg.Client({ connectionString: url.toString() });
+  await setup.connect();
+  try {
+    await setup.query(eventTablesDdl + ";" + effectsDdl);
+  } finally {
+    await setup.end();
+  }
+  const db = createSqlDatabase(url.toString(), { poolSize: 10 });
   return {
-    db: pgEventDatabase(pool),
-    pool,
+    url: url.toString(),
+    db,
     async drop() {
-      await pool.end();
+      await db.close();
       await dropDatabase(url.toString());
     },
   };
@@ -137,14 +114,14 @@ export async function streamMessageCount(jsm: JetStreamManager, context: string)
  * so parallel test files and running services never see each other's events.
  */
 export async function enqueueTestEvent<S extends DescMessage>(
-  tx: EventTransaction,
+  tx: Sql,
   context: string,
   schema: S,
   message: MessageInitShape<S>,
 ): Promise<EnqueuedEvent> {
   const event = await enqueueEvent(tx, schema, message);
   const subject = event.subject.replace(/^shop\.[^.]+\./, `shop.${context}.`);
-  await tx.$executeRawUnsafe(`UPDATE ${outboxTable} SET subject = $1 WHERE id = $2::uuid`, subject, event.id);
+  await tx.execute(`UPDATE ${outboxTable} SET subject = $1 WHERE id = $2::uuid`, [subject, event.id]);
   return { id: event.id, subject };
 }
 

@@ -1,6 +1,7 @@
 import { createRegistry, fromBinary } from "@bufbuild/protobuf";
 import { shopFiles } from "@shop/contracts";
 import { outboxTable } from "../events/outbox.js";
+import type { Sql } from "../sql.js";
 
 const registry = createRegistry(...shopFiles);
 
@@ -12,8 +13,8 @@ export interface DecodedOutboxEvent {
 }
 
 /** A service's outbox rows, oldest first, with payloads decoded by their event type. */
-export async function outboxEvents(db: { $queryRawUnsafe<T>(query: string, ...values: unknown[]): Promise<T> }): Promise<DecodedOutboxEvent[]> {
-  const rows = await db.$queryRawUnsafe<{ id: string; subject: string; type: string; payload: Uint8Array }[]>(
+export async function outboxEvents(db: Sql): Promise<DecodedOutboxEvent[]> {
+  const rows = await db.query<{ id: string; subject: string; type: string; payload: Uint8Array }>(
     `SELECT id::text, subject, type, payload FROM ${outboxTable} ORDER BY created_at, id`,
   );
   return rows.map((row) => {

@@ -1,7 +1,6 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
-import type { Logger } from "../logger.js";
-import { startService, type BaseServiceConfig, type RunningService, type StartedParts } from "../service.js";
+import { startService, type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts } from "../service.js";
 import { envPrefix } from "../topology.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 
@@ -31,7 +30,7 @@ export async function startTestService<C extends BaseServiceConfig>(
   servicesDir: string,
   context: ShopContext,
   load: (source: NodeJS.ProcessEnv) => C,
-  build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+  build: (deps: ServiceDeps<C>) => Promise<StartedParts>,
   options: TestServiceOptions = {},
 ): Promise<TestService> {
   const serviceDir = path.join(servicesDir, context);

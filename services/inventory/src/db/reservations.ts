@@ -1,59 +1,113 @@
-import { stepFor, type Reservation, type ReservationItem } from "../domain/reservation.js";
+import type { Sql, SqlDatabase } from "@shop/runtime";
+import { stepFor, type Reservation, type ReservationItem, type ReservationStatus } from "../domain/reservation.js";
 import { InsufficientStockError } from "../domain/stock.js";
-import type { InventoryDb } from "./client.js";
-import { Prisma } from "./generated/client.js";
-
-type Transaction = Prisma.TransactionClient;
 
 /**
  * READ COMMITTED on purpose: a conditional UPDATE that waited for another transaction's row
  * lock re-checks its WHERE against the committed row instead of failing with a
  * serialization error, which is exactly the "take it only if still available" we want.
- * The waits allow for bursts of reservations queueing for the same rows.
  */
-const transactionOptions = {
-  isolationLevel: Prisma.TransactionIsolationLevel.ReadCommitted,
-  maxWait: 10_000,
-  timeout: 15_000,
-};
+const readCommitted = { isolation: "READ COMMITTED" } as const;
 
-function load(db: Transaction | InventoryDb, orderId: string): Promise<Reservation | null> {
-  return db.reservation.findUnique({
-    where: { orderId },
-    select: { orderId: true, status: true, items: { select: { productId: true, quantity: true }, orderBy: { productId: "asc" } } },
-  });
+interface ReservationRow {
+  order_id: string;
+  status: ReservationStatus;
+  items: { product_id: string; quantity: number }[];
 }
 
-/** The reservation with its row locked until the transaction ends, so settling it happens once. */
-async function loadForUpdate(tx: Transaction, orderId: string): Promise<Reservation | null> {
-  const locked = await tx.$queryRaw<{ orderId: string }[]>`
-    SELECT order_id::text AS "orderId" FROM reservations WHERE order_id = ${orderId}::uuid FOR UPDATE`;
-  return locked.length === 0 ? null : load(tx, orderId);
+/** A reservation with its items in product-id order, in one row. */
+const selectReservation = `
+  SELECT r.order_id, r.status,
+    coalesce((SELECT json_agg(json_build_object('product_id', i.product_id, 'quantity', i.quantity) ORDER BY i.product_id)
+              FROM reservation_items i WHERE i.order_id = r.order_id), '[]') AS items
+  FROM reservations r WHERE r.order_id = $1::uuid`;
+
+const reservationFrom = (row: ReservationRow): Reservation => ({
+  orderId: row.order_id,
+  status: row.status,
+  items: row.items.map((item) => ({ productId: item.product_id, quantity: item.quantity })),
+});
+
+async function load(sql: Sql, orderId: string): Promise<Reservation | null> {
+  const [row] = await sql.query<ReservationRow>(selectReservation, [orderId]);
+  return row ? reservationFrom(row) : null;
+}
+
+/**
+ * The reservation with its row locked until the transaction ends, so settling it happens once.
+ * Its items may be read before the lock is granted: they never change once the reservation commits.
+ */
+async function loadForUpdate(tx: Sql, orderId: string): Promise<Reservation | null> {
+  const [row] = await tx.query<ReservationRow>(`${selectReservation} FOR UPDATE OF r`, [orderId]);
+  return row ? reservationFrom(row) : null;
 }
 
 /** The reservation whose row made our insert conflict: it exists, since reservations are never deleted. */
-async function lockExisting(tx: Transaction, orderId: string): Promise<Reservation> {
+async function lockExisting(tx: Sql, orderId: string): Promise<Reservation> {
   const reservation = await loadForUpdate(tx, orderId);
   if (!reservation) throw new Error(`reservation ${orderId} conflicted on insert but was not found`);
   return reservation;
 }
 
-/** Moves the held units of one item out of `reserved`, back to `available` or on to `committed`. */
-const settleItem: Record<"release" | "commit", (tx: Transaction, item: ReservationItem) => Promise<number>> = {
-  release: (tx, { productId, quantity }) => tx.$executeRaw`
-    UPDATE stock SET available = available + ${quantity}, reserved = reserved - ${quantity}, updated_at = now()
-    WHERE product_id = ${productId}::uuid`,
-  commit: (tx, { productId, quantity }) => tx.$executeRaw`
-    UPDATE stock SET reserved = reserved - ${quantity}, committed = committed + ${quantity}, updated_at = now()
-    WHERE product_id = ${productId}::uuid`,
+/**
+ * Moves units of every item that has enough available into `reserved`; answers the products
+ * it held. The stock rows are locked in product-id order before any is changed, so that
+ * concurrent reservations over the same products cannot deadlock whatever plan the join gets.
+ */
+async function holdStock(tx: Sql, items: ReservationItem[]): Promise<Set<string>> {
+  const held = await tx.query<{ product_id: string }>(
+    `WITH wanted AS (
+       SELECT s.product_id, i.quantity
+       FROM unnest($1::uuid[], $2::int[]) AS i(product_id, quantity) JOIN stock s ON s.product_id = i.product_id
+       ORDER BY s.product_id
+       FOR UPDATE OF s
+     )
+     UPDATE stock SET available = stock.available - wanted.quantity, reserved = stock.reserved + wanted.quantity, updated_at = now()
+     FROM wanted
+     WHERE stock.product_id = wanted.product_id AND stock.available >= wanted.quantity
+     RETURNING stock.product_id`,
+    [items.map((item) => item.productId), items.map((item) => item.quantity)],
+  );
+  return new Set(held.map((row) => row.product_id));
+}
+
+/**
+ * Moves the held units of a reservation out of `reserved` by `move` and gives the reservation
+ * its new status, in one statement; stock rows are locked in product-id order, as in reserve.
+ */
+const settleStatement = (move: string) => `
+  WITH held AS (
+    SELECT s.product_id, i.quantity
+    FROM reservation_items i JOIN stock s ON s.product_id = i.product_id
+    WHERE i.order_id = $1::uuid
+    ORDER BY s.product_id
+    FOR UPDATE OF s
+  ), moved AS (
+    UPDATE stock SET ${move}, reserved = stock.reserved - held.quantity, updated_at = now()
+    FROM held WHERE stock.product_id = held.product_id
+  )
+  UPDATE reservations SET status = $2::reservation_status, updated_at = now() WHERE order_id = $1::uuid`;
+
+/** Held units go back to `available` on release and on to `committed` on commit. */
+const settleStatements: Record<"release" | "commit", string> = {
+  release: settleStatement("available = stock.available + held.quantity"),
+  commit: settleStatement("committed = stock.committed + held.quantity"),
 };
+
+/** Applies a release or commit to a locked reservation, or leaves it as it is when repeated. */
+async function settle(tx: Sql, reservation: Reservation, action: "release" | "commit"): Promise<Reservation> {
+  const step = stepFor(reservation, action);
+  if (step.kind === "unchanged") return reservation;
+  await tx.execute(settleStatements[action], [reservation.orderId, step.to]);
+  return { ...reservation, status: step.to };
+}
 
 /**
  * Reservations and the stock they hold. Every method is one transaction that first claims
  * or locks the order's reservation row, then touches stock rows in product-id order.
  */
 export class ReservationRepository {
-  constructor(private readonly db: InventoryDb) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   get(orderId: string): Promise<Reservation | null> {
     return load(this.db, orderId);
@@ -61,27 +115,34 @@ export class ReservationRepository {
 
   /**
    * Holds stock for every item or for none (InsufficientStockError rolls everything back).
-   * `items` must already be in lock order. The reservation row is claimed first: a
-   * concurrent call for the same order waits on it, then answers with the winner's result.
+   * `items` come as `itemsInLockOrder` gives them: lower-cased and sorted, as the reservation
+   * answers them later. The reservation row is claimed first, with its items: a concurrent
+   * call for the same order waits on it, then answers with the winner's result.
    */
   reserve(orderId: string, items: ReservationItem[]): Promise<Reservation> {
-    return this.db.$transaction(async (tx) => {
-      const claimed = await tx.$executeRaw`
-        INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'RESERVED') ON CONFLICT (order_id) DO NOTHING`;
-      if (claimed === 0) {
+    return this.db.transaction(async (tx) => {
+      const claimed = await tx.query(
+        `WITH claimed AS (
+           INSERT INTO reservations (order_id, status, updated_at) VALUES ($1::uuid, 'RESERVED', now())
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING order_id
+         ), listed AS (
+           INSERT INTO reservation_items (order_id, product_id, quantity)
+           SELECT claimed.order_id, i.product_id, i.quantity FROM claimed CROSS JOIN unnest($2::uuid[], $3::int[]) AS i(product_id, quantity)
+         )
+         SELECT order_id FROM claimed`,
+        [orderId, items.map((item) => item.productId), items.map((item) => item.quantity)],
+      );
+      if (claimed.length === 0) {
         const existing = await lockExisting(tx, orderId);
         stepFor(existing, "reserve");
         return existing;
       }
-      for (const { productId, quantity } of items) {
-        const held = await tx.$executeRaw`
-          UPDATE stock SET available = available - ${quantity}, reserved = reserved + ${quantity}, updated_at = now()
-          WHERE product_id = ${productId}::uuid AND available >= ${quantity}`;
-        if (held === 0) throw new InsufficientStockError(productId, quantity, await availableOf(tx, productId));
-      }
-      await tx.reservationItem.createMany({ data: items.map((item) => ({ orderId, ...item })) });
+      const held = await holdStock(tx, items);
+      const short = items.find((item) => !held.has(item.productId));
+      if (short) throw new InsufficientStockError(short.productId, short.quantity, await availableOf(tx, short.productId));
       return { orderId, status: "RESERVED" as const, items };
-    }, transactionOptions);
+    }, readCommitted);
   }
 
   /**
@@ -89,33 +150,29 @@ export class ReservationRepository {
    * items, so that a Reserve arriving late for it cannot hold stock.
    */
   release(orderId: string): Promise<Reservation> {
-    return this.db.$transaction(async (tx) => {
-      const recorded = await tx.$executeRaw`
-        INSERT INTO reservations (order_id, status) VALUES (${orderId}::uuid, 'RELEASED') ON CONFLICT (order_id) DO NOTHING`;
+    return this.db.transaction(async (tx) => {
+      const reservation = await loadForUpdate(tx, orderId);
+      if (reservation) return settle(tx, reservation, "release");
+      const recorded = await tx.execute(
+        `INSERT INTO reservations (order_id, status, updated_at) VALUES ($1::uuid, 'RELEASED', now()) ON CONFLICT (order_id) DO NOTHING`,
+        [orderId],
+      );
       if (recorded === 1) return { orderId, status: "RELEASED" as const, items: [] };
-      return this.settle(tx, await lockExisting(tx, orderId), "release");
-    }, transactionOptions);
+      // Another call recorded the order after we looked.
+      return settle(tx, await lockExisting(tx, orderId), "release");
+    }, readCommitted);
   }
 
   /** Turns held stock into sold stock; null when the order has no reservation. */
   commit(orderId: string): Promise<Reservation | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const reservation = await loadForUpdate(tx, orderId);
-      return reservation && this.settle(tx, reservation, "commit");
-    }, transactionOptions);
-  }
-
-  /** Applies a release or commit to a locked reservation, or leaves it as it is when repeated. */
-  private async settle(tx: Transaction, reservation: Reservation, action: "release" | "commit"): Promise<Reservation> {
-    const step = stepFor(reservation, action);
-    if (step.kind === "unchanged") return reservation;
-    for (const item of reservation.items) await settleItem[action](tx, item);
-    await tx.reservation.update({ where: { orderId: reservation.orderId }, data: { status: step.to } });
-    return { ...reservation, status: step.to };
+      return reservation && settle(tx, reservation, "commit");
+    }, readCommitted);
   }
 }
 
-async function availableOf(tx: Transaction, productId: string): Promise<number> {
-  const stock = await tx.stock.findUnique({ where: { productId }, select: { available: true } });
-  return stock?.available ?? 0;
+async function availableOf(tx: Sql, productId: string): Promise<number> {
+  const [row] = await tx.query<{ available: number }>(`SELECT available FROM stock WHERE product_id = $1::uuid`, [productId]);
+  return row?.available ?? 0;
 }

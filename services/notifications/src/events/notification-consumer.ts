@@ -6,11 +6,11 @@ import {
   onEvent,
   startEventConsumer,
   type EventConsumer,
-  type EventDatabase,
   type EventHandlers,
   type EventMeta,
-  type EventTransaction,
   type Logger,
+  type Sql,
+  type SqlDatabase,
 } from "@shop/runtime";
 import type { NatsConnection } from "nats";
 import type { NotificationRepository } from "../db/notifications.js";
@@ -37,7 +37,7 @@ const moneyOf = (message: MoneyMessage | undefined): Money | undefined =>
  * unhandled by the runtime.
  */
 export function notificationEventHandlers(notifications: NotificationRepository, logger: Logger): EventHandlers {
-  const notify = async (event: NotifiableEvent, tx: EventTransaction, meta: EventMeta) => {
+  const notify = async (event: NotifiableEvent, tx: Sql, meta: EventMeta) => {
     if (!event.userId) {
       logger.warn({ eventId: meta.eventId, type: meta.type }, "event names no user; nobody to notify");
       return;
@@ -64,7 +64,7 @@ export function notificationEventHandlers(notifications: NotificationRepository,
 /** Starts one durable consumer per source stream; if one cannot start, stops those that did. */
 export async function startNotificationConsumers(options: {
   nc: NatsConnection;
-  db: EventDatabase;
+  db: SqlDatabase;
   logger: Logger;
   subscription: NotificationSubscription;
   handlers: EventHandlers;

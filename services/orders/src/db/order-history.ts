@@ -1,13 +1,18 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { OrderSchema, type Order as OrderMessage } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import type { EventTransaction } from "@shop/runtime";
+import type { Sql, SqlDatabase } from "@shop/runtime";
 import { applyOrderEvent, type OrderEvent, type OrderHistoryEntry } from "../domain/order-history.js";
 import { orderMessage, orderViewFromMessage } from "../messages/order-messages.js";
-import type { OrdersDb } from "./client.js";
 
 interface HistoryRow {
   priced: boolean;
   order: JsonValue;
+}
+
+interface PageRow {
+  order_id: string;
+  order: JsonValue;
+  create_time: Date;
 }
 
 export interface HistoryPage {
@@ -21,56 +26,54 @@ export interface HistoryPage {
  * Written only by the event consumer (and its rebuild), read by ListOrders.
  */
 export class OrderHistoryRepository {
-  constructor(private readonly db: OrdersDb) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Folds `event` into its order's row, inside the consumer's transaction. */
-  async apply(tx: EventTransaction, event: OrderEvent): Promise<void> {
-    // Serializes events of one order across replicas, including the very first insert.
-    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, event.orderId);
-    const [row] = await tx.$queryRawUnsafe<HistoryRow[]>(`SELECT priced, "order" FROM order_history WHERE order_id = $1::uuid`, event.orderId);
+  async apply(tx: Sql, event: OrderEvent): Promise<void> {
+    // The advisory lock serializes events of one order across replicas, including the very first insert.
+    const [row] = await tx.query<HistoryRow>(
+      `WITH locked AS (SELECT pg_advisory_xact_lock(hashtext($1)))
+       SELECT priced, "order" FROM locked, order_history WHERE order_id = $1::uuid`,
+      [event.orderId],
+    );
     const current: OrderHistoryEntry | undefined = row && { priced: row.priced, order: orderViewFromMessage(fromJson(OrderSchema, row.order)) };
     const { order, priced } = applyOrderEvent(current, event);
     const document = toJson(OrderSchema, create(OrderSchema, orderMessage(order)));
-    await tx.$executeRawUnsafe(
+    await tx.execute(
       `INSERT INTO order_history (order_id, user_id, status, priced, "order", create_time, update_time)
        VALUES ($1::uuid, $2, $3::"OrderStatus", $4, $5::jsonb, $6::timestamptz, $7::timestamptz)
        ON CONFLICT (order_id) DO UPDATE SET user_id = EXCLUDED.user_id, status = EXCLUDED.status, priced = EXCLUDED.priced,
          "order" = EXCLUDED."order", create_time = EXCLUDED.create_time, update_time = EXCLUDED.update_time`,
-      order.id,
-      order.userId,
-      order.status,
-      priced,
-      JSON.stringify(document),
-      order.createTime.toISOString(),
-      order.updateTime.toISOString(),
+      [order.id, order.userId, order.status, priced, JSON.stringify(document), order.createTime, order.updateTime],
     );
   }
 
   /** A user's orders, newest first, strictly after the cursor. */
   async listForUser(userId: string, limit: number, after?: { createTime: Date; orderId: string }): Promise<HistoryPage> {
-    const rows = await this.db.orderHistory.findMany({
-      where: {
-        userId,
-        ...(after
-          ? { OR: [{ createTime: { lt: after.createTime } }, { createTime: after.createTime, orderId: { lt: after.orderId } }] }
-          : {}),
-      },
-      orderBy: [{ createTime: "desc" }, { orderId: "desc" }],
-      take: limit + 1,
-    });
+    const rows = after
+      ? await this.db.query<PageRow>(
+          `SELECT order_id, "order", create_time FROM order_history
+           WHERE user_id = $1 AND (create_time, order_id) < ($2::timestamptz, $3::uuid)
+           ORDER BY create_time DESC, order_id DESC LIMIT $4`,
+          [userId, after.createTime, after.orderId, limit + 1],
+        )
+      : await this.db.query<PageRow>(
+          `SELECT order_id, "order", create_time FROM order_history WHERE user_id = $1 ORDER BY create_time DESC, order_id DESC LIMIT $2`,
+          [userId, limit + 1],
+        );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      orders: page.map((row) => fromJson(OrderSchema, row.order as JsonValue)),
-      next: rows.length > limit && last ? { createTime: last.createTime, orderId: last.orderId } : undefined,
+      orders: page.map((row) => fromJson(OrderSchema, row.order)),
+      next: rows.length > limit && last ? { createTime: last.create_time, orderId: last.order_id } : undefined,
     };
   }
 
   /** Empties the table and forgets which events `consumer` applied, so a replay applies them all again. */
   async reset(consumer: string): Promise<void> {
-    await this.db.$transaction([
-      this.db.$executeRawUnsafe(`TRUNCATE order_history`),
-      this.db.$executeRawUnsafe(`DELETE FROM inbox_events WHERE consumer = $1`, consumer),
-    ]);
+    await this.db.transaction(async (tx) => {
+      await tx.execute(`TRUNCATE order_history`);
+      await tx.execute(`DELETE FROM inbox_events WHERE consumer = $1`, [consumer]);
+    });
   }
 }

@@ -1,37 +1,63 @@
-import type { CancellationReason, NewOrder, Order, OrderLine, ShippingAddress } from "../domain/order.js";
+import type { Sql, SqlDatabase } from "@shop/runtime";
+import type { CancellationReason, NewOrder, Order, OrderLine, OrderStatus, ShippingAddress } from "../domain/order.js";
 import { orderEvents } from "../events/order-events.js";
 import type { SagaPhase } from "../saga/checkout-saga.js";
-import type { OrdersDb } from "./client.js";
-import type { Prisma } from "./generated/client.js";
 
-const withItems = { items: { orderBy: { position: "asc" } } } as const;
-type OrderRow = Prisma.OrderGetPayload<{ include: typeof withItems }>;
+/** One row per item, with the order's columns repeated: an order and its items in one round trip. */
+interface OrderItemRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  currency: string;
+  total_minor: bigint;
+  cancellation_reason: string;
+  shipping_address: ShippingAddress;
+  payment_token: string;
+  created_at: Date;
+  updated_at: Date;
+  product_id: string | null;
+  quantity: number | null;
+  name: string | null;
+  unit_price_minor: bigint | null;
+}
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === "P2002";
+const selectOrder = `
+  SELECT o.id, o.user_id, o.status, o.currency, o.total_minor, o.cancellation_reason, o.shipping_address,
+         o.payment_token, o.created_at, o.updated_at, i.product_id, i.quantity, i.name, i.unit_price_minor
+  FROM orders o LEFT JOIN order_items i ON i.order_id = o.id`;
 
-export function orderFromRow(row: OrderRow): Order {
+/** The order the rows of `selectOrder` describe; undefined when there are none. */
+export function orderFromRows(rows: OrderItemRow[]): Order | undefined {
+  const [row] = rows;
+  if (!row) return undefined;
   const priced = row.currency !== "";
   const money = (amountMinor: bigint) => ({ currency: row.currency, amountMinor });
   return {
     id: row.id,
-    userId: row.userId,
+    userId: row.user_id,
     status: row.status,
-    items: row.items.map(
-      (item): OrderLine => ({
-        productId: item.productId,
-        quantity: item.quantity,
-        name: item.name,
-        unitPrice: priced ? money(item.unitPriceMinor) : null,
-        lineTotal: priced ? money(item.unitPriceMinor * BigInt(item.quantity)) : null,
-      }),
-    ),
-    total: priced ? money(row.totalMinor) : null,
-    cancellationReason: row.cancellationReason as CancellationReason | "",
-    shippingAddress: row.shippingAddress as unknown as ShippingAddress,
-    paymentToken: row.paymentToken,
-    createTime: row.createdAt,
-    updateTime: row.updatedAt,
+    items: rows
+      .filter((item) => item.product_id !== null)
+      .map(
+        (item): OrderLine => ({
+          productId: item.product_id!,
+          quantity: item.quantity!,
+          name: item.name!,
+          unitPrice: priced ? money(item.unit_price_minor!) : null,
+          lineTotal: priced ? money(item.unit_price_minor! * BigInt(item.quantity!)) : null,
+        }),
+      ),
+    total: priced ? money(row.total_minor) : null,
+    cancellationReason: row.cancellation_reason as CancellationReason | "",
+    shippingAddress: row.shipping_address,
+    paymentToken: row.payment_token,
+    createTime: row.created_at,
+    updateTime: row.updated_at,
   };
+}
+
+export async function loadOrder(sql: Sql, id: string): Promise<Order | null> {
+  return orderFromRows(await sql.query<OrderItemRow>(`${selectOrder} WHERE o.id = $1::uuid ORDER BY i.position`, [id])) ?? null;
 }
 
 /** Where the work of a new order came from, so its saga carries the same correlation id and trace. */
@@ -48,60 +74,83 @@ export interface CancellationState {
   cancelRejection: string;
 }
 
-/** Orders over Prisma: the write model of the orders service. */
+/** Orders in SQL: the write model of the orders service. */
 export class OrderRepository {
   /** `eventsCommitted` runs after a transaction that wrote events commits (wakes the outbox relay). */
   constructor(
-    private readonly db: OrdersDb,
+    private readonly db: SqlDatabase,
     private readonly eventsCommitted: () => void = () => {},
   ) {}
 
   /**
-   * Stores a PENDING order, its saga and the OrderPlaced event in one transaction. With an
-   * idempotency key already used by the same user, returns that user's first order instead.
+   * Stores a PENDING order, its items, its saga and the OrderPlaced event in one transaction.
+   * With an idempotency key already used by the same user, returns that user's first order
+   * instead; a concurrent request with the same key waits for this one's commit, then finds it.
    */
   async place(order: NewOrder, origin: WorkOrigin): Promise<{ order: Order; created: boolean }> {
-    if (order.idempotencyKey) {
-      const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey);
-      if (earlier) return { order: earlier, created: false };
-    }
-    try {
-      const created = await this.db.$transaction(async (tx) => {
-        const row = await tx.order.create({
-          data: {
-            id: order.id,
-            userId: order.userId,
-            shippingAddress: { ...order.shippingAddress },
-            paymentToken: order.paymentToken,
-            idempotencyKey: order.idempotencyKey,
-            items: { create: order.items.map((item, position) => ({ position, productId: item.productId, quantity: item.quantity })) },
-            saga: { create: { correlationId: origin.correlationId, traceparent: origin.traceparent, tracestate: origin.tracestate } },
-          },
-          include: withItems,
-        });
-        const placed = orderFromRow(row);
-        await orderEvents.placed(tx, placed);
-        return placed;
-      });
+    const now = new Date();
+    const placed: Order = {
+      id: order.id,
+      userId: order.userId,
+      status: "PENDING",
+      items: order.items.map((item) => ({ ...item, name: "", unitPrice: null, lineTotal: null })),
+      total: null,
+      cancellationReason: "",
+      shippingAddress: order.shippingAddress,
+      paymentToken: order.paymentToken,
+      createTime: now,
+      updateTime: now,
+    };
+    const created = await this.db.transaction(async (tx) => {
+      const inserted = await tx.execute(
+        `WITH placed AS (
+           INSERT INTO orders (id, user_id, shipping_address, payment_token, idempotency_key, created_at, updated_at)
+           VALUES ($1::uuid, $2, $3::jsonb, $4, $5, $6, $6)
+           ON CONFLICT (user_id, idempotency_key) DO NOTHING
+           RETURNING id),
+         items AS (
+           INSERT INTO order_items (order_id, position, product_id, quantity)
+           SELECT placed.id, item.position - 1, item.product_id, item.quantity
+           FROM placed, unnest($7::uuid[], $8::int[]) WITH ORDINALITY AS item(product_id, quantity, position))
+         INSERT INTO checkout_sagas (order_id, correlation_id, traceparent, tracestate, created_at, updated_at)
+         SELECT id, $9, $10, $11, $6, $6 FROM placed`,
+        [
+          order.id,
+          order.userId,
+          JSON.stringify(order.shippingAddress),
+          order.paymentToken,
+          order.idempotencyKey ?? null,
+          now,
+          order.items.map((item) => item.productId),
+          order.items.map((item) => item.quantity),
+          origin.correlationId,
+          origin.traceparent ?? null,
+          origin.tracestate ?? null,
+        ],
+      );
+      if (inserted === 0) return false;
+      await orderEvents.placed(tx, placed);
+      return true;
+    });
+    if (created) {
       this.eventsCommitted();
-      return { order: created, created: true };
-    } catch (err) {
-      if (!order.idempotencyKey || !isUniqueViolation(err)) throw err;
-      // The same key raced in from another request: the first order wins.
-      const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey);
-      if (!earlier) throw err;
-      return { order: earlier, created: false };
+      return { order: placed, created: true };
     }
+    const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey!);
+    if (!earlier) throw new Error(`order with idempotency key ${order.idempotencyKey} conflicted but was not found`);
+    return { order: earlier, created: false };
   }
 
-  async get(id: string): Promise<Order | null> {
-    const row = await this.db.order.findUnique({ where: { id }, include: withItems });
-    return row && orderFromRow(row);
+  get(id: string): Promise<Order | null> {
+    return loadOrder(this.db, id);
   }
 
   private async findByIdempotencyKey(userId: string, idempotencyKey: string): Promise<Order | null> {
-    const row = await this.db.order.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: withItems });
-    return row && orderFromRow(row);
+    const rows = await this.db.query<OrderItemRow>(`${selectOrder} WHERE o.user_id = $1 AND o.idempotency_key = $2 ORDER BY i.position`, [
+      userId,
+      idempotencyKey,
+    ]);
+    return orderFromRows(rows) ?? null;
   }
 
   /**
@@ -109,17 +158,18 @@ export class OrderRepository {
    * Touches only the saga row, so it never waits on a runner's transaction for long.
    */
   async requestCancellation(orderId: string): Promise<boolean> {
-    const { count } = await this.db.checkoutSaga.updateMany({
-      where: { orderId, phase: { not: "CANCELLED" } },
-      data: { cancelRequested: true, cancelRejection: "" },
-    });
+    const count = await this.db.execute(
+      `UPDATE checkout_sagas SET cancel_requested = true, cancel_rejection = '' WHERE order_id = $1::uuid AND phase <> 'CANCELLED'`,
+      [orderId],
+    );
     return count > 0;
   }
 
   async cancellationState(orderId: string): Promise<CancellationState | null> {
-    return this.db.checkoutSaga.findUnique({
-      where: { orderId },
-      select: { phase: true, cancelRequested: true, cancelRejection: true },
-    });
+    const [row] = await this.db.query<{ phase: SagaPhase; cancel_requested: boolean; cancel_rejection: string }>(
+      `SELECT phase, cancel_requested, cancel_rejection FROM checkout_sagas WHERE order_id = $1::uuid`,
+      [orderId],
+    );
+    return row ? { phase: row.phase, cancelRequested: row.cancel_requested, cancelRejection: row.cancel_rejection } : null;
   }
 }

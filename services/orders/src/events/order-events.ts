@@ -9,7 +9,7 @@ import {
   type OrderPlaced,
   type OrderPriced,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { enqueueEvent, type OutboxTransaction } from "@shop/runtime";
+import { enqueueEvent, type Sql } from "@shop/runtime";
 import type { OrderEvent } from "../domain/order-history.js";
 import type { CancellationReason, Money, Order } from "../domain/order.js";
 import type { PricedOrder } from "../saga/pricing.js";
@@ -25,7 +25,7 @@ import {
 
 /** The order events, written to the outbox in the transaction of the change they announce. */
 export const orderEvents = {
-  placed: (tx: OutboxTransaction, order: Order) =>
+  placed: (tx: Sql, order: Order) =>
     enqueueEvent(tx, OrderPlacedSchema, {
       orderId: order.id,
       userId: order.userId,
@@ -34,7 +34,7 @@ export const orderEvents = {
       occurTime: timestamp(order.createTime),
     }),
 
-  priced: (tx: OutboxTransaction, order: { id: string; userId: string }, priced: PricedOrder, at: Date) =>
+  priced: (tx: Sql, order: { id: string; userId: string }, priced: PricedOrder, at: Date) =>
     enqueueEvent(tx, OrderPricedSchema, {
       orderId: order.id,
       userId: order.userId,
@@ -43,7 +43,7 @@ export const orderEvents = {
       occurTime: timestamp(at),
     }),
 
-  confirmed: (tx: OutboxTransaction, order: { id: string; userId: string; total: Money }, at: Date) =>
+  confirmed: (tx: Sql, order: { id: string; userId: string; total: Money }, at: Date) =>
     enqueueEvent(tx, OrderConfirmedSchema, {
       orderId: order.id,
       userId: order.userId,
@@ -51,7 +51,7 @@ export const orderEvents = {
       occurTime: timestamp(at),
     }),
 
-  cancelled: (tx: OutboxTransaction, order: { id: string; userId: string }, reason: CancellationReason, at: Date) =>
+  cancelled: (tx: Sql, order: { id: string; userId: string }, reason: CancellationReason, at: Date) =>
     enqueueEvent(tx, OrderCancelledSchema, { orderId: order.id, userId: order.userId, reason, occurTime: timestamp(at) }),
 };
 

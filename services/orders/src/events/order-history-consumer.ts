@@ -5,7 +5,7 @@ import {
   OrderPlacedSchema,
   OrderPricedSchema,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { onEvent, startEventConsumer, type EventConsumer, type EventDatabase, type EventHandlers, type Logger } from "@shop/runtime";
+import { onEvent, startEventConsumer, type EventConsumer, type EventHandlers, type Logger, type SqlDatabase } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import { orderEventFrom } from "./order-events.js";
 
@@ -22,7 +22,7 @@ export function orderHistoryHandlers(history: OrderHistoryRepository): EventHand
 /** The durable consumer of the orders stream that keeps the order history up to date. */
 export function startOrderHistoryConsumer(options: {
   nc: NatsConnection;
-  db: EventDatabase;
+  db: SqlDatabase;
   logger: Logger;
   consumerName: string;
   history: OrderHistoryRepository;

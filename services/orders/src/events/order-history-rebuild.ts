@@ -1,6 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { NatsConnection } from "nats";
-import { inboxTable, replayStream, streamName, type EventDatabase, type StoredEvent } from "@shop/runtime";
+import { inboxTable, replayStream, streamName, type SqlDatabase, type StoredEvent } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import { orderHistoryHandlers } from "./order-history-consumer.js";
 
@@ -20,7 +20,7 @@ export interface RebuildResult {
  */
 export async function rebuildOrderHistory(options: {
   nc: NatsConnection;
-  db: EventDatabase;
+  db: SqlDatabase;
   history: OrderHistoryRepository;
   consumerName: string;
   /** The orders stream unless told otherwise. */
@@ -35,31 +35,27 @@ export async function rebuildOrderHistory(options: {
   const applyBatch = async () => {
     const events = batch;
     batch = [];
-    await db.$transaction(
-      async (tx) => {
-        for (const event of events) {
-          const handler = handlers[event.type]!;
-          // One bad event must not undo the others of its batch.
-          await tx.$executeRawUnsafe(`SAVEPOINT replayed_event`);
-          try {
-            const recorded = await tx.$executeRawUnsafe(
-              `INSERT INTO ${inboxTable} (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`,
-              consumerName,
-              event.eventId,
-            );
-            if (recorded > 0) {
-              await handler.handle(fromBinary(handler.schema, event.data), tx, { ...event, deliveryCount: 1 });
-              result.applied += 1;
-            }
-            await tx.$executeRawUnsafe(`RELEASE SAVEPOINT replayed_event`);
-          } catch (err) {
-            await tx.$executeRawUnsafe(`ROLLBACK TO SAVEPOINT replayed_event`);
-            result.skipped.push({ eventId: event.eventId, type: event.type, error: (err as Error).message });
+    await db.transaction(async (tx) => {
+      for (const event of events) {
+        const handler = handlers[event.type]!;
+        // One bad event must not undo the others of its batch.
+        await tx.execute(`SAVEPOINT replayed_event`);
+        try {
+          const recorded = await tx.execute(`INSERT INTO ${inboxTable} (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`, [
+            consumerName,
+            event.eventId,
+          ]);
+          if (recorded > 0) {
+            await handler.handle(fromBinary(handler.schema, event.data), tx, { ...event, deliveryCount: 1 });
+            result.applied += 1;
           }
+          await tx.execute(`RELEASE SAVEPOINT replayed_event`);
+        } catch (err) {
+          await tx.execute(`ROLLBACK TO SAVEPOINT replayed_event`);
+          result.skipped.push({ eventId: event.eventId, type: event.type, error: (err as Error).message });
         }
-      },
-      { maxWait: 10_000, timeout: 120_000 },
-    );
+      }
+    });
   };
 
   await replayStream({

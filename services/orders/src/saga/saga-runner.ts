@@ -4,7 +4,8 @@ import { hostname } from "node:os";
 import { runWithContext, type Logger } from "@shop/runtime";
 import { LeaseLostError, type ClaimedSaga, type SagaStore } from "../db/sagas.js";
 import type { OrderRepository } from "../db/orders.js";
-import { afterCall, backoffDelay, decide, type Effect, type SagaAction, type StepOutcome } from "./checkout-saga.js";
+import type { Order } from "../domain/order.js";
+import { afterCall, backoffDelay, decide, type Decision, type Effect, type SagaAction, type SagaState, type StepOutcome } from "./checkout-saga.js";
 import { sagaMetrics } from "./saga-metrics.js";
 import type { SagaStepExecutor } from "./step-executor.js";
 
@@ -27,11 +28,17 @@ export interface SagaRunnerDeps {
   logger: Logger;
 }
 
+/** The order a run works on, loaded once and again only after a step changed it. */
+interface RunCache {
+  order?: Order;
+}
+
 /**
  * Drives checkout sagas to their end. Work on a saga happens only under its lease: claimed
- * with `FOR UPDATE SKIP LOCKED`, renewed while a step runs and released with every recorded
- * step, so several orders replicas never run the same saga at once, and a crashed replica's
- * sagas are taken over once its leases expire.
+ * with `FOR UPDATE SKIP LOCKED`, extended by every recorded step and renewed while a step
+ * runs, released when the saga ends, waits or the runner stops; so several orders replicas
+ * never run the same saga at once, and a crashed replica's sagas are taken over once its
+ * leases expire.
  */
 export class SagaRunner {
   /** The lease owner written on claimed sagas; unique per runner. */
@@ -144,12 +151,13 @@ export class SagaRunner {
   }
 
   private async drive(claimed: ClaimedSaga): Promise<void> {
+    const origin = { correlationId: claimed.correlationId, traceparent: claimed.traceparent, tracestate: claimed.tracestate };
+    const cache: RunCache = {};
     let saga: ClaimedSaga | undefined = claimed;
     while (saga) {
       const current: ClaimedSaga = saga;
-      const origin = { correlationId: current.correlationId, traceparent: current.traceparent, tracestate: current.tracestate };
       try {
-        saga = await runWithContext(origin, () => this.advance(current));
+        saga = await runWithContext(origin, () => this.advance(current, cache));
       } catch (err) {
         saga = undefined;
         if (err instanceof LeaseLostError) {
@@ -162,24 +170,26 @@ export class SagaRunner {
     }
   }
 
-  /** Does the next thing the saga needs; returns it claimed again when there is more to do now. */
-  private async advance(saga: ClaimedSaga): Promise<ClaimedSaga | undefined> {
+  /**
+   * Does the next thing the saga needs: runs its next action, if any, and records where that
+   * leaves the saga together with every change that follows without a call (registering the
+   * next compensation, ending it). Returns the saga, still held, when there is more to do now.
+   */
+  private async advance(saga: ClaimedSaga, cache: RunCache): Promise<ClaimedSaga | undefined> {
     const { sagas } = this.deps;
     const { orderId } = saga;
     if (!this.accepting) {
       await sagas.release(this.owner, orderId);
       return undefined;
     }
-    const decision = decide(saga.state);
+    let next: { state: SagaState; effects: Effect[] } = { state: saga.state, effects: [] };
+    let decision = decide(saga.state);
     if (decision.kind === "finished") {
       await sagas.release(this.owner, orderId);
       return undefined;
     }
-    if (decision.kind === "record") {
-      await sagas.record(this.owner, orderId, saga.state, decision.state, decision.effects);
-      this.observe(orderId, decision.effects);
-    } else {
-      const outcome = await this.execute(saga, decision.action);
+    if (decision.kind === "call") {
+      const outcome = await this.execute(saga, decision.action, cache);
       if (!outcome) {
         await sagas.release(this.owner, orderId);
         return undefined;
@@ -192,18 +202,24 @@ export class SagaRunner {
         await sagas.retryLater(this.owner, orderId, saga.attempts + 1, delayMs);
         return undefined;
       }
-      await sagas.record(this.owner, orderId, saga.state, transition.state, transition.effects);
-      this.observe(orderId, transition.effects);
+      next = { state: transition.state, effects: transition.effects };
+      decision = decide(next.state);
     }
-    if (!this.accepting) return undefined;
-    return sagas.claim(this.owner, this.options.leaseMs, orderId);
+    ({ next, decision } = settle(next, decision));
+    const goOn = decision.kind === "call" && this.accepting;
+    const recorded = await sagas.record(this.owner, orderId, saga.state, next.state, next.effects, goOn ? this.options.leaseMs : undefined);
+    this.observe(orderId, next.effects);
+    if (next.effects.some((effect) => effect.kind === "priced")) cache.order = undefined;
+    if (!goOn) return undefined;
+    return { ...saga, state: { ...next.state, cancelRequested: next.state.cancelRequested || recorded.cancelRequested }, attempts: 0 };
   }
 
   /** Runs one action while keeping the lease; undefined when interrupted (stop or lease lost). */
-  private async execute(saga: ClaimedSaga, action: SagaAction): Promise<StepOutcome | undefined> {
+  private async execute(saga: ClaimedSaga, action: SagaAction, cache: RunCache): Promise<StepOutcome | undefined> {
     const { sagas, orders, executor } = this.deps;
     const { orderId } = saga;
-    const order = await orders.get(orderId);
+    cache.order ??= (await orders.get(orderId)) ?? undefined;
+    const order = cache.order;
     if (!order) throw new Error(`order ${orderId} of a saga does not exist`);
     const step = new AbortController();
     const onInterrupt = () => step.abort(this.interrupt.signal.reason);
@@ -250,4 +266,13 @@ export class SagaRunner {
       }
     }
   }
+}
+
+/** Applies the changes that need no call, so they are recorded in the same write as what led to them. */
+function settle(next: { state: SagaState; effects: Effect[] }, decision: Decision): { next: { state: SagaState; effects: Effect[] }; decision: Decision } {
+  while (decision.kind === "record") {
+    next = { state: decision.state, effects: [...next.effects, ...decision.effects] };
+    decision = decide(next.state);
+  }
+  return { next, decision };
 }

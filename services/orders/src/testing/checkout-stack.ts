@@ -14,7 +14,7 @@ import {
   ensureStreams,
   streamName,
   type BaseServiceConfig,
-  type Logger,
+  type ServiceDeps,
   type StartedParts,
 } from "@shop/runtime";
 import { adminHeaders, createTestDatabase, startTestService, waitFor, type TestDatabase, type TestService } from "@shop/runtime/testing";
@@ -37,7 +37,7 @@ type ServiceClient<S extends DescService> = Client<S> & { close(): void };
 const startInProcess = <C extends BaseServiceConfig>(
   context: ShopContext,
   load: (source: NodeJS.ProcessEnv) => C,
-  build: (deps: { config: C; logger: Logger }) => Promise<StartedParts>,
+  build: (deps: ServiceDeps<C>) => Promise<StartedParts>,
   env: Record<string, string> = {},
   db?: TestDatabase,
 ): Promise<TestService> => startTestService(servicesDir, context, load, build, { env, db });

@@ -1,7 +1,6 @@
+import type { Sql, SqlDatabase } from "@shop/runtime";
 import { enqueuePaymentEvent } from "../events/payment-events.js";
 import type { NewPayment, Payment, PaymentStatus } from "../domain/payment.js";
-import type { PaymentsDb } from "./client.js";
-import type { Prisma } from "./generated/client.js";
 
 export interface TransitionResult {
   payment: Payment;
@@ -9,26 +8,57 @@ export interface TransitionResult {
   changed: boolean;
 }
 
-type RecordEvent = (payment: Payment) => Promise<void>;
+interface PaymentRow {
+  id: string;
+  order_id: string;
+  user_id: string | null;
+  status: PaymentStatus;
+  currency: string | null;
+  amount_minor: bigint | null;
+  decline_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
 
-/** Payments over Prisma; the only code that touches the payments tables. */
+const paymentColumns = `id::text, order_id::text, user_id::text, status, currency, amount_minor, decline_reason, created_at, updated_at`;
+
+const paymentFrom = (row: PaymentRow): Payment => ({
+  id: row.id,
+  orderId: row.order_id,
+  userId: row.user_id,
+  status: row.status,
+  currency: row.currency,
+  amountMinor: row.amount_minor,
+  declineReason: row.decline_reason,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+async function findByOrder(sql: Sql, orderId: string): Promise<Payment | null> {
+  const [row] = await sql.query<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE order_id = $1::uuid`, [orderId]);
+  return row ? paymentFrom(row) : null;
+}
+
+/** Payments in SQL; the only code that touches the payments tables. */
 export class PaymentRepository {
   /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
   constructor(
-    private readonly db: PaymentsDb,
+    private readonly db: SqlDatabase,
     private readonly onEventsCommitted: () => void = () => {},
   ) {}
 
   findByOrder(orderId: string): Promise<Payment | null> {
-    return this.db.payment.findUnique({ where: { orderId } });
+    return findByOrder(this.db, orderId);
   }
 
   /** Counts an authorization attempt of an order, committed on its own so failed attempts count too; returns its 1-based number. */
   async countAuthorizationAttempt(orderId: string): Promise<number> {
-    const [row] = await this.db.$queryRaw<{ attempts: number }[]>`
-      INSERT INTO authorization_attempts (order_id, attempts) VALUES (${orderId}::uuid, 1)
-      ON CONFLICT (order_id) DO UPDATE SET attempts = authorization_attempts.attempts + 1, updated_at = now()
-      RETURNING attempts`;
+    const [row] = await this.db.query<{ attempts: number }>(
+      `INSERT INTO authorization_attempts (order_id, attempts) VALUES ($1::uuid, 1)
+       ON CONFLICT (order_id) DO UPDATE SET attempts = authorization_attempts.attempts + 1, updated_at = now()
+       RETURNING attempts`,
+      [orderId],
+    );
     return row!.attempts;
   }
 
@@ -38,11 +68,19 @@ export class PaymentRepository {
    * reads that one instead. Tombstones carry no event: no money moved.
    */
   createFirst(payment: NewPayment): Promise<Payment | null> {
-    return this.withEvents(async (tx, recordEvent) => {
-      const [created] = await tx.payment.createManyAndReturn({ data: payment, skipDuplicates: true });
-      if (!created) return null;
-      if (created.userId !== null) await recordEvent(created);
-      return created;
+    return this.withEvents<Payment | null>(async (tx) => {
+      const [row] = await tx.query<PaymentRow>(
+        `INSERT INTO payments (id, order_id, user_id, status, currency, amount_minor, decline_reason, updated_at)
+         VALUES ($1::uuid, $2::uuid, $3::uuid, $4::payment_status, $5, $6, $7, now())
+         ON CONFLICT (order_id) DO NOTHING
+         RETURNING ${paymentColumns}`,
+        [payment.id, payment.orderId, payment.userId, payment.status, payment.currency, payment.amountMinor, payment.declineReason],
+      );
+      if (!row) return { result: null, emitted: false };
+      const created = paymentFrom(row);
+      if (created.userId === null) return { result: created, emitted: false };
+      await enqueuePaymentEvent(tx, created);
+      return { result: created, emitted: true };
     });
   }
 
@@ -52,26 +90,26 @@ export class PaymentRepository {
    * order has no payment.
    */
   transition(orderId: string, from: PaymentStatus, to: PaymentStatus): Promise<TransitionResult | null> {
-    return this.withEvents(async (tx, recordEvent) => {
-      const [moved] = await tx.payment.updateManyAndReturn({ where: { orderId, status: from }, data: { status: to } });
-      if (moved) {
-        await recordEvent(moved);
-        return { payment: moved, changed: true };
+    return this.withEvents<TransitionResult | null>(async (tx) => {
+      const [row] = await tx.query<PaymentRow>(
+        `UPDATE payments SET status = $3::payment_status, updated_at = now()
+         WHERE order_id = $1::uuid AND status = $2::payment_status
+         RETURNING ${paymentColumns}`,
+        [orderId, from, to],
+      );
+      if (row) {
+        const moved = paymentFrom(row);
+        await enqueuePaymentEvent(tx, moved);
+        return { result: { payment: moved, changed: true }, emitted: true };
       }
-      const current = await tx.payment.findUnique({ where: { orderId } });
-      return current && { payment: current, changed: false };
+      const current = await findByOrder(tx, orderId);
+      return { result: current && { payment: current, changed: false }, emitted: false };
     });
   }
 
-  private async withEvents<R>(work: (tx: Prisma.TransactionClient, recordEvent: RecordEvent) => Promise<R>): Promise<R> {
-    let recorded = false;
-    const result = await this.db.$transaction((tx) =>
-      work(tx, async (payment) => {
-        await enqueuePaymentEvent(tx, payment);
-        recorded = true;
-      }),
-    );
-    if (recorded) this.onEventsCommitted();
+  private async withEvents<R>(work: (tx: Sql) => Promise<{ result: R; emitted: boolean }>): Promise<R> {
+    const { result, emitted } = await this.db.transaction(work);
+    if (emitted) this.onEventsCommitted();
     return result;
   }
 }

@@ -6,14 +6,14 @@ import {
   PaymentRefundedSchema,
   PaymentVoidedSchema,
 } from "@shop/contracts/shop/payments/v1/events_pb.js";
-import { enqueueEvent, type OutboxTransaction } from "@shop/runtime";
+import { enqueueEvent, type Sql } from "@shop/runtime";
 import type { Payment } from "../domain/payment.js";
 
 /**
  * Writes, inside `tx`, the event of `payment` entering its current status: every status a
  * payment can enter has exactly one event.
  */
-export async function enqueuePaymentEvent(tx: OutboxTransaction, payment: Payment): Promise<void> {
+export async function enqueuePaymentEvent(tx: Sql, payment: Payment): Promise<void> {
   const { id: paymentId, orderId } = payment;
   const userId = payment.userId ?? "";
   const occurTime = timestampFromDate(payment.updatedAt);

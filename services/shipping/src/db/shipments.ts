@@ -1,7 +1,6 @@
+import type { Sql, SqlDatabase } from "@shop/runtime";
 import { enqueueShipmentEvent } from "../events/shipment-events.js";
 import type { NewShipment, Shipment, ShipmentStatus } from "../domain/shipment.js";
-import type { ShippingDb } from "./client.js";
-import type { Prisma, Shipment as ShipmentRow } from "./generated/client.js";
 
 export interface TransitionResult {
   shipment: Shipment;
@@ -9,46 +8,97 @@ export interface TransitionResult {
   changed: boolean;
 }
 
-function toShipment({ recipient, line1, line2, city, postalCode, countryCode, ...row }: ShipmentRow): Shipment {
+interface ShipmentRow {
+  id: string;
+  order_id: string;
+  user_id: string | null;
+  status: ShipmentStatus;
+  tracking_number: string | null;
+  recipient: string | null;
+  line1: string | null;
+  line2: string | null;
+  city: string | null;
+  postal_code: string | null;
+  country_code: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const shipmentColumns = `id::text, order_id::text, user_id::text, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, created_at, updated_at`;
+
+function shipmentFrom(row: ShipmentRow): Shipment {
+  const { recipient, line1, line2, city, postal_code: postalCode, country_code: countryCode } = row;
   const address =
     recipient !== null && line1 !== null && line2 !== null && city !== null && postalCode !== null && countryCode !== null
       ? { recipient, line1, line2, city, postalCode, countryCode }
       : null;
-  return { ...row, address };
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    userId: row.user_id,
+    status: row.status,
+    trackingNumber: row.tracking_number,
+    address,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
-function toRow({ address, ...shipment }: NewShipment) {
-  return { ...shipment, ...(address ?? {}) };
+async function findByOrder(sql: Sql, orderId: string): Promise<Shipment | null> {
+  const [row] = await sql.query<ShipmentRow>(`SELECT ${shipmentColumns} FROM shipments WHERE order_id = $1::uuid`, [orderId]);
+  return row ? shipmentFrom(row) : null;
 }
 
-type RecordEvent = (shipment: Shipment) => Promise<void>;
+/** Stores `shipment` unless the order, the id or the tracking number is taken; null then. */
+async function insertFirst(sql: Sql, shipment: NewShipment): Promise<Shipment | null> {
+  const { address } = shipment;
+  const [row] = await sql.query<ShipmentRow>(
+    `INSERT INTO shipments (id, order_id, user_id, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, updated_at)
+     VALUES ($1::uuid, $2::uuid, $3::uuid, $4::shipment_status, $5, $6, $7, $8, $9, $10, $11, now())
+     ON CONFLICT DO NOTHING
+     RETURNING ${shipmentColumns}`,
+    [
+      shipment.id,
+      shipment.orderId,
+      shipment.userId,
+      shipment.status,
+      shipment.trackingNumber,
+      address?.recipient ?? null,
+      address?.line1 ?? null,
+      address?.line2 ?? null,
+      address?.city ?? null,
+      address?.postalCode ?? null,
+      address?.countryCode ?? null,
+    ],
+  );
+  return row ? shipmentFrom(row) : null;
+}
 
-/** Shipments over Prisma; the only code that touches the shipping tables. */
+/** Shipments in SQL; the only code that touches the shipping tables. */
 export class ShipmentRepository {
   /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
   constructor(
-    private readonly db: ShippingDb,
+    private readonly db: SqlDatabase,
     private readonly onEventsCommitted: () => void = () => {},
   ) {}
 
-  async findByOrder(orderId: string): Promise<Shipment | null> {
-    const row = await this.db.shipment.findUnique({ where: { orderId } });
-    return row && toShipment(row);
+  findByOrder(orderId: string): Promise<Shipment | null> {
+    return findByOrder(this.db, orderId);
   }
 
   /**
    * Stores the first shipment of an order with the event of its status, in one transaction.
    * Returns null when nothing was stored: the order already has a shipment (a concurrent call
    * won) or, very rarely, the tracking number is taken. Tombstones carry no event: nothing
-   * was shipped or cancelled.
+   * was shipped or cancelled, so their one statement needs no transaction.
    */
   createFirst(shipment: NewShipment): Promise<Shipment | null> {
-    return this.withEvents(async (tx, recordEvent) => {
-      const [row] = await tx.shipment.createManyAndReturn({ data: toRow(shipment), skipDuplicates: true });
-      if (!row) return null;
-      const created = toShipment(row);
-      if (created.userId !== null) await recordEvent(created);
-      return created;
+    if (shipment.userId === null) return insertFirst(this.db, shipment);
+    return this.withEvents<Shipment | null>(async (tx) => {
+      const created = await insertFirst(tx, shipment);
+      if (!created) return { result: null, emitted: false };
+      await enqueueShipmentEvent(tx, created);
+      return { result: created, emitted: true };
     });
   }
 
@@ -58,27 +108,26 @@ export class ShipmentRepository {
    * order has no shipment.
    */
   transition(orderId: string, from: ShipmentStatus, to: ShipmentStatus): Promise<TransitionResult | null> {
-    return this.withEvents(async (tx, recordEvent) => {
-      const [moved] = await tx.shipment.updateManyAndReturn({ where: { orderId, status: from }, data: { status: to } });
-      if (moved) {
-        const shipment = toShipment(moved);
-        await recordEvent(shipment);
-        return { shipment, changed: true };
+    return this.withEvents<TransitionResult | null>(async (tx) => {
+      const [row] = await tx.query<ShipmentRow>(
+        `UPDATE shipments SET status = $3::shipment_status, updated_at = now()
+         WHERE order_id = $1::uuid AND status = $2::shipment_status
+         RETURNING ${shipmentColumns}`,
+        [orderId, from, to],
+      );
+      if (row) {
+        const moved = shipmentFrom(row);
+        await enqueueShipmentEvent(tx, moved);
+        return { result: { shipment: moved, changed: true }, emitted: true };
       }
-      const current = await tx.shipment.findUnique({ where: { orderId } });
-      return current && { shipment: toShipment(current), changed: false };
+      const current = await findByOrder(tx, orderId);
+      return { result: current && { shipment: current, changed: false }, emitted: false };
     });
   }
 
-  private async withEvents<R>(work: (tx: Prisma.TransactionClient, recordEvent: RecordEvent) => Promise<R>): Promise<R> {
-    let recorded = false;
-    const result = await this.db.$transaction((tx) =>
-      work(tx, async (shipment) => {
-        await enqueueShipmentEvent(tx, shipment);
-        recorded = true;
-      }),
-    );
-    if (recorded) this.onEventsCommitted();
+  private async withEvents<R>(work: (tx: Sql) => Promise<{ result: R; emitted: boolean }>): Promise<R> {
+    const { result, emitted } = await this.db.transaction(work);
+    if (emitted) this.onEventsCommitted();
     return result;
   }
 }

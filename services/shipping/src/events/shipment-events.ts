@@ -4,14 +4,14 @@ import {
   ShipmentCreatedSchema,
   ShipmentDispatchedSchema,
 } from "@shop/contracts/shop/shipping/v1/events_pb.js";
-import { enqueueEvent, type OutboxTransaction } from "@shop/runtime";
+import { enqueueEvent, type Sql } from "@shop/runtime";
 import type { Shipment } from "../domain/shipment.js";
 
 /**
  * Writes, inside `tx`, the event of `shipment` entering its current status: every status a
  * shipment can enter has exactly one event.
  */
-export async function enqueueShipmentEvent(tx: OutboxTransaction, shipment: Shipment): Promise<void> {
+export async function enqueueShipmentEvent(tx: Sql, shipment: Shipment): Promise<void> {
   const { id: shipmentId, orderId } = shipment;
   const userId = shipment.userId ?? "";
   const trackingNumber = shipment.trackingNumber ?? "";

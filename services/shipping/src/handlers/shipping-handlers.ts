@@ -32,8 +32,9 @@ export function toShipmentMessage(shipment: Shipment): MessageInitShape<typeof S
 
 const shipmentNotFound = (orderId: string) => errors.notFound("shipment for order", orderId);
 
-// A create can lose to a concurrent create of the same order, or to a tracking number
-// already taken; each lost round looks again, so a few rounds always settle.
+// A create tries to store first, so a new order costs no read. Storing nothing means the
+// order already has a shipment (the answer) or, rarely, the tracking number is taken; the
+// next round draws another, so a few rounds always settle.
 const createRounds = 3;
 
 export function shippingHandlers(shipments: ShipmentRepository): ServiceImpl<typeof ShippingService> {
@@ -58,8 +59,6 @@ export function shippingHandlers(shipments: ShipmentRepository): ServiceImpl<typ
     async createShipment(req) {
       const { recipient, line1, line2, city, postalCode, countryCode } = req.address!;
       for (let round = 0; round < createRounds; round++) {
-        const existing = await shipments.findByOrder(req.orderId);
-        if (existing) return repeatedCreation(existing);
         const created = await shipments.createFirst({
           id: randomUUID(),
           orderId: req.orderId,
@@ -69,6 +68,8 @@ export function shippingHandlers(shipments: ShipmentRepository): ServiceImpl<typ
           address: { recipient, line1, line2, city, postalCode, countryCode },
         });
         if (created) return { shipment: toShipmentMessage(created) };
+        const existing = await shipments.findByOrder(req.orderId);
+        if (existing) return repeatedCreation(existing);
       }
       throw errors.unavailable(`could not create the shipment for order ${req.orderId}, try again`);
     },

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { MessageConsumerPact, type ConcreteMessage } from "@pact-foundation/pact";
-import { eventSubject, type EventDatabase, type EventHandlers } from "@shop/runtime";
+import { createSqlDatabase, eventSubject, type EventHandlers, type SqlDatabase } from "@shop/runtime";
 import { outboxEvents, waitFor } from "@shop/runtime/testing";
-import pg from "pg";
 import { pactDir } from "./pacts.js";
 
 /** A consumer's message pact with `provider`, written to `dir` when its tests pass. */
@@ -22,13 +21,13 @@ export const eventMetadata = (schema: DescMessage) => ({ type: schema.typeName, 
  * fields ignored, as binary decoding does), applied in one transaction of the consumer's
  * database.
  */
-export async function deliver(message: ConcreteMessage, handlers: EventHandlers, db: EventDatabase): Promise<void> {
+export async function deliver(message: ConcreteMessage, handlers: EventHandlers, db: SqlDatabase): Promise<void> {
   const type = String(message.metadata?.type ?? "");
   const handler = handlers[type];
   if (!handler) throw new Error(`the consumer has no handler for events of type "${type}"`);
   const event = fromJson(handler.schema, message.contents as JsonValue, { ignoreUnknownFields: true });
   const meta = { eventId: randomUUID(), type, subject: String(message.metadata?.subject ?? ""), streamSequence: 1, deliveryCount: 1 };
-  await db.$transaction((tx) => handler.handle(event, tx, meta));
+  await db.transaction((tx) => handler.handle(event, tx, meta));
 }
 
 /** A message as a provider hands it to Pact's verifier: payload and metadata. */
@@ -47,9 +46,7 @@ export async function eventFromOutbox<S extends DescMessage>(
   schema: S,
   matches: (event: MessageShape<S>) => boolean,
 ): Promise<ProducedMessage> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const db = { $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await client.query(query, values)).rows as T };
+  const db = createSqlDatabase(databaseUrl, { poolSize: 1 });
   try {
     const found = await waitFor(
       async () => (await outboxEvents(db)).find((row) => row.type === schema.typeName && matches(row.payload as MessageShape<S>)),
@@ -58,6 +55,6 @@ export async function eventFromOutbox<S extends DescMessage>(
     );
     return { __pactMessageMetadata: { type: found!.type, subject: found!.subject }, message: toJson(schema, found!.payload as MessageShape<S>) };
   } finally {
-    await client.end();
+    await db.close();
   }
 }

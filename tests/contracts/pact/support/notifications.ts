@@ -1,13 +1,12 @@
 import path from "node:path";
-import { createLogger, type EventHandlers } from "@shop/runtime";
+import { createLogger, createSqlDatabase, type EventHandlers, type SqlDatabase } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
-import { createNotificationsDb, type NotificationsDb } from "../../../../services/notifications/src/db/client.js";
 import { NotificationRepository } from "../../../../services/notifications/src/db/notifications.js";
 import { notificationEventHandlers } from "../../../../services/notifications/src/events/notification-consumer.js";
 
 /** The notifications service's real event handlers over a fresh database of its own. */
 export interface NotificationsConsumer {
-  db: NotificationsDb;
+  db: SqlDatabase;
   handlers: EventHandlers;
   notifications: NotificationRepository;
   stop(): Promise<void>;
@@ -15,14 +14,14 @@ export interface NotificationsConsumer {
 
 export async function startNotificationsConsumer(): Promise<NotificationsConsumer> {
   const database: TestDatabase = await createTestDatabase("notifications", path.resolve(import.meta.dirname, "../../../../services/notifications"));
-  const db = createNotificationsDb(database.url);
+  const db = createSqlDatabase(database.url, { poolSize: 2 });
   const notifications = new NotificationRepository(db);
   return {
     db,
     notifications,
     handlers: notificationEventHandlers(notifications, createLogger("notifications", "silent")),
     async stop() {
-      await db.$disconnect();
+      await db.close();
       await database.drop();
     },
   };

@@ -2,10 +2,13 @@ import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import {
   createLogger,
+  createSqlDatabase,
   envPrefix,
   type BaseServiceConfig,
   type Logger,
+  type ServiceDeps,
   type ServiceRegistration,
+  type SqlDatabase,
   type StartedParts,
 } from "@shop/runtime";
 import { createTestDatabase, startTestService as startInProcess, type TestService as RuntimeTestService } from "@shop/runtime/testing";
@@ -32,20 +35,20 @@ export const tokenEnv = { JWT_SECRET: "pact-verification-secret", JWT_ISSUER: "s
 
 interface ServiceDefinition<C extends BaseServiceConfig> {
   load(source: NodeJS.ProcessEnv): C;
-  build(deps: { config: C; logger: Logger }): Promise<StartedParts>;
+  build(deps: ServiceDeps<C>): Promise<StartedParts>;
   env?: NodeJS.ProcessEnv;
 }
 
 /** A service definition with its config type hidden, so one table can hold them all. */
 interface Buildable {
-  configure(source: NodeJS.ProcessEnv): { config: BaseServiceConfig; build(logger: Logger): Promise<StartedParts> };
+  configure(source: NodeJS.ProcessEnv): { config: BaseServiceConfig; build(logger: Logger, db: SqlDatabase): Promise<StartedParts> };
   start(env: NodeJS.ProcessEnv): Promise<RuntimeTestService>;
 }
 
 const define = <C extends BaseServiceConfig>(context: ShopContext, { load, build, env }: ServiceDefinition<C>): Buildable => ({
   configure(source) {
     const config = load({ ...env, ...source });
-    return { config, build: (logger) => build({ config, logger }) };
+    return { config, build: (logger, db) => build({ config, logger, db }) };
   },
   start: (extra) => startInProcess(servicesDir, context, load, build, { env: { ...env, ...extra } as Record<string, string> }),
 });
@@ -101,22 +104,25 @@ export interface TestProvider {
 
 /** Builds a service's handlers over a fresh database of its own, without serving them. */
 export async function buildTestProvider(context: ShopContext): Promise<TestProvider> {
-  const db = await createTestDatabase(context, path.join(servicesDir, context));
+  const database = await createTestDatabase(context, path.join(servicesDir, context));
+  const db = createSqlDatabase(database.url, { poolSize: 3 });
   try {
-    const { build } = definitions[context].configure(baseEnv(context, db.url));
-    const parts = await build(createLogger(context, "silent"));
+    const { build } = definitions[context].configure(baseEnv(context, database.url));
+    const parts = await build(createLogger(context, "silent"), db);
     const [registration] = parts.registrations;
     if (!registration) throw new Error(`${context} registers no service`);
     return {
       registration,
-      databaseUrl: db.url,
+      databaseUrl: database.url,
       async stop() {
         await parts.stop?.();
-        await db.drop();
+        await db.close();
+        await database.drop();
       },
     };
   } catch (err) {
-    await db.drop();
+    await db.close();
+    await database.drop();
     throw err;
   }
 }

@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropDatabase, ensureDatabase } from "./db.js";
+import { createSqlDatabase, isUniqueViolation, sqlState, type SqlDatabase } from "./sql.js";
+import { defaultPostgresUrl } from "./topology.js";
+
+describe("SqlDatabase", () => {
+  const url = new URL(process.env.POSTGRES_URL ?? defaultPostgresUrl);
+  url.pathname = `/shop_test_sql_${randomBytes(6).toString("hex")}`;
+  let db: SqlDatabase;
+
+  beforeAll(async () => {
+    await ensureDatabase(url.toString());
+    db = createSqlDatabase(url.toString(), { poolSize: 3 });
+    await db.execute(`CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance_minor bigint NOT NULL, opened_at timestamptz NOT NULL, tags jsonb)`);
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await dropDatabase(url.toString());
+  });
+
+  const balanceOf = async (id: number) => (await db.query<{ balance_minor: bigint }>(`SELECT balance_minor FROM accounts WHERE id = $1`, [id]))[0]?.balance_minor;
+
+  it("reads int8 as bigint without rounding, timestamps as Date and jsonb as values", async () => {
+    const openedAt = new Date("2026-12-03T10:00:00.123Z");
+    const huge = 9_007_199_254_740_993n; // 2^53 + 1: a double would round it
+    await db.execute(`INSERT INTO accounts VALUES ($1, $2, $3, $4, $5::jsonb)`, [1, "ada", huge, openedAt, JSON.stringify({ vip: true })]);
+
+    const [row] = await db.query<{ balance_minor: bigint; opened_at: Date; tags: unknown; count: bigint }>(
+      `SELECT balance_minor, opened_at, tags, (SELECT count(*) FROM accounts) AS count FROM accounts WHERE id = $1`,
+      [1],
+    );
+    expect(row).toEqual({ balance_minor: huge, opened_at: openedAt, tags: { vip: true }, count: 1n });
+  });
+
+  it("commits a transaction's statements together and returns what the work returned", async () => {
+    const moved = await db.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO accounts VALUES (2, 'bob', 0, now(), NULL)`);
+      return tx.execute(`UPDATE accounts SET balance_minor = balance_minor + 500 WHERE id = ANY($1::int[])`, [[2]]);
+    });
+    expect(moved).toBe(1);
+    expect(await balanceOf(2)).toBe(500n);
+  });
+
+  it("rolls everything back when the work throws, and rethrows its error", async () => {
+    const failure = new Error("refused");
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.execute(`UPDATE accounts SET balance_minor = 0 WHERE id = 2`);
+        await tx.execute(`INSERT INTO accounts VALUES (3, 'eve', 1, now(), NULL)`);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(await balanceOf(2)).toBe(500n);
+    expect(await balanceOf(3)).toBeUndefined();
+  });
+
+  it("rolls back on a failing statement and names the constraint through its SQLSTATE", async () => {
+    const err = await db
+      .transaction(async (tx) => {
+        await tx.execute(`UPDATE accounts SET balance_minor = 1 WHERE id = 2`);
+        await tx.execute(`INSERT INTO accounts VALUES (2, 'bob again', 0, now(), NULL)`);
+      })
+      .catch((e: unknown) => e);
+    expect(isUniqueViolation(err)).toBe(true);
+    expect(sqlState(new Error("not from the database"))).toBeUndefined();
+    expect(await balanceOf(2)).toBe(500n);
+  });
+
+  it("isolates concurrent transactions: each sees only what is committed", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const writer = db.transaction(async (tx) => {
+      await tx.execute(`UPDATE accounts SET balance_minor = 900 WHERE id = 2`);
+      await held;
+    });
+    // The writer's update is not visible until it commits.
+    await expect(balanceOf(2)).resolves.toBe(500n);
+    release();
+    await writer;
+    expect(await balanceOf(2)).toBe(900n);
+  });
+
+  it("keeps a connection usable after a statement error outside a transaction", async () => {
+    await expect(db.query(`SELECT * FROM no_such_table`)).rejects.toMatchObject({ code: "42P01" });
+    for (let i = 0; i < 5; i++) expect(await balanceOf(2)).toBe(900n);
+  });
+});

@@ -1,0 +1,117 @@
+import pg from "pg";
+import type { Logger } from "./logger.js";
+
+/**
+ * Runs SQL: a service's database (each statement on its own) or an open transaction.
+ * Statements use positional parameters (`$1`); a list goes in as one array parameter
+ * (`= ANY($1::uuid[])`), so every statement text stays the same and is prepared once.
+ */
+export interface Sql {
+  /** The rows a statement returns. */
+  query<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<R[]>;
+  /** How many rows a statement wrote. */
+  execute(text: string, values?: readonly unknown[]): Promise<number>;
+}
+
+export type IsolationLevel = "READ COMMITTED" | "REPEATABLE READ" | "SERIALIZABLE";
+
+/** A service's own database: a pool of connections to it. */
+export interface SqlDatabase extends Sql {
+  /**
+   * Runs `work` in one transaction on one connection: committed when it resolves, rolled back
+   * when it throws (the error is rethrown).
+   */
+  transaction<T>(work: (tx: Sql) => Promise<T>, options?: { isolation?: IsolationLevel }): Promise<T>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Connections a service process keeps to its database at most (`DATABASE_POOL_SIZE`). */
+export const defaultDatabasePoolSize = 10;
+
+export interface SqlDatabaseOptions {
+  poolSize?: number;
+  /** Where errors of idle connections go (PostgreSQL restarting, say); they are not thrown. */
+  logger?: Logger;
+}
+
+const int8Oid = 20;
+
+// int8 columns (money in minor units, counters) are read as bigint, never rounded through a double.
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === int8Oid ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * Names statements so each connection parses and plans a statement once and then only binds
+ * and executes it. Statement texts in code are fixed, so the set stays small; past
+ * `maxPrepared` distinct texts (a statement built at run time) the rest run unprepared.
+ */
+class StatementNames {
+  private readonly names = new Map<string, string>();
+
+  constructor(private readonly maxPrepared = 500) {}
+
+  config(text: string, values: readonly unknown[] | undefined): pg.QueryConfig {
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < this.maxPrepared) {
+      name = `shop_${this.names.size}`;
+      this.names.set(text, name);
+    }
+    return { name, text, values: values as unknown[] | undefined };
+  }
+}
+
+function runner(client: pg.Pool | pg.PoolClient, statements: StatementNames): Sql {
+  return {
+    async query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
+      return (await client.query<R>(statements.config(text, values))).rows;
+    },
+    async execute(text: string, values?: readonly unknown[]): Promise<number> {
+      return (await client.query(statements.config(text, values))).rowCount ?? 0;
+    },
+  };
+}
+
+/** A pool of at most `poolSize` connections to `databaseUrl`. */
+export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptions = {}): SqlDatabase {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? defaultDatabasePoolSize, types: typeParsers });
+  pool.on("error", (err) => options.logger?.warn({ err }, "idle database connection failed; it was dropped"));
+  const statements = new StatementNames();
+  const direct = runner(pool, statements);
+
+  return {
+    ...direct,
+    async transaction<T>(work: (tx: Sql) => Promise<T>, { isolation }: { isolation?: IsolationLevel } = {}): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
+        const result = await work(runner(client, statements));
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackErr) {
+          // The connection is unusable: the pool must not hand it out again.
+          broken = rollbackErr as Error;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** PostgreSQL's SQLSTATE of a failed statement, if `err` is one. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.length === 5 ? code : undefined;
+}
+
+/** A unique or primary key constraint refused the row. */
+export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === "23505";
