@@ -1,8 +1,9 @@
 /**
  * Event pipeline throughput and delivery latency, with the runtime's own code: producers write
- * events with `enqueueEvent` in transactions at a steady rate (many events per transaction, then
+ * events with `enqueueEvents` in transactions at a steady rate (many events per transaction, then
  * one per transaction), `startOutboxRelay` publishes them to JetStream, and a durable
- * `startEventConsumer` in another process applies each one through the inbox with an effect row.
+ * `startEventConsumer` in another process applies them through the inbox with an effect row each
+ * (written per delivered batch by an `onEvents` handler).
  * Latency runs from the producer's commit to the commit of the consumer's effect, and is split at
  * the moment JetStream stored the message (read back from the stream afterwards): relay, then
  * consumer. It runs on a NATS server of its own (tests/support), a private context (stream
@@ -26,13 +27,15 @@ import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import {
+  connectNats,
   createLogger,
-  enqueueEvent,
+  enqueueEvents,
   ensureStreams,
   env,
   eventHeaders,
   loadConfig,
-  onEvent,
+  onEvents,
+  outboxEntry,
   startEventConsumer,
   startOutboxRelay,
   streamName,
@@ -41,7 +44,7 @@ import {
   type SqlDatabase,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
-import { connect, DeliverPolicy, type JetStreamClient } from "nats";
+import { DeliverPolicy, type JetStreamClient } from "nats";
 import { createScratchDatabase, readerOf } from "../packages/runtime/src/events/test-support.js";
 import { NatsServer } from "../tests/support/nats-server.js";
 import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuGroup, type CpuWindow } from "./lib/cpu.js";
@@ -143,7 +146,7 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
   const applied: [string, number][] = [];
   let appliedBefore = 0;
   const { db, noteApplied } = timingCommits(createSqlDatabase(databaseUrl, { poolSize: 2 }), applied);
-  const nc = await connect({ servers: natsUrl, name: "bench-events-consumer" });
+  const nc = await connectNats("bench-events-consumer", natsUrl);
   const consumer = await startEventConsumer({
     nc,
     db,
@@ -152,9 +155,13 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
     context,
     batchSize,
     handlers: {
-      [schema.typeName]: onEvent(schema, async (event, tx, meta) => {
-        await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [meta.eventId, event.orderId]);
-        noteApplied(tx, meta.eventId);
+      // One effect row per event, the rows of the events that arrived together in one statement.
+      [schema.typeName]: onEvents(schema, async (events, tx) => {
+        await tx.execute(`INSERT INTO effects (event_id, note) SELECT unnest($1::uuid[]), unnest($2::text[])`, [
+          events.map(({ meta }) => meta.eventId),
+          events.map(({ event }) => event.orderId),
+        ]);
+        for (const { meta } of events) noteApplied(tx, meta.eventId);
       }),
     },
   });
@@ -279,14 +286,10 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
   const committed = new Map<string, number>();
   const userId = randomUUID();
   const produce = async () => {
-    const ids = await pipeline.producerDb.transaction(async (tx) => {
-      const ids: string[] = [];
-      for (let i = 0; i < eventsPerTransaction; i++) {
-        const event = await enqueueEvent(tx, pipeline.schema, { orderId: randomUUID(), userId, currencyCode: "USD", amountMinor: 1999n });
-        ids.push(event.id);
-      }
-      return ids;
-    });
+    const entries = Array.from({ length: eventsPerTransaction }, () =>
+      outboxEntry(pipeline.schema, { orderId: randomUUID(), userId, currencyCode: "USD", amountMinor: 1999n }),
+    );
+    const ids = (await pipeline.producerDb.transaction((tx) => enqueueEvents(tx, entries))).map((event) => event.id);
     const committedAt = now();
     for (const id of ids) committed.set(id, committedAt);
     pipeline.notifyRelay();
@@ -313,21 +316,33 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
   return { mode, eventsPerTransaction, production, committed, stored, applied, cpu: cpuWindow };
 }
 
+interface ApplyProbe {
+  how: string;
+  eventsPerTransaction: number;
+  workers: number;
+  /** `row` writes each event's effect row with a statement of its own (an onEvent handler), `batch` all of them with one (onEvents). */
+  effects: "row" | "batch";
+}
+
 /**
  * What ways of applying events allow on this database, with NATS out of the picture: workers
  * each applying events serially, `eventsPerTransaction` per transaction (one multi-row inbox
- * insert, then an effect row per event), as `startEventConsumer` applies what arrived together.
+ * insert, then the effect rows), as `startEventConsumer` applies what arrived together.
  */
-async function probeApplyCeiling(db: SqlDatabase, probe: { eventsPerTransaction: number; workers: number; durationMs: number }): Promise<number> {
+async function probeApplyCeiling(db: SqlDatabase, probe: ApplyProbe, durationMs: number): Promise<number> {
   const consumerName = "apply_ceiling_probe";
   let applied = 0;
   const start = performance.now();
   const worker = async () => {
-    while (performance.now() - start < probe.durationMs) {
+    while (performance.now() - start < durationMs) {
       await db.transaction(async (tx) => {
         const eventIds = Array.from({ length: probe.eventsPerTransaction }, () => randomUUID());
         await tx.execute(`INSERT INTO inbox_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, [consumerName, eventIds]);
-        for (const eventId of eventIds) await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [eventId, "probe"]);
+        if (probe.effects === "batch") {
+          await tx.execute(`INSERT INTO effects (event_id, note) SELECT unnest($1::uuid[]), 'probe'`, [eventIds]);
+        } else {
+          for (const eventId of eventIds) await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [eventId, "probe"]);
+        }
       });
       applied += probe.eventsPerTransaction;
     }
@@ -338,13 +353,14 @@ async function probeApplyCeiling(db: SqlDatabase, probe: { eventsPerTransaction:
 
 async function reportApplyCeiling(db: SqlDatabase, parallelWorkers: number): Promise<void> {
   const batch = config.BENCH_CONSUMER_BATCH_SIZE;
-  const probes = [
-    { how: "1 event per transaction, 1 worker (startEventConsumer with one event at hand)", eventsPerTransaction: 1, workers: 1 },
-    { how: `1 event per transaction, ${parallelWorkers} workers in parallel`, eventsPerTransaction: 1, workers: parallelWorkers },
-    { how: `${batch} events per transaction, 1 worker (startEventConsumer with a full batch at hand)`, eventsPerTransaction: batch, workers: 1 },
+  const probes: ApplyProbe[] = [
+    { how: "1 event per transaction, 1 worker (one event at hand)", eventsPerTransaction: 1, workers: 1, effects: "row" },
+    { how: `1 event per transaction, ${parallelWorkers} workers in parallel`, eventsPerTransaction: 1, workers: parallelWorkers, effects: "row" },
+    { how: `${batch} events per transaction, an effect statement per event (onEvent)`, eventsPerTransaction: batch, workers: 1, effects: "row" },
+    { how: `${batch} events per transaction, one effect statement (onEvents, this benchmark's consumer)`, eventsPerTransaction: batch, workers: 1, effects: "batch" },
   ];
   const rows: (string | number)[][] = [];
-  for (const probe of probes) rows.push([probe.how, Math.round(await probeApplyCeiling(db, { ...probe, durationMs: config.BENCH_PROBE_MS }))]);
+  for (const probe of probes) rows.push([probe.how, Math.round(await probeApplyCeiling(db, probe, config.BENCH_PROBE_MS))]);
   console.log();
   console.log(`apply ceiling on this database, no NATS (inbox row + effect row per event, each way for ${config.BENCH_PROBE_MS} ms):`);
   console.log(formatTable(["how events are applied", "events/s"], rows));
@@ -478,7 +494,7 @@ async function main(): Promise<number> {
     cleanup.add("the temporary folder", () => rm(dir, { recursive: true, force: true }));
     const natsServer = await NatsServer.start({ dir });
     cleanup.add("the NATS server", () => natsServer.stop());
-    const nc = await connect({ servers: natsServer.url, name: "bench-events-relay" });
+    const nc = await connectNats("bench-events-relay", natsServer.url);
     cleanup.add("the NATS connection", () => nc.close());
     const scratch = await createScratchDatabase();
     cleanup.add("the scratch database", () => scratch.drop());

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { connect, type KV, type NatsConnection } from "nats";
+import type { KV, NatsConnection } from "nats";
+import { connectNats } from "@shop/runtime";
 
 /** Longest Idempotency-Key accepted (the orders service, which keeps keys too, takes the same). */
 export const maxIdempotencyKeyLength = 200;
@@ -101,7 +102,7 @@ class KvIdempotencyStore implements IdempotencyStore {
 
 /** The store in a JetStream key-value bucket shared by every gateway replica; entries expire after the TTL. */
 export async function openIdempotencyStore(options: NatsIdempotencyOptions): Promise<IdempotencyStore> {
-  const connection = await connect({ servers: options.natsUrl, name: "gateway-idempotency" });
+  const connection = await connectNats("gateway-idempotency", options.natsUrl);
   try {
     const kv = await connection.jetstream().views.kv(options.bucket ?? "gateway_idempotency", {
       ttl: options.ttlSeconds * 1000,

@@ -4,7 +4,7 @@ import { OrderCancelledSchema, OrderPlacedSchema } from "@shop/contracts/shop/or
 import { headers as natsHeaders, type Msg } from "nats";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { currentContext, runWithContext, type RequestContext } from "../request-context.js";
-import { onEvent, startEventConsumer, type EventConsumer, type EventConsumerOptions, type EventMeta } from "./event-consumer.js";
+import { onEvent, onEvents, startEventConsumer, type EventConsumer, type EventConsumerOptions, type EventMeta } from "./event-consumer.js";
 import { eventMetrics } from "./metrics.js";
 import { startOutboxRelay, type OutboxRelay } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
@@ -180,6 +180,29 @@ describe("event consumer", () => {
     // One pull brings the whole backlog; at most a straggler lands in a second transaction.
     expect(new Set(rows.map((row) => transactionOf(row.note))).size).toBeLessThanOrEqual(2);
     await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+  });
+
+  it("hands events of one type that arrived together to an onEvents handler in one call, in stream order", async () => {
+    const context = await newContext();
+    const ids = await backlog(context, 12);
+    const calls: string[][] = [];
+    await consume(context, {
+      handlers: {
+        [orderPlacedType]: onEvents(OrderPlacedSchema, async (events, tx) => {
+          calls.push(events.map(({ meta }) => meta.eventId));
+          await tx.execute("INSERT INTO effects (event_id, note) SELECT unnest($1::uuid[]), unnest($2::text[])", [
+            events.map(({ meta }) => meta.eventId),
+            events.map(({ event }) => event.orderId),
+          ]);
+        }),
+      },
+    });
+
+    await waitFor(effectCount, (n) => n === 12, { what: "twelve effects" });
+    expect(calls.flat()).toEqual(ids);
+    // One pull brings the whole backlog; at most a straggler lands in a second call.
+    expect(calls.length).toBeLessThanOrEqual(2);
+    expect((await effects()).map((row) => row.event_id)).toEqual(ids);
   });
 
   it("when one event of a batch fails, applies the others once and retries only that one", async () => {

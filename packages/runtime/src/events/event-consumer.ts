@@ -1,7 +1,7 @@
 import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, type ConsumerMessages, type JsMsg, type NatsConnection, type NatsError } from "nats";
 import type { Logger } from "../logger.js";
-import { contextFromHeaders, runWithContext, type RequestContext } from "../request-context.js";
+import { contextFromHeaders, currentContext, runWithContext, type RequestContext } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics, type ConsumeResult } from "./metrics.js";
 import { ensureStreams } from "./streams.js";
@@ -32,10 +32,23 @@ export interface EventMeta {
   deliveryCount: number;
 }
 
+/** An event as a handler receives it, with where it came from and the publisher's context. */
+export interface DeliveredEvent<S extends DescMessage = DescMessage> {
+  event: MessageShape<S>;
+  meta: EventMeta;
+  context: RequestContext;
+}
+
 /** Applies one event type inside the transaction that also records it in the inbox. */
 export interface EventHandler<S extends DescMessage = DescMessage> {
   schema: S;
   handle(event: MessageShape<S>, tx: Sql, meta: EventMeta): Promise<void>;
+  /**
+   * Applies several events of this type at once, in stream order; the consumer prefers it for
+   * events that arrived together, so a handler writing a row per event can write them all
+   * with one statement.
+   */
+  handleMany?(events: DeliveredEvent<S>[], tx: Sql): Promise<void>;
 }
 
 /** Handlers keyed by the event's protobuf type name (`shop.orders.v1.OrderConfirmed`). */
@@ -44,6 +57,18 @@ export type EventHandlers = Record<string, EventHandler>;
 /** Builds a handler whose `event` is typed by `schema`. */
 export function onEvent<S extends DescMessage>(schema: S, handle: EventHandler<S>["handle"]): EventHandler<S> {
   return { schema, handle };
+}
+
+/**
+ * Builds a handler that takes the events of `schema` that arrived together in one call (it
+ * runs in the first one's context; each carries its own).
+ */
+export function onEvents<S extends DescMessage>(schema: S, handleMany: NonNullable<EventHandler<S>["handleMany"]>): EventHandler<S> {
+  return {
+    schema,
+    handleMany,
+    handle: (event, tx, meta) => handleMany([{ event, meta, context: currentContext() ?? contextFromHeaders(() => undefined) }], tx),
+  };
 }
 
 export interface EventConsumerOptions {
@@ -70,13 +95,10 @@ export interface EventConsumerOptions {
   lagSampleMs?: number;
 }
 
-/** A delivery ready to apply: its handler, decoded event and the publisher's context. */
-interface Delivery {
+/** A delivery ready to apply: its message, its handler, the decoded event and the publisher's context. */
+interface Delivery extends DeliveredEvent {
   m: JsMsg;
   handler: EventHandler;
-  event: MessageShape<DescMessage>;
-  meta: EventMeta;
-  context: RequestContext;
 }
 
 export interface EventConsumer {
@@ -235,19 +257,25 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   /** Records the deliveries in the inbox and applies those seen for the first time, in stream order, in `tx`. */
   const applyAll = async (tx: Sql, deliveries: Delivery[]): Promise<ConsumeResult[]> => {
     const recorded = await tx.query<{ event_id: string }>(
-      `INSERT INTO ${inboxTable} (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id::text`,
+      `INSERT INTO ${inboxTable} (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id`,
       [consumerName, deliveries.map((d) => d.meta.eventId)],
     );
     const fresh = new Set(recorded.map((row) => row.event_id.toLowerCase()));
-    const results: ConsumeResult[] = [];
-    for (const d of deliveries) {
-      // A second delivery of the same event in one batch finds its id already taken.
-      if (!fresh.delete(d.meta.eventId.toLowerCase())) {
-        results.push("duplicate");
-        continue;
+    // A second delivery of the same event in one batch finds its id already taken.
+    const results = deliveries.map((d): ConsumeResult => (fresh.delete(d.meta.eventId.toLowerCase()) ? "processed" : "duplicate"));
+    const toApply = deliveries.filter((_, index) => results[index] === "processed");
+    for (let start = 0; start < toApply.length; ) {
+      const { handler, context } = toApply[start]!;
+      let end = start + 1;
+      if (handler.handleMany) {
+        while (end < toApply.length && toApply[end]!.handler === handler) end++;
+        const run = toApply.slice(start, end);
+        await runWithContext(context, () => handler.handleMany!(run, tx));
+      } else {
+        const { event, meta } = toApply[start]!;
+        await runWithContext(context, () => handler.handle(event, tx, meta));
       }
-      await runWithContext(d.context, () => d.handler.handle(d.event, tx, d.meta));
-      results.push("processed");
+      start = end;
     }
     return results;
   };

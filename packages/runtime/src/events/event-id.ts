@@ -1,7 +1,21 @@
-import { randomBytes, randomInt } from "node:crypto";
+import { randomFillSync, randomInt } from "node:crypto";
 
 let lastMillis = 0;
 let counter = 0;
+
+// Random bytes are drawn from the system in blocks: one call per id would cost more than the rest of the id.
+const randomPool = Buffer.alloc(16 * 256);
+let poolOffset = randomPool.length;
+
+function randomBlock(): Buffer {
+  if (poolOffset === randomPool.length) {
+    randomFillSync(randomPool);
+    poolOffset = 0;
+  }
+  const block = Buffer.from(randomPool.subarray(poolOffset, poolOffset + 16));
+  poolOffset += 16;
+  return block;
+}
 
 /**
  * A UUIDv7 (RFC 9562) whose 12-bit `rand_a` field counts up within a millisecond, so ids made
@@ -18,7 +32,7 @@ export function newEventId(): string {
     lastMillis += 1;
     counter = 0;
   }
-  const bytes = randomBytes(16);
+  const bytes = randomBlock();
   bytes.writeUIntBE(lastMillis, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;

@@ -2,7 +2,9 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runWithContext } from "../request-context.js";
+import type { Sql } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
+import { enqueueEvents, outboxEntry } from "./outbox.js";
 import { deleteSentOutboxRows, startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 import { replayStream, type StoredEvent } from "./replay.js";
 import { ensureStreams } from "./streams.js";
@@ -101,6 +103,28 @@ describe("outbox relay", () => {
       },
     });
     expect(await publishedCount()).toBe(publishedBefore + 5);
+  });
+
+  it("enqueueEvents writes a transaction's events in one statement; they are published in the order given", async () => {
+    const context = await newContext();
+    const entries = ["o-1", "o-2", "o-3", "o-4"].map((orderId) => ({
+      ...outboxEntry(OrderPlacedSchema, { orderId, userId: "u-1" }),
+      subject: `shop.${context}.order_placed`,
+    }));
+    let statements = 0;
+    const enqueued = await scratch.db.transaction((tx) => {
+      const counted: Sql = { query: (text, values) => tx.query(text, values), execute: (text, values) => (statements++, tx.execute(text, values)) };
+      return enqueueEvents(counted, entries);
+    });
+    expect(statements).toBe(1);
+    expect(enqueued).toEqual(entries.map(({ id, subject }) => ({ id, subject })));
+
+    relay();
+    await waitFor(unsentCount, (n) => n === 0, { what: "all rows sent" });
+    const events = await readStream(context);
+    expect(events.map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2", "o-3", "o-4"]);
+    expect(events.map((event) => event.eventId)).toEqual(entries.map((entry) => entry.id));
+    expect(await scratch.db.execute("SELECT 1 FROM outbox_events")).toBe(4);
   });
 
   it("publishes each row exactly once when two relays share the table", async () => {

@@ -92,7 +92,7 @@ function headersOf(row: OutboxRow): MsgHdrs {
  */
 async function relayBatch(tx: Sql, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
   const rows = await tx.query<OutboxRow>(
-    `SELECT id::text AS id, subject, type, payload, headers, created_at FROM ${outboxTable}
+    `SELECT id, subject, type, payload, headers, created_at FROM ${outboxTable}
      WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [batchSize],
   );

@@ -27,30 +27,51 @@ export interface EnqueuedEvent {
   subject: string;
 }
 
+/** An event encoded for the outbox, not yet written. */
+export interface OutboxEntry {
+  id: string;
+  subject: string;
+  type: string;
+  payload: Buffer;
+}
+
+/** Encodes an event of `schema` for `enqueueEvents`. A given `id` must be a UUID; generated ids keep creation order. */
+export function outboxEntry<S extends DescMessage>(schema: S, message: MessageInitShape<S>, options: { id?: string } = {}): OutboxEntry {
+  return {
+    id: options.id ?? newEventId(),
+    subject: eventSubject(schema),
+    type: schema.typeName,
+    payload: Buffer.from(toBinary(schema, create(schema, message))),
+  };
+}
+
 /**
- * Writes a domain event to the outbox inside `tx`. The relay publishes it later with the
- * event id as JetStream message id; the correlation id and trace context of the current
- * work travel with it as headers. `tx` is the transaction of the state change, so the event
- * commits or rolls back with it. Call the relay's `notify()` after the transaction commits
- * to publish at once. A given `id` must be a UUID; generated ids keep creation order.
+ * Writes domain events to the outbox inside `tx`, in one statement. The relay publishes them
+ * later, in order, with each event id as JetStream message id; the correlation id and trace
+ * context of the current work travel with them as headers. `tx` is the transaction of the
+ * state change, so the events commit or roll back with it. Call the relay's `notify()` after
+ * the transaction commits to publish at once.
  */
+export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): Promise<EnqueuedEvent[]> {
+  if (entries.length === 0) return [];
+  const context = currentContext();
+  const headers = { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
+  await tx.execute(
+    `INSERT INTO ${outboxTable} (id, subject, type, payload, headers)
+     SELECT event.id, event.subject, event.type, event.payload, $5::jsonb
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)`,
+    [entries.map((e) => e.id), entries.map((e) => e.subject), entries.map((e) => e.type), entries.map((e) => e.payload), JSON.stringify(headers)],
+  );
+  return entries.map(({ id, subject }) => ({ id, subject }));
+}
+
+/** `enqueueEvents` for one event of `schema`. */
 export async function enqueueEvent<S extends DescMessage>(
   tx: Sql,
   schema: S,
   message: MessageInitShape<S>,
   options: { id?: string } = {},
 ): Promise<EnqueuedEvent> {
-  const id = options.id ?? newEventId();
-  const subject = eventSubject(schema);
-  const payload = Buffer.from(toBinary(schema, create(schema, message)));
-  const context = currentContext();
-  const headers = { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
-  await tx.execute(`INSERT INTO ${outboxTable} (id, subject, type, payload, headers) VALUES ($1::uuid, $2, $3, $4, $5::jsonb)`, [
-    id,
-    subject,
-    schema.typeName,
-    payload,
-    JSON.stringify(headers),
-  ]);
-  return { id, subject };
+  const [enqueued] = await enqueueEvents(tx, [outboxEntry(schema, message, options)]);
+  return enqueued!;
 }

@@ -5,9 +5,13 @@ import type { SqlDatabase } from "../sql.js";
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
 
-/** A NATS connection for a service. It reconnects for ever: an outage must not end the process's event work. */
+/**
+ * A NATS connection for a service. It reconnects for ever: an outage must not end the process's
+ * event work. Requests (every JetStream publish is one) skip capturing the caller's stack, which
+ * cost more than the publish itself; a timeout still says what timed out.
+ */
 export function connectNats(name: string, natsUrl: string): Promise<NatsConnection> {
-  return connect({ servers: natsUrl, name, maxReconnectAttempts: -1 });
+  return connect({ servers: natsUrl, name, maxReconnectAttempts: -1, noAsyncTraces: true });
 }
 
 export interface EventPublishing {

@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import type { Sql, SqlDatabase } from "@shop/runtime";
+import { newEventId, type Sql, type SqlDatabase } from "@shop/runtime";
 import type { Notification, NotificationDraft, NotificationKind } from "../domain/notification.js";
 
 export interface NotificationCursor {
@@ -17,7 +16,7 @@ interface NotificationRow {
   created_at: Date;
 }
 
-const notificationColumns = `id::text, user_id::text, kind, order_id::text, subject, body, created_at`;
+const notificationColumns = `id, user_id, kind, order_id, subject, body, created_at`;
 
 const notificationFrom = (row: NotificationRow): Notification => ({
   id: row.id,
@@ -34,17 +33,30 @@ export class NotificationRepository {
   constructor(private readonly db: SqlDatabase) {}
 
   /**
-   * Stores the notification an event gave, inside the consumer's transaction. Returns false
-   * when that event already has one (the unique source event id backs up the inbox).
+   * Stores the notifications of several events in one statement, inside the consumer's
+   * transaction. Returns the source event ids that were stored; an event that already has a
+   * notification is skipped (the unique source event id backs up the inbox).
    */
-  async record(tx: Sql, draft: NotificationDraft, sourceEventId: string): Promise<boolean> {
-    const inserted = await tx.execute(
+  async recordAll(tx: Sql, notifications: readonly { draft: NotificationDraft; sourceEventId: string }[]): Promise<Set<string>> {
+    if (notifications.length === 0) return new Set();
+    const column = <T>(pick: (n: { draft: NotificationDraft; sourceEventId: string }) => T) => notifications.map(pick);
+    const stored = await tx.query<{ source_event_id: string }>(
       `INSERT INTO notifications (id, user_id, kind, order_id, subject, body, source_event_id)
-       VALUES ($1::uuid, $2::uuid, $3::notification_kind, $4::uuid, $5, $6, $7::uuid)
-       ON CONFLICT (source_event_id) DO NOTHING`,
-      [randomUUID(), draft.userId, draft.kind, draft.orderId, draft.subject, draft.body, sourceEventId],
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::notification_kind[], $4::uuid[], $5::text[], $6::text[], $7::uuid[])
+       ON CONFLICT (source_event_id) DO NOTHING
+       RETURNING source_event_id`,
+      [
+        // Ids that sort in creation order keep a batch's notifications (one created_at) in stream order.
+        column(() => newEventId()),
+        column((n) => n.draft.userId),
+        column((n) => n.draft.kind),
+        column((n) => n.draft.orderId),
+        column((n) => n.draft.subject),
+        column((n) => n.draft.body),
+        column((n) => n.sourceEventId),
+      ],
     );
-    return inserted === 1;
+    return new Set(stored.map((row) => row.source_event_id));
   }
 
   /** A user's notifications, newest first (ties broken by id), strictly after the cursor. */

@@ -2,8 +2,9 @@ import type { Money as MoneyMessage } from "@shop/contracts/shop/common/v1/money
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
-  onEvent,
+  onEvents,
   startEventConsumer,
   type EventConsumer,
   type EventHandlers,
@@ -32,32 +33,46 @@ const moneyOf = (message: MoneyMessage | undefined): Money | undefined =>
   message && { currencyCode: message.currencyCode, amountMinor: message.amountMinor };
 
 /**
- * One handler per user-visible event type; each stores the notification it composes in the
- * consumer's transaction, keyed by the event id. Every other type on the streams is acked
- * unhandled by the runtime.
+ * One handler per user-visible event type; each stores the notifications it composes in the
+ * consumer's transaction, keyed by the event id, all events of a batch in one statement.
+ * Every other type on the streams is acked unhandled by the runtime.
  */
 export function notificationEventHandlers(notifications: NotificationRepository, logger: Logger): EventHandlers {
-  const notify = async (event: NotifiableEvent, tx: Sql, meta: EventMeta) => {
-    if (!event.userId) {
-      logger.warn({ eventId: meta.eventId, type: meta.type }, "event names no user; nobody to notify");
-      return;
+  const notify = async (events: { notifiable: NotifiableEvent; meta: EventMeta }[], tx: Sql) => {
+    const addressed = events.filter(({ notifiable, meta }) => {
+      if (!notifiable.userId) logger.warn({ eventId: meta.eventId, type: meta.type }, "event names no user; nobody to notify");
+      return Boolean(notifiable.userId);
+    });
+    const stored = await notifications.recordAll(
+      tx,
+      addressed.map(({ notifiable, meta }) => ({ draft: composeNotification(notifiable), sourceEventId: meta.eventId })),
+    );
+    for (const { meta } of addressed) {
+      if (!stored.has(meta.eventId)) logger.debug({ eventId: meta.eventId, type: meta.type }, "event already notified");
     }
-    const recorded = await notifications.record(tx, composeNotification(event), meta.eventId);
-    if (!recorded) logger.debug({ eventId: meta.eventId, type: meta.type }, "event already notified");
   };
+  const handler = <S extends DescMessage>(schema: S, toNotifiable: (event: MessageShape<S>) => NotifiableEvent) =>
+    onEvents(schema, (events, tx) => notify(events.map(({ event, meta }) => ({ notifiable: toNotifiable(event), meta })), tx));
   return {
-    [OrderConfirmedSchema.typeName]: onEvent(OrderConfirmedSchema, ({ orderId, userId, total }, tx, meta) =>
-      notify({ kind: "order_confirmed", orderId, userId, total: moneyOf(total) }, tx, meta),
-    ),
-    [OrderCancelledSchema.typeName]: onEvent(OrderCancelledSchema, ({ orderId, userId, reason }, tx, meta) =>
-      notify({ kind: "order_cancelled", orderId, userId, reason }, tx, meta),
-    ),
-    [ShipmentCreatedSchema.typeName]: onEvent(ShipmentCreatedSchema, ({ orderId, userId, trackingNumber }, tx, meta) =>
-      notify({ kind: "shipment_created", orderId, userId, trackingNumber }, tx, meta),
-    ),
-    [PaymentRefundedSchema.typeName]: onEvent(PaymentRefundedSchema, ({ orderId, userId, amount }, tx, meta) =>
-      notify({ kind: "payment_refunded", orderId, userId, amount: moneyOf(amount) }, tx, meta),
-    ),
+    [OrderConfirmedSchema.typeName]: handler(OrderConfirmedSchema, ({ orderId, userId, total }) => ({
+      kind: "order_confirmed",
+      orderId,
+      userId,
+      total: moneyOf(total),
+    })),
+    [OrderCancelledSchema.typeName]: handler(OrderCancelledSchema, ({ orderId, userId, reason }) => ({ kind: "order_cancelled", orderId, userId, reason })),
+    [ShipmentCreatedSchema.typeName]: handler(ShipmentCreatedSchema, ({ orderId, userId, trackingNumber }) => ({
+      kind: "shipment_created",
+      orderId,
+      userId,
+      trackingNumber,
+    })),
+    [PaymentRefundedSchema.typeName]: handler(PaymentRefundedSchema, ({ orderId, userId, amount }) => ({
+      kind: "payment_refunded",
+      orderId,
+      userId,
+      amount: moneyOf(amount),
+    })),
   };
 }
 

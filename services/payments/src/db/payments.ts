@@ -20,7 +20,7 @@ interface PaymentRow {
   updated_at: Date;
 }
 
-const paymentColumns = `id::text, order_id::text, user_id::text, status, currency, amount_minor, decline_reason, created_at, updated_at`;
+const paymentColumns = `id, order_id, user_id, status, currency, amount_minor, decline_reason, created_at, updated_at`;
 
 const paymentFrom = (row: PaymentRow): Payment => ({
   id: row.id,

@@ -24,7 +24,7 @@ interface ShipmentRow {
   updated_at: Date;
 }
 
-const shipmentColumns = `id::text, order_id::text, user_id::text, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, created_at, updated_at`;
+const shipmentColumns = `id, order_id, user_id, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, created_at, updated_at`;
 
 function shipmentFrom(row: ShipmentRow): Shipment {
   const { recipient, line1, line2, city, postal_code: postalCode, country_code: countryCode } = row;
