@@ -58,10 +58,12 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
       }
       type Input = typeof method.input;
       type Output = typeof method.output;
-      const send = (req: UnaryRequest<Input, Output>): Promise<UnaryResponse<Input, Output>> =>
+      // Only callers that pass a signal can abort a call without interceptors; grpc-js enforces the deadline.
+      const send = (req: Omit<UnaryRequest<Input, Output>, "signal"> & { signal?: AbortSignal }): Promise<UnaryResponse<Input, Output>> =>
         new Promise((resolve, reject) => {
-          if (req.signal.aborted) return reject(ConnectError.from(getAbortSignalReason(req.signal)));
-          let responseHeader = new Headers();
+          const { signal: abortSignal } = req;
+          if (abortSignal?.aborted) return reject(ConnectError.from(getAbortSignalReason(abortSignal)));
+          let responseMetadata: grpc.Metadata | undefined;
           let value: unknown;
           const call = channel.makeUnaryRequest(
             `/${label}`,
@@ -75,20 +77,27 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
             },
           );
           const onAbort = () => call.cancel();
-          req.signal.addEventListener("abort", onAbort, { once: true });
+          abortSignal?.addEventListener("abort", onAbort, { once: true });
           call.on("metadata", (metadata) => {
-            responseHeader = headersFromMetadata(metadata);
+            responseMetadata = metadata;
           });
           call.on("status", (status: grpc.StatusObject) => {
-            req.signal.removeEventListener("abort", onAbort);
-            if (req.signal.aborted) return reject(ConnectError.from(getAbortSignalReason(req.signal)));
+            abortSignal?.removeEventListener("abort", onAbort);
+            if (abortSignal?.aborted) return reject(ConnectError.from(getAbortSignalReason(abortSignal)));
             if (status.code !== grpc.status.OK) return reject(errorFromStatus(status));
+            // Few callers read response headers or trailers: they are converted when read.
+            let header: Headers | undefined;
+            let trailer: Headers | undefined;
             resolve({
               stream: false,
               service: method.parent,
               method,
-              header: responseHeader,
-              trailer: headersFromMetadata(status.metadata),
+              get header() {
+                return (header ??= headersFromMetadata(responseMetadata));
+              },
+              get trailer() {
+                return (trailer ??= headersFromMetadata(status.metadata));
+              },
               message: value,
             } as UnaryResponse<Input, Output>);
           });
@@ -108,11 +117,7 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
         // aborted after every call); grpc-js enforces the deadline itself.
         const response = options.interceptors?.length
           ? await runUnaryCall({ interceptors: options.interceptors, signal, timeoutMs: effectiveTimeout, req: { ...request, message: input }, next: send })
-          : await send({
-              ...request,
-              signal: signal ?? new AbortController().signal,
-              message: isMessage(input, method.input) ? input : create(method.input, input),
-            });
+          : await send({ ...request, signal, message: isMessage(input, method.input) ? input : create(method.input, input) });
         rpcMetrics.clientRequests.inc({ method: label, code: "ok" });
         span.end();
         return response;

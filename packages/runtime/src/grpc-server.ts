@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { create, isMessage, toBinary, type DescFile, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { ReflectionService } from "@grpc/reflection";
 import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { HealthImplementation } from "grpc-health-check";
@@ -59,6 +59,97 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | unde
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** The first text value of a metadata key, as `Headers.get` would give it for a single value. */
+function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
+  const [value] = metadata.get(key);
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * The HandlerContext of one call, made on demand: handlers mostly read a caller header or
+ * two, so header copies and the abort signal (with its deadline timer and listeners) cost
+ * nothing for the many calls that never ask for them.
+ */
+class UnaryCallContext implements HandlerContext {
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly url: string;
+  private requestHeaders?: Headers;
+  private responseHeaders?: Headers;
+  private responseTrailers?: Headers;
+  private contextValues?: ContextValues;
+  private abortController?: AbortController;
+  private releaseSignal?: () => void;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    private readonly call: grpc.ServerUnaryCall<unknown, unknown>,
+    private readonly deadline: number | undefined,
+    private readonly shutdown: AbortSignal,
+  ) {
+    this.url = `/${service.typeName}/${method.name}`;
+  }
+
+  readonly timeoutMs = (): number | undefined => (this.deadline === undefined ? undefined : this.deadline - Date.now());
+
+  get requestHeader(): Headers {
+    return (this.requestHeaders ??= headersFromMetadata(this.call.metadata));
+  }
+
+  get responseHeader(): Headers {
+    return (this.responseHeaders ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.responseTrailers ??= new Headers());
+  }
+
+  get values(): ContextValues {
+    return (this.contextValues ??= createContextValues());
+  }
+
+  /** Aborted when the client cancels, the deadline passes or the server shuts down. */
+  get signal(): AbortSignal {
+    if (!this.abortController) {
+      const controller = new AbortController();
+      const abort = (reason: ConnectError) => {
+        if (!controller.signal.aborted) controller.abort(reason);
+      };
+      const onCancelled = () => abort(new ConnectError("call cancelled by the client", Code.Canceled));
+      const onShutdown = () => abort(new ConnectError("server shutting down", Code.Unavailable));
+      const timer =
+        this.deadline === undefined
+          ? undefined
+          : setTimeout(() => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), Math.max(0, this.deadline - Date.now()));
+      this.call.once("cancelled", onCancelled);
+      this.shutdown.addEventListener("abort", onShutdown, { once: true });
+      if (this.shutdown.aborted) onShutdown();
+      this.releaseSignal = () => {
+        clearTimeout(timer);
+        this.call.off("cancelled", onCancelled);
+        this.shutdown.removeEventListener("abort", onShutdown);
+      };
+      this.abortController = controller;
+    }
+    return this.abortController.signal;
+  }
+
+  /** Response headers to send first, if the handler set any. */
+  headerMetadata(): grpc.Metadata | undefined {
+    return this.responseHeaders && [...this.responseHeaders.keys()].length > 0 ? metadataFromHeaders(this.responseHeaders) : undefined;
+  }
+
+  trailerMetadata(): grpc.Metadata | undefined {
+    return this.responseTrailers && metadataFromHeaders(this.responseTrailers);
+  }
+
+  /** The call is answered: its timer and listeners go. */
+  end(): void {
+    this.releaseSignal?.();
+  }
+}
+
 function unaryHandler(
   service: DescService,
   method: DescMethod,
@@ -68,25 +159,13 @@ function unaryHandler(
 ): grpc.handleUnaryCall<unknown, unknown> {
   const fn = impl[method.localName]!.bind(impl);
   const label = `${service.typeName}/${method.name}`;
+  const spanAttributes = { "rpc.system": "grpc", "rpc.method": label };
   return (call, callback) => {
     const stopTimer = rpcMetrics.serverDuration.startTimer({ method: label });
-    const requestHeader = headersFromMetadata(call.metadata);
     const deadline = deadlineOf(call);
-    const cancelled = new AbortController();
-    call.on("cancelled", () => cancelled.abort(new ConnectError("call cancelled by the client", Code.Canceled)));
-    const ctx = createHandlerContext({
-      service,
-      method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url: `/${label}`,
-      timeoutMs: deadline === undefined ? undefined : deadline - Date.now(),
-      requestSignal: cancelled.signal,
-      shutdownSignal,
-      requestHeader,
-    });
-    const incoming = contextFromHeaders((key) => requestHeader.get(key) ?? undefined, deadline);
-    const span = startSpan(label, SpanKind.SERVER, incoming, { "rpc.system": "grpc", "rpc.method": label });
+    const ctx = new UnaryCallContext(service, method, call, deadline, shutdownSignal);
+    const incoming = contextFromHeaders((key) => metadataValue(call.metadata, key), deadline);
+    const span = startSpan(label, SpanKind.SERVER, incoming, spanAttributes);
     const requestContext = { ...incoming, ...span.carrier };
     runWithContext(requestContext, async () => {
       validateMessage(method.input, call.request as never);
@@ -94,13 +173,13 @@ function unaryHandler(
       return isMessage(result, method.output) ? result : create(method.output, result as never);
     }).then(
       (response) => {
-        if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
-        callback(null, response, metadataFromHeaders(ctx.responseTrailer));
+        const header = ctx.headerMetadata();
+        if (header) call.sendMetadata(header);
+        callback(null, response, ctx.trailerMetadata());
         rpcMetrics.serverRequests.inc({ method: label, code: "ok" });
         stopTimer();
         span.end();
-        // Releases the context's deadline timer and its listener on the shutdown signal.
-        ctx.abort();
+        ctx.end();
       },
       (thrown: unknown) => {
         const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
@@ -113,7 +192,7 @@ function unaryHandler(
         rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });
         stopTimer();
         span.end(err);
-        ctx.abort();
+        ctx.end();
       },
     );
   };
