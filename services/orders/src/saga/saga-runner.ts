@@ -28,7 +28,7 @@ export interface SagaRunnerDeps {
   logger: Logger;
 }
 
-/** The order a run works on, loaded once and again only after a step changed it. */
+/** The order a run works on, loaded once; the steps' own changes to it are applied as they are recorded. */
 interface RunCache {
   order?: Order;
 }
@@ -209,7 +209,9 @@ export class SagaRunner {
     const goOn = decision.kind === "call" && this.accepting;
     const recorded = await sagas.record(this.owner, orderId, saga.state, next.state, next.effects, goOn ? this.options.leaseMs : undefined);
     this.observe(orderId, next.effects);
-    if (next.effects.some((effect) => effect.kind === "priced")) cache.order = undefined;
+    for (const effect of next.effects) {
+      if (effect.kind === "priced" && cache.order) cache.order = { ...cache.order, items: effect.priced.lines, total: effect.priced.total };
+    }
     if (!goOn) return undefined;
     return { ...saga, state: { ...next.state, cancelRequested: next.state.cancelRequested || recorded.cancelRequested }, attempts: 0 };
   }
