@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary, type DescService } from "@bufbuild/protobuf";
 import {
@@ -11,7 +12,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { runUnaryCall, getAbortSignalReason } from "@connectrpc/connect/protocol";
+import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 import { errorFromStatus, headersFromMetadata, metadataFromHeaders } from "./grpc-wire.js";
 import { rpcMetrics } from "./metrics.js";
 import { currentContext, propagationHeaders, remainingMs } from "./request-context.js";
@@ -25,6 +26,13 @@ export interface GrpcTransportOptions {
   defaultTimeoutMs?: number;
   channelOptions?: grpc.ChannelOptions;
 }
+
+type InterceptedFn = Parameters<Interceptor>[0];
+
+/** The signal of calls whose caller gave none: nothing aborts them but their deadline. */
+const neverAborted = new AbortController().signal;
+// Interceptors (a bulkhead's queue) listen on it for every call in flight.
+setMaxListeners(0, neverAborted);
 
 export interface ClosableTransport extends Transport {
   close(): void;
@@ -47,6 +55,8 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const inherited = remainingMs();
       const effectiveTimeout = Math.min(timeoutMs ?? defaultTimeoutMs, inherited ?? Number.POSITIVE_INFINITY);
+      // Counted from the call, not from when it leaves: time waiting in an interceptor (a bulkhead queue) is spent.
+      const deadline = Date.now() + effectiveTimeout;
       const label = `${method.parent.typeName}/${method.name}`;
       const requestHeader = new Headers(header);
       const span = startSpan(label, SpanKind.CLIENT, {
@@ -71,7 +81,7 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
             (bytes: Buffer) => fromBinary(method.output, bytes),
             req.message,
             metadataFromHeaders(req.header),
-            { deadline: Date.now() + effectiveTimeout },
+            { deadline },
             (_err, result) => {
               value = result;
             },
@@ -113,11 +123,17 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
           header: requestHeader,
           contextValues: contextValues ?? createContextValues(),
         };
-        // Without interceptors the Connect call runner adds only cost (a linked abort controller
-        // aborted after every call); grpc-js enforces the deadline itself.
+        const message = isMessage(input, method.input) ? input : create(method.input, input);
+        // Interceptors are applied here rather than by Connect's call runner, which links a new
+        // abort controller and deadline timer to every call and aborts them after it, when
+        // grpc-js enforces the deadline itself.
         const response = options.interceptors?.length
-          ? await runUnaryCall({ interceptors: options.interceptors, signal, timeoutMs: effectiveTimeout, req: { ...request, message: input }, next: send })
-          : await send({ ...request, signal, message: isMessage(input, method.input) ? input : create(method.input, input) });
+          ? ((await options.interceptors.reduceRight((next, interceptor) => interceptor(next), send as unknown as InterceptedFn)({
+              ...request,
+              signal: signal ?? neverAborted,
+              message,
+            })) as UnaryResponse<Input, Output>)
+          : await send({ ...request, signal, message });
         rpcMetrics.clientRequests.inc({ method: label, code: "ok" });
         span.end();
         return response;

@@ -78,4 +78,25 @@ describe("work context across gRPC hops", () => {
     expect(((await pending) as ConnectError).code).toBe(Code.Canceled);
     client.close();
   });
+
+  it("runs interceptors around the call, and counts their wait against its deadline", async () => {
+    const seen: string[] = [];
+    const client = createServiceClient(CatalogService, {
+      address: back.address,
+      interceptors: [
+        (next) => async (req) => {
+          seen.push(`${req.method.name} ${req.header.get("x-request-id")}`);
+          // Like a call queued in a full bulkhead.
+          if ((req.message as { productId?: string }).productId === product.id && seen.length > 1) await new Promise((resolve) => setTimeout(resolve, 300));
+          return next(req);
+        },
+      ],
+    });
+    const answer = await runWithContext({ correlationId: "corr-intercepted" }, () => client.getProduct({ productId: product.id }));
+    expect(answer.product?.sku).toBe("MUG-001");
+    const late = await client.getProduct({ productId: product.id }, { timeoutMs: 100 }).catch((err: unknown) => ConnectError.from(err));
+    expect((late as ConnectError).code).toBe(Code.DeadlineExceeded);
+    expect(seen[0]).toBe("GetProduct corr-intercepted");
+    client.close();
+  });
 });
