@@ -82,6 +82,23 @@ describe("SqlDatabase", () => {
     expect(await balanceOf(2)).toBe(900n);
   });
 
+  it("ends a statement that runs too long, and a transaction left idle too long, then goes on with fresh connections", async () => {
+    const strict = createSqlDatabase(url.toString(), { poolSize: 1, statementTimeoutMs: 100, idleInTransactionTimeoutMs: 200 });
+    try {
+      await expect(strict.query(`SELECT pg_sleep(2)`)).rejects.toMatchObject({ code: "57014" });
+      const stalled = strict.transaction(async (tx) => {
+        await tx.execute(`UPDATE accounts SET balance_minor = 0 WHERE id = 2`);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await tx.execute(`UPDATE accounts SET owner = 'stalled' WHERE id = 2`);
+      });
+      await expect(stalled).rejects.toThrow();
+      expect(await balanceOf(2)).toBe(900n);
+      expect(await strict.query(`SELECT owner FROM accounts WHERE id = 2`)).toEqual([{ owner: "bob" }]);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it("keeps a connection usable after a statement error outside a transaction", async () => {
     await expect(db.query(`SELECT * FROM no_such_table`)).rejects.toMatchObject({ code: "42P01" });
     for (let i = 0; i < 5; i++) expect(await balanceOf(2)).toBe(900n);

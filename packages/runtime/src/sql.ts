@@ -31,6 +31,12 @@ export const defaultDatabasePoolSize = 10;
 
 export interface SqlDatabaseOptions {
   poolSize?: number;
+  /**
+   * Longest a statement may run, and a transaction stay open between statements, before
+   * PostgreSQL ends it: a stuck caller must not hold row locks (and a connection) for ever.
+   */
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
   /** Where errors of idle connections go (PostgreSQL restarting, say); they are not thrown. */
   logger?: Logger;
 }
@@ -76,7 +82,13 @@ function runner(client: pg.Pool | pg.PoolClient, statements: StatementNames): Sq
 
 /** A pool of at most `poolSize` connections to `databaseUrl`. */
 export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptions = {}): SqlDatabase {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? defaultDatabasePoolSize, types: typeParsers });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolSize ?? defaultDatabasePoolSize,
+    types: typeParsers,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+  });
   pool.on("error", (err) => options.logger?.warn({ err }, "idle database connection failed; it was dropped"));
   const statements = new StatementNames();
   const direct = runner(pool, statements);
@@ -86,6 +98,10 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
     async transaction<T>(work: (tx: Sql) => Promise<T>, { isolation }: { isolation?: IsolationLevel } = {}): Promise<T> {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // The server may end the connection while it is checked out (a restart, a timeout): the
+      // statement in flight fails, and the pool must not hand the connection out again.
+      const onError = (err: Error) => (broken = err);
+      client.on("error", onError);
       try {
         await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
         const result = await work(runner(client, statements));
@@ -95,11 +111,11 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
         try {
           await client.query("ROLLBACK");
         } catch (rollbackErr) {
-          // The connection is unusable: the pool must not hand it out again.
-          broken = rollbackErr as Error;
+          broken ??= rollbackErr as Error;
         }
         throw err;
       } finally {
+        client.off("error", onError);
         client.release(broken);
       }
     },
