@@ -30,12 +30,11 @@ export class OrderHistoryRepository {
 
   /** Folds `event` into its order's row, inside the consumer's transaction. */
   async apply(tx: Sql, event: OrderEvent): Promise<void> {
-    // The advisory lock serializes events of one order across replicas, including the very first insert.
-    const [row] = await tx.query<HistoryRow>(
-      `WITH locked AS (SELECT pg_advisory_xact_lock(hashtext($1)))
-       SELECT priced, "order" FROM locked, order_history WHERE order_id = $1::uuid`,
-      [event.orderId],
-    );
+    // Serializes events of one order across replicas, including the very first insert. The lock
+    // is a statement of its own: the read after it must take its snapshot once the lock is held,
+    // or it misses what the transaction it waited for committed.
+    await tx.execute(`SELECT pg_advisory_xact_lock(hashtext($1))`, [event.orderId]);
+    const [row] = await tx.query<HistoryRow>(`SELECT priced, "order" FROM order_history WHERE order_id = $1::uuid`, [event.orderId]);
     const current: OrderHistoryEntry | undefined = row && { priced: row.priced, order: orderViewFromMessage(fromJson(OrderSchema, row.order)) };
     const { order, priced } = applyOrderEvent(current, event);
     const document = toJson(OrderSchema, create(OrderSchema, orderMessage(order)));
