@@ -17,3 +17,4 @@ export * from "./demo-data.js";
 export * from "./events/index.js";
 export * from "./tokens.js";
 export * from "./tracing.js";
+export * from "./uuid.js";

@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { PageCursorSchema, type PageCursor } from "@shop/contracts/shop/common/v1/paging_pb.js";
 import { errors } from "./errors.js";
+import { isUuid } from "./uuid.js";
 
 export const defaultPageSize = 20;
 export const maxPageSize = 100;
@@ -10,24 +11,32 @@ export function pageSizeOf(requested: number): number {
   return requested <= 0 ? defaultPageSize : Math.min(requested, maxPageSize);
 }
 
-/** An opaque, URL-safe page token for the cursor after the last item returned. */
-export function encodePageToken(afterKey: string, afterId: string): string {
-  return Buffer.from(toBinary(PageCursorSchema, create(PageCursorSchema, { afterKey, afterId }))).toString("base64url");
+/**
+ * Where a page ends. Every paged collection is ordered by creation time, then by its UUID id,
+ * so this is the last item's time and id.
+ */
+export interface PageEnd {
+  time: Date;
+  id: string;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** An opaque, URL-safe page token for the page after `end`. */
+export function encodePageToken(end: PageEnd): string {
+  const cursor = create(PageCursorSchema, { afterKey: end.time.toISOString(), afterId: end.id });
+  return Buffer.from(toBinary(PageCursorSchema, cursor)).toString("base64url");
+}
 
-/**
- * The cursor of a page token; INVALID_ARGUMENT naming `pageToken` when it is not one of ours.
- * Every paged collection is keyed by UUID, so a cursor with any other id was not issued here.
- */
-export function decodePageToken(token: string): PageCursor | undefined {
+/** Where the page before a token ended; INVALID_ARGUMENT naming `pageToken` when the token is not one of ours. */
+export function decodePageToken(token: string): PageEnd | undefined {
   if (token === "") return undefined;
+  const invalid = () => errors.invalidArgument("pageToken", "is not a valid page token");
+  let cursor: PageCursor;
   try {
-    const cursor = fromBinary(PageCursorSchema, Buffer.from(token, "base64url"));
-    if (!uuidPattern.test(cursor.afterId)) throw new Error("cursor without a UUID id");
-    return cursor;
+    cursor = fromBinary(PageCursorSchema, Buffer.from(token, "base64url"));
   } catch {
-    throw errors.invalidArgument("pageToken", "is not a valid page token");
+    throw invalid();
   }
+  const time = new Date(cursor.afterKey);
+  if (Number.isNaN(time.getTime()) || !isUuid(cursor.afterId)) throw invalid();
+  return { time, id: cursor.afterId };
 }

@@ -10,7 +10,6 @@ import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_p
 import {
   createServiceClient,
   createSqlDatabase,
-  encodePageToken,
   eventContentType,
   eventHeaders,
   eventMetrics,
@@ -21,7 +20,7 @@ import {
   type RunningService,
   type SqlDatabase,
 } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, failureOf, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { callerHeaders, createTestDatabase, failureOf, forgedPageToken, waitFor, type TestDatabase } from "@shop/runtime/testing";
 import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from "nats";
 import { loadNotificationsConfig } from "./config.js";
 import type { NotificationSubscription } from "./events/notification-consumer.js";
@@ -285,8 +284,8 @@ describe("ListNotifications", () => {
     [{ pageSize: 101 }, "pageSize"],
     [{ pageSize: -1 }, "pageSize"],
     [{ pageToken: "!!garbage!!" }, "pageToken"],
-    [{ pageToken: encodePageToken("yesterday", randomUUID()) }, "pageToken"],
-    [{ pageToken: encodePageToken(new Date().toISOString(), "not-a-uuid") }, "pageToken"],
+    [{ pageToken: forgedPageToken("yesterday", randomUUID()) }, "pageToken"],
+    [{ pageToken: forgedPageToken(new Date().toISOString(), "not-a-uuid") }, "pageToken"],
     [{ pageToken: "a".repeat(513) }, "pageToken"],
   ])("rejects %o naming %s", async (request, field) => {
     const err = await failureOf(client.listNotifications(request, { headers: callerHeaders() }));

@@ -3,6 +3,7 @@ import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, type ConsumerM
 import type { Logger } from "../logger.js";
 import { contextFromHeaders, currentContext, runWithContext, type RequestContext } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
+import { isUuid } from "../uuid.js";
 import { eventMetrics, type ConsumeResult } from "./metrics.js";
 import { ensureStreams } from "./streams.js";
 import { deadLetterHeaders, deadLetterSubject, eventHeaders, streamName } from "./subjects.js";
@@ -107,7 +108,6 @@ export interface EventConsumer {
 }
 
 const consumerNamePattern = /^[A-Za-z0-9_-]+$/;
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const maxErrorHeaderLength = 1_000;
 /** JetStream's "consumer name already in use" and "consumer already exists". */
 const consumerExistsErrors = new Set([10013, 10148]);
@@ -136,8 +136,9 @@ function errorText(err: unknown): string {
  * Runs a durable pull consumer on a context's stream. Each event is decoded with the schema
  * its `Shop-Event-Type` names and handled in a database transaction that first records
  * `(consumer, event id)` in the inbox: a redelivered event finds its row and is acked without
- * effect. Events that arrive together (up to `batchSize`) share one transaction. A failing event is redelivered with backoff, and after `maxDeliver` deliveries moved
- * to `shop.dead_letter.<consumer>` with the error. Types without a handler are acked and
+ * effect. Events that arrive together (up to `batchSize`) share one transaction. A failing
+ * event is redelivered with backoff, and after `maxDeliver` deliveries moved to
+ * `shop.dead_letter.<consumer>` with the error. Types without a handler are acked and
  * counted (newer events are additive). Handlers run in the publisher's correlation id and
  * trace context.
  */
@@ -239,7 +240,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       deliveryCount: m.info.deliveryCount,
     };
     try {
-      if (!uuidPattern.test(eventId)) throw new UnprocessableEvent(`${eventHeaders.messageId} must be a UUID event id, got "${eventId}"`);
+      if (!isUuid(eventId)) throw new UnprocessableEvent(`${eventHeaders.messageId} must be a UUID event id, got "${eventId}"`);
       let event: MessageShape<DescMessage>;
       try {
         event = fromBinary(handler.schema, m.data);

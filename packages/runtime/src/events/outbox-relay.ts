@@ -29,7 +29,8 @@ interface OutboxRow {
   subject: string;
   type: string;
   payload: Uint8Array;
-  headers: unknown;
+  /** The jsonb column, parsed by the driver. */
+  headers: Record<string, unknown>;
   created_at: Date;
 }
 
@@ -74,8 +75,7 @@ function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER)
 
 function headersOf(row: OutboxRow): MsgHdrs {
   const out = natsHeaders();
-  const stored = typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers;
-  for (const [key, value] of Object.entries((stored ?? {}) as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(row.headers)) {
     if (typeof value === "string") out.set(key, value);
   }
   out.set(eventHeaders.type, row.type);

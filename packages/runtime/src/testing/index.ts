@@ -3,3 +3,4 @@ export * from "./callers.js";
 export * from "./wait.js";
 export * from "./outbox.js";
 export * from "./services.js";
+export * from "./page-tokens.js";

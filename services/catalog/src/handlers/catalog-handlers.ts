@@ -49,20 +49,14 @@ export function catalogHandlers(products: ProductRepository): ServiceImpl<typeof
     },
 
     async listProducts(req) {
-      const cursor = decodePageToken(req.pageToken);
-      let after: { createdAt: Date; id: string } | undefined;
-      if (cursor) {
-        const createdAt = new Date(cursor.afterKey);
-        if (Number.isNaN(createdAt.getTime())) throw errors.invalidArgument("pageToken", "is not a valid page token");
-        after = { createdAt, id: cursor.afterId };
-      }
+      const after = decodePageToken(req.pageToken);
       const size = pageSizeOf(req.pageSize);
-      const page = await products.list(size + 1, after);
+      const page = await products.list(size + 1, after && { createdAt: after.time, id: after.id });
       const items = page.slice(0, size);
       const last = items.at(-1);
       return {
         products: items.map(toProductMessage),
-        nextPageToken: page.length > size && last ? encodePageToken(last.createdAt.toISOString(), last.id) : "",
+        nextPageToken: page.length > size && last ? encodePageToken({ time: last.createdAt, id: last.id }) : "",
       };
     },
 

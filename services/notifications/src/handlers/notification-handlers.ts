@@ -6,11 +6,9 @@ import {
   type NotificationSchema,
   type NotificationService,
 } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { decodePageToken, encodePageToken, errors, pageSizeOf, requireCaller } from "@shop/runtime";
+import { decodePageToken, encodePageToken, isUuid, pageSizeOf, requireCaller } from "@shop/runtime";
 import type { NotificationCursor, NotificationRepository } from "../db/notifications.js";
 import type { Notification, NotificationKind } from "../domain/notification.js";
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const kindMessages: Record<NotificationKind, NotificationKindMessage> = {
   order_confirmed: NotificationKindMessage.ORDER_CONFIRMED,
@@ -32,13 +30,8 @@ export function toNotificationMessage(notification: Notification): MessageInitSh
 }
 
 function cursorOf(pageToken: string): NotificationCursor | undefined {
-  const cursor = decodePageToken(pageToken);
-  if (!cursor) return undefined;
-  const createdAt = new Date(cursor.afterKey);
-  if (Number.isNaN(createdAt.getTime()) || !uuidPattern.test(cursor.afterId)) {
-    throw errors.invalidArgument("pageToken", "is not a valid page token");
-  }
-  return { createdAt, id: cursor.afterId };
+  const after = decodePageToken(pageToken);
+  return after && { createdAt: after.time, id: after.id };
 }
 
 export function notificationHandlers(notifications: NotificationRepository): ServiceImpl<typeof NotificationService> {
@@ -47,14 +40,14 @@ export function notificationHandlers(notifications: NotificationRepository): Ser
       const caller = requireCaller(ctx);
       const after = cursorOf(req.pageToken);
       // User ids are UUIDs: any other caller id owns no notification.
-      if (!uuidPattern.test(caller.userId)) return { notifications: [], nextPageToken: "" };
+      if (!isUuid(caller.userId)) return { notifications: [], nextPageToken: "" };
       const size = pageSizeOf(req.pageSize);
       const page = await notifications.listForUser(caller.userId, size + 1, after);
       const items = page.slice(0, size);
       const last = items.at(-1);
       return {
         notifications: items.map(toNotificationMessage),
-        nextPageToken: page.length > size && last ? encodePageToken(last.createdAt.toISOString(), last.id) : "",
+        nextPageToken: page.length > size && last ? encodePageToken({ time: last.createdAt, id: last.id }) : "",
       };
     },
   };

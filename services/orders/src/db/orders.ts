@@ -1,4 +1,4 @@
-import type { Sql, SqlDatabase } from "@shop/runtime";
+import type { SqlDatabase } from "@shop/runtime";
 import type { CancellationReason, NewOrder, Order, OrderLine, OrderStatus, ShippingAddress } from "../domain/order.js";
 import { orderEvents } from "../events/order-events.js";
 import type { SagaPhase } from "../saga/checkout-saga.js";
@@ -27,7 +27,7 @@ const selectOrder = `
   FROM orders o LEFT JOIN order_items i ON i.order_id = o.id`;
 
 /** The order the rows of `selectOrder` describe; undefined when there are none. */
-export function orderFromRows(rows: OrderItemRow[]): Order | undefined {
+function orderFromRows(rows: OrderItemRow[]): Order | undefined {
   const [row] = rows;
   if (!row) return undefined;
   const priced = row.currency !== "";
@@ -54,10 +54,6 @@ export function orderFromRows(rows: OrderItemRow[]): Order | undefined {
     createTime: row.created_at,
     updateTime: row.updated_at,
   };
-}
-
-export async function loadOrder(sql: Sql, id: string): Promise<Order | null> {
-  return orderFromRows(await sql.query<OrderItemRow>(`${selectOrder} WHERE o.id = $1::uuid ORDER BY i.position`, [id])) ?? null;
 }
 
 /** Where the work of a new order came from, so its saga carries the same correlation id and trace. */
@@ -141,8 +137,8 @@ export class OrderRepository {
     return { order: earlier, created: false };
   }
 
-  get(id: string): Promise<Order | null> {
-    return loadOrder(this.db, id);
+  async get(id: string): Promise<Order | null> {
+    return orderFromRows(await this.db.query<OrderItemRow>(`${selectOrder} WHERE o.id = $1::uuid ORDER BY i.position`, [id])) ?? null;
   }
 
   private async findByIdempotencyKey(userId: string, idempotencyKey: string): Promise<Order | null> {

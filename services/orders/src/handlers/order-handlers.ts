@@ -105,17 +105,11 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
 
     async listOrders(req, ctx) {
       const caller = requireCaller(ctx);
-      const cursor = decodePageToken(req.pageToken);
-      let after: { createTime: Date; orderId: string } | undefined;
-      if (cursor) {
-        const createTime = new Date(cursor.afterKey);
-        if (Number.isNaN(createTime.getTime())) throw errors.invalidArgument("pageToken", "is not a valid page token");
-        after = { createTime, orderId: cursor.afterId };
-      }
-      const page = await history.listForUser(caller.userId, pageSizeOf(req.pageSize), after);
+      const after = decodePageToken(req.pageToken);
+      const page = await history.listForUser(caller.userId, pageSizeOf(req.pageSize), after && { createTime: after.time, orderId: after.id });
       return {
         orders: page.orders,
-        nextPageToken: page.next ? encodePageToken(page.next.createTime.toISOString(), page.next.orderId) : "",
+        nextPageToken: page.next ? encodePageToken({ time: page.next.createTime, id: page.next.orderId }) : "",
       };
     },
 
