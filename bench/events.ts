@@ -40,7 +40,6 @@ import {
   startOutboxRelay,
   streamName,
   createSqlDatabase,
-  type Sql,
   type SqlDatabase,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
@@ -115,37 +114,13 @@ type ChildMessage =
   | { kind: "applied"; events: [string, number][] }
   | { kind: "stopped" };
 
-/**
- * `db` whose transactions note, for each event id the handler hands to `noteApplied`, when the
- * transaction committed: the moment the effect became visible.
- */
-function timingCommits(db: SqlDatabase, applied: [string, number][]) {
-  const noted = new WeakMap<Sql, string[]>();
-  const timed: SqlDatabase = {
-    query: (text, values) => db.query(text, values),
-    execute: (text, values) => db.execute(text, values),
-    close: () => db.close(),
-    async transaction(work, options) {
-      const ids: string[] = [];
-      const result = await db.transaction((tx) => {
-        noted.set(tx, ids);
-        return work(tx);
-      }, options);
-      const committedAt = now();
-      for (const id of ids) applied.push([id, committedAt]);
-      return result;
-    },
-  };
-  return { db: timed, noteApplied: (tx: Sql, eventId: string) => noted.get(tx)?.push(eventId) };
-}
-
 /** The consuming service: a durable consumer whose effect is one row per event. */
 async function runConsumer(databaseUrl: string, natsUrl: string, context: string, batchSize: number): Promise<void> {
   const send = (message: ChildMessage) => process.send!(message);
   const schema = benchEventSchema(context);
   const applied: [string, number][] = [];
   let appliedBefore = 0;
-  const { db, noteApplied } = timingCommits(createSqlDatabase(databaseUrl, { poolSize: 2 }), applied);
+  const db = createSqlDatabase(databaseUrl, { poolSize: 2 });
   const nc = await connectNats("bench-events-consumer", natsUrl);
   const consumer = await startEventConsumer({
     nc,
@@ -161,7 +136,11 @@ async function runConsumer(databaseUrl: string, natsUrl: string, context: string
           events.map(({ meta }) => meta.eventId),
           events.map(({ event }) => event.orderId),
         ]);
-        for (const { meta } of events) noteApplied(tx, meta.eventId);
+        // An effect becomes visible when its transaction commits.
+        tx.afterCommit(() => {
+          const committedAt = now();
+          for (const { meta } of events) applied.push([meta.eventId, committedAt]);
+        });
       }),
     },
   });
@@ -242,7 +221,6 @@ interface Pipeline {
   context: string;
   schema: GenMessage<BenchEvent>;
   producerDb: SqlDatabase;
-  notifyRelay: () => void;
   js: JetStreamClient;
   consumer: ConsumerProcess;
   /** Events enqueued so far, all modes and the warm-up together. */
@@ -292,7 +270,6 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
     const ids = (await pipeline.producerDb.transaction((tx) => enqueueEvents(tx, entries))).map((event) => event.id);
     const committedAt = now();
     for (const id of ids) committed.set(id, committedAt);
-    pipeline.notifyRelay();
   };
 
   await cpuMeasurement.postgres.refresh();
@@ -518,7 +495,7 @@ async function main(): Promise<number> {
         `runtime code over the runtime's SqlDatabase, PostgreSQL synchronous_commit=${synchronousCommit}, private NATS ${natsServer.url}`,
     );
     console.log(
-      `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (notify() after every commit), ` +
+      `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (woken by every commit of events), ` +
         `consumer batchSize ${config.BENCH_CONSUMER_BATCH_SIZE}, producer connections ${config.BENCH_PRODUCER_CONNECTIONS}, ` +
         `${config.BENCH_EVENTS_PER_TRANSACTION} events per batched transaction`,
     );
@@ -527,7 +504,6 @@ async function main(): Promise<number> {
       context,
       schema: benchEventSchema(context),
       producerDb,
-      notifyRelay: () => relay.notify(),
       js: nc.jetstream(),
       consumer,
       enqueued: 0,

@@ -99,6 +99,24 @@ describe("SqlDatabase", () => {
     }
   });
 
+  it("runs afterCommit callbacks once the transaction commits, never after a rollback, and at once outside one", async () => {
+    const seen: string[] = [];
+    await db.transaction(async (tx) => {
+      tx.afterCommit(() => seen.push("committed"));
+      await tx.execute(`UPDATE accounts SET owner = owner WHERE id = 2`);
+      expect(seen).toEqual([]);
+    });
+    expect(seen).toEqual(["committed"]);
+    await db
+      .transaction(async (tx) => {
+        tx.afterCommit(() => seen.push("rolled back"));
+        throw new Error("refused");
+      })
+      .catch(() => undefined);
+    db.afterCommit(() => seen.push("autocommit"));
+    expect(seen).toEqual(["committed", "autocommit"]);
+  });
+
   it("keeps a connection usable after a statement error outside a transaction", async () => {
     await expect(db.query(`SELECT * FROM no_such_table`)).rejects.toMatchObject({ code: "42P01" });
     for (let i = 0; i < 5; i++) expect(await balanceOf(2)).toBe(900n);

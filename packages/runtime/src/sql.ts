@@ -11,6 +11,12 @@ export interface Sql {
   query<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<R[]>;
   /** How many rows a statement wrote. */
   execute(text: string, values?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs `callback` once what was written through this `Sql` is committed: after the
+   * transaction's COMMIT (never if it rolls back), or at once outside a transaction, where
+   * each statement commits on its own.
+   */
+  afterCommit(callback: () => void): void;
 }
 
 export type IsolationLevel = "READ COMMITTED" | "REPEATABLE READ" | "SERIALIZABLE";
@@ -69,8 +75,9 @@ class StatementNames {
   }
 }
 
-function runner(client: pg.Pool | pg.PoolClient, statements: StatementNames): Sql {
+function runner(client: pg.Pool | pg.PoolClient, statements: StatementNames, afterCommit: (callback: () => void) => void): Sql {
   return {
+    afterCommit,
     async query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
       return (await client.query<R>(statements.config(text, values))).rows;
     },
@@ -91,22 +98,23 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
   });
   pool.on("error", (err) => options.logger?.warn({ err }, "idle database connection failed; it was dropped"));
   const statements = new StatementNames();
-  const direct = runner(pool, statements);
+  const direct = runner(pool, statements, (callback) => callback());
 
   return {
     ...direct,
     async transaction<T>(work: (tx: Sql) => Promise<T>, { isolation }: { isolation?: IsolationLevel } = {}): Promise<T> {
       const client = await pool.connect();
+      const committed: (() => void)[] = [];
       let broken: Error | undefined;
       // The server may end the connection while it is checked out (a restart, a timeout): the
       // statement in flight fails, and the pool must not hand the connection out again.
       const onError = (err: Error) => (broken = err);
       client.on("error", onError);
+      let result: T;
       try {
         await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
-        const result = await work(runner(client, statements));
+        result = await work(runner(client, statements, (callback) => committed.push(callback)));
         await client.query("COMMIT");
-        return result;
       } catch (err) {
         try {
           await client.query("ROLLBACK");
@@ -118,6 +126,8 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
         client.off("error", onError);
         client.release(broken);
       }
+      for (const callback of committed) callback();
+      return result;
     },
     close: () => pool.end(),
   };

@@ -30,7 +30,6 @@ export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConf
     await events?.stop();
     throw err;
   }
-  const { relay } = events;
 
   const downstream = connectDownstream({
     addresses: { catalog: config.CATALOG_ADDR, inventory: config.INVENTORY_ADDR, payments: config.PAYMENTS_ADDR, shipping: config.SHIPPING_ADDR },
@@ -47,9 +46,9 @@ export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConf
     backoffBaseMs: config.SAGA_BACKOFF_BASE_MS,
     backoffMaxMs: config.SAGA_BACKOFF_MAX_MS,
   });
-  const orders = new OrderRepository(db, () => relay.notify());
+  const orders = new OrderRepository(db);
   const runner = new SagaRunner(
-    { sagas: new SagaStore(db, () => relay.notify()), orders, executor: overrides.wrapExecutor?.(executor) ?? executor, logger },
+    { sagas: new SagaStore(db), orders, executor: overrides.wrapExecutor?.(executor) ?? executor, logger },
     {
       leaseMs: config.SAGA_LEASE_MS,
       concurrency: config.SAGA_CONCURRENCY,

@@ -7,7 +7,7 @@ import type { PaymentsConfig } from "./config.js";
 /** Wires payments: event relay to NATS, repository, handlers. No listening here. */
 export async function buildPayments({ config, logger, db }: ServiceDeps<PaymentsConfig>): Promise<StartedParts> {
   const events = await startEventPublishing({ context: "payments", natsUrl: config.natsUrl, db, logger });
-  const payments = new PaymentRepository(db, () => events.relay.notify());
+  const payments = new PaymentRepository(db);
   return {
     registrations: [
       registration(PaymentService, paymentHandlers(payments, { amountLimitMinor: BigInt(config.PAYMENT_AMOUNT_LIMIT_MINOR) })),

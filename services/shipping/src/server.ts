@@ -7,7 +7,7 @@ import type { ShippingConfig } from "./config.js";
 /** Wires shipping: event relay to NATS, repository, handlers. No listening here. */
 export async function buildShipping({ config, logger, db }: ServiceDeps<ShippingConfig>): Promise<StartedParts> {
   const events = await startEventPublishing({ context: "shipping", natsUrl: config.natsUrl, db, logger });
-  const shipments = new ShipmentRepository(db, () => events.relay.notify());
+  const shipments = new ShipmentRepository(db);
   return {
     registrations: [registration(ShippingService, shippingHandlers(shipments))],
     stop: () => events.stop(),

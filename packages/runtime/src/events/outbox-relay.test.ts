@@ -113,7 +113,11 @@ describe("outbox relay", () => {
     }));
     let statements = 0;
     const enqueued = await scratch.db.transaction((tx) => {
-      const counted: Sql = { query: (text, values) => tx.query(text, values), execute: (text, values) => (statements++, tx.execute(text, values)) };
+      const counted: Sql = {
+        query: (text, values) => tx.query(text, values),
+        execute: (text, values) => (statements++, tx.execute(text, values)),
+        afterCommit: (callback) => tx.afterCommit(callback),
+      };
       return enqueueEvents(counted, entries);
     });
     expect(statements).toBe(1);
@@ -125,6 +129,18 @@ describe("outbox relay", () => {
     expect(events.map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2", "o-3", "o-4"]);
     expect(events.map((event) => event.eventId)).toEqual(entries.map((entry) => entry.id));
     expect(await scratch.db.execute("SELECT 1 FROM outbox_events")).toBe(4);
+  });
+
+  it("publishes at once when a transaction that enqueued events commits, without waiting for its poll", async () => {
+    const context = await newContext();
+    relay({ pollIntervalMs: 60_000 });
+    await enqueueOrders(context, ["o-1"]);
+    await waitFor(unsentCount, (n) => n === 0, { what: "the first row sent" });
+
+    // The relay now waits out its minute-long poll; only the commit can wake it.
+    await enqueueOrders(context, ["o-2", "o-3"]);
+    await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the rows sent on commit" });
+    expect(await streamMessageCount(nats.jsm, context)).toBe(3);
   });
 
   it("publishes each row exactly once when two relays share the table", async () => {

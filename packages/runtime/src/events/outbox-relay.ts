@@ -2,7 +2,7 @@ import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type NatsCo
 import type { Logger } from "../logger.js";
 import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
-import { outboxTable } from "./outbox.js";
+import { onEventsCommitted, outboxTable } from "./outbox.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
@@ -11,14 +11,14 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Rows claimed and published per transaction. */
   batchSize?: number;
-  /** Longest wait between two looks at the table when nobody calls `notify()`. */
+  /** Longest wait between two looks at the table when no commit of events wakes the relay. */
   pollIntervalMs?: number;
   /** How long to wait for JetStream to acknowledge one publish. */
   publishTimeoutMs?: number;
 }
 
 export interface OutboxRelay {
-  /** Publish now: call after a transaction that enqueued events has committed. */
+  /** Looks at the table now. Commits of `enqueueEvents` in this process do it themselves. */
   notify(): void;
   /** Stops the loop, then publishes whatever is still unsent (graceful shutdown). */
   stop(): Promise<void>;
@@ -121,8 +121,9 @@ async function relayBatch(tx: Sql, js: JetStreamClient, batchSize: number, publi
 
 /**
  * Publishes the service's outbox to JetStream until stopped. Several replicas can run it on
- * the same table: each claims different rows. It looks at the table every `pollIntervalMs`
- * (rows committed by other replicas, retries after errors) and at once after `notify()`.
+ * the same table: each claims different rows. It looks at the table at once when a transaction
+ * of this process that enqueued events commits, and every `pollIntervalMs` (rows committed by
+ * other replicas, retries after errors).
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, nc, logger } = options;
@@ -131,6 +132,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const publishTimeoutMs = positiveInt("publishTimeoutMs", options.publishTimeoutMs ?? 5_000);
   const js = nc.jetstream();
   const wakeup = new Wakeup();
+  const stopWaking = onEventsCommitted(() => wakeup.fire());
   let stopping = false;
 
   const runBatch = async (): Promise<BatchOutcome> => {
@@ -157,6 +159,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        stopWaking();
         wakeup.fire();
         await loop;
         for (;;) {

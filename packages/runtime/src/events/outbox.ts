@@ -22,6 +22,23 @@ import { eventSubject } from "./subjects.js";
  */
 export const outboxTable = "outbox_events";
 
+/**
+ * The outbox relays running in this process, woken when a transaction that enqueued events
+ * commits. A service process runs one, on its own database; where several share a process
+ * (tests), waking one whose table has nothing new costs it one empty look.
+ */
+const relayWakers = new Set<() => void>();
+
+function wakeRelays(): void {
+  for (const wake of relayWakers) wake();
+}
+
+/** Calls `wake` after every commit of enqueued events in this process, until the returned function is called. */
+export function onEventsCommitted(wake: () => void): () => void {
+  relayWakers.add(wake);
+  return () => relayWakers.delete(wake);
+}
+
 export interface EnqueuedEvent {
   id: string;
   subject: string;
@@ -49,8 +66,8 @@ export function outboxEntry<S extends DescMessage>(schema: S, message: MessageIn
  * Writes domain events to the outbox inside `tx`, in one statement. The relay publishes them
  * later, in order, with each event id as JetStream message id; the correlation id and trace
  * context of the current work travel with them as headers. `tx` is the transaction of the
- * state change, so the events commit or roll back with it. Call the relay's `notify()` after
- * the transaction commits to publish at once.
+ * state change, so the events commit or roll back with it; once it commits, the relays of this
+ * process are woken to publish them at once.
  */
 export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): Promise<EnqueuedEvent[]> {
   if (entries.length === 0) return [];
@@ -62,6 +79,7 @@ export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): P
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)`,
     [entries.map((e) => e.id), entries.map((e) => e.subject), entries.map((e) => e.type), entries.map((e) => e.payload), JSON.stringify(headers)],
   );
+  tx.afterCommit(wakeRelays);
   return entries.map(({ id, subject }) => ({ id, subject }));
 }
 

@@ -72,11 +72,7 @@ export interface CancellationState {
 
 /** Orders in SQL: the write model of the orders service. */
 export class OrderRepository {
-  /** `eventsCommitted` runs after a transaction that wrote events commits (wakes the outbox relay). */
-  constructor(
-    private readonly db: SqlDatabase,
-    private readonly eventsCommitted: () => void = () => {},
-  ) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /**
    * Stores a PENDING order, its items, its saga and the OrderPlaced event in one transaction.
@@ -128,10 +124,7 @@ export class OrderRepository {
       await orderEvents.placed(tx, placed);
       return true;
     });
-    if (created) {
-      this.eventsCommitted();
-      return { order: placed, created: true };
-    }
+    if (created) return { order: placed, created: true };
     const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey!);
     if (!earlier) throw new Error(`order with idempotency key ${order.idempotencyKey} conflicted but was not found`);
     return { order: earlier, created: false };

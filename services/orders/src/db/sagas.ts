@@ -70,11 +70,7 @@ export interface Recorded {
  * `lease_owner`, so a runner whose lease was taken over cannot record anything.
  */
 export class SagaStore {
-  /** `eventsCommitted` runs after a transaction that wrote events commits (wakes the outbox relay). */
-  constructor(
-    private readonly db: SqlDatabase,
-    private readonly eventsCommitted: () => void = () => {},
-  ) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Claims up to `limit` due sagas, oldest due first. */
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<ClaimedSaga[]> {
@@ -150,13 +146,11 @@ export class SagaStore {
     };
     // Most steps change only the saga row: one statement, no transaction needed.
     if (effects.length === 0) return write(this.db);
-    const recorded = await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const saga = await write(tx);
       for (const effect of effects) await applyEffect(tx, orderId, effect, now);
       return saga;
     });
-    this.eventsCommitted();
-    return recorded;
   }
 
   /** Leaves the state as it is and makes the saga due again after `delayMs`; releases the lease. */

@@ -41,11 +41,7 @@ async function findByOrder(sql: Sql, orderId: string): Promise<Payment | null> {
 
 /** Payments in SQL; the only code that touches the payments tables. */
 export class PaymentRepository {
-  /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
-  constructor(
-    private readonly db: SqlDatabase,
-    private readonly onEventsCommitted: () => void = () => {},
-  ) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   findByOrder(orderId: string): Promise<Payment | null> {
     return findByOrder(this.db, orderId);
@@ -68,7 +64,7 @@ export class PaymentRepository {
    * reads that one instead. Tombstones carry no event: no money moved.
    */
   createFirst(payment: NewPayment): Promise<Payment | null> {
-    return this.withEvents<Payment | null>(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const [row] = await tx.query<PaymentRow>(
         `INSERT INTO payments (id, order_id, user_id, status, currency, amount_minor, decline_reason, updated_at)
          VALUES ($1::uuid, $2::uuid, $3::uuid, $4::payment_status, $5, $6, $7, now())
@@ -76,11 +72,10 @@ export class PaymentRepository {
          RETURNING ${paymentColumns}`,
         [payment.id, payment.orderId, payment.userId, payment.status, payment.currency, payment.amountMinor, payment.declineReason],
       );
-      if (!row) return { result: null, emitted: false };
+      if (!row) return null;
       const created = paymentFrom(row);
-      if (created.userId === null) return { result: created, emitted: false };
-      await enqueuePaymentEvent(tx, created);
-      return { result: created, emitted: true };
+      if (created.userId !== null) await enqueuePaymentEvent(tx, created);
+      return created;
     });
   }
 
@@ -90,7 +85,7 @@ export class PaymentRepository {
    * order has no payment.
    */
   transition(orderId: string, from: PaymentStatus, to: PaymentStatus): Promise<TransitionResult | null> {
-    return this.withEvents<TransitionResult | null>(async (tx) => {
+    return this.db.transaction(async (tx): Promise<TransitionResult | null> => {
       const [row] = await tx.query<PaymentRow>(
         `UPDATE payments SET status = $3::payment_status, updated_at = now()
          WHERE order_id = $1::uuid AND status = $2::payment_status
@@ -100,16 +95,10 @@ export class PaymentRepository {
       if (row) {
         const moved = paymentFrom(row);
         await enqueuePaymentEvent(tx, moved);
-        return { result: { payment: moved, changed: true }, emitted: true };
+        return { payment: moved, changed: true };
       }
       const current = await findByOrder(tx, orderId);
-      return { result: current && { payment: current, changed: false }, emitted: false };
+      return current && { payment: current, changed: false };
     });
-  }
-
-  private async withEvents<R>(work: (tx: Sql) => Promise<{ result: R; emitted: boolean }>): Promise<R> {
-    const { result, emitted } = await this.db.transaction(work);
-    if (emitted) this.onEventsCommitted();
-    return result;
   }
 }

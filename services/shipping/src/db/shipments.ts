@@ -76,11 +76,7 @@ async function insertFirst(sql: Sql, shipment: NewShipment): Promise<Shipment | 
 
 /** Shipments in SQL; the only code that touches the shipping tables. */
 export class ShipmentRepository {
-  /** `onEventsCommitted` runs after a transaction that wrote events commits (to publish them at once). */
-  constructor(
-    private readonly db: SqlDatabase,
-    private readonly onEventsCommitted: () => void = () => {},
-  ) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   findByOrder(orderId: string): Promise<Shipment | null> {
     return findByOrder(this.db, orderId);
@@ -94,11 +90,10 @@ export class ShipmentRepository {
    */
   createFirst(shipment: NewShipment): Promise<Shipment | null> {
     if (shipment.userId === null) return insertFirst(this.db, shipment);
-    return this.withEvents<Shipment | null>(async (tx) => {
+    return this.db.transaction(async (tx) => {
       const created = await insertFirst(tx, shipment);
-      if (!created) return { result: null, emitted: false };
-      await enqueueShipmentEvent(tx, created);
-      return { result: created, emitted: true };
+      if (created) await enqueueShipmentEvent(tx, created);
+      return created;
     });
   }
 
@@ -108,7 +103,7 @@ export class ShipmentRepository {
    * order has no shipment.
    */
   transition(orderId: string, from: ShipmentStatus, to: ShipmentStatus): Promise<TransitionResult | null> {
-    return this.withEvents<TransitionResult | null>(async (tx) => {
+    return this.db.transaction(async (tx): Promise<TransitionResult | null> => {
       const [row] = await tx.query<ShipmentRow>(
         `UPDATE shipments SET status = $3::shipment_status, updated_at = now()
          WHERE order_id = $1::uuid AND status = $2::shipment_status
@@ -118,16 +113,10 @@ export class ShipmentRepository {
       if (row) {
         const moved = shipmentFrom(row);
         await enqueueShipmentEvent(tx, moved);
-        return { result: { shipment: moved, changed: true }, emitted: true };
+        return { shipment: moved, changed: true };
       }
       const current = await findByOrder(tx, orderId);
-      return { result: current && { shipment: current, changed: false }, emitted: false };
+      return current && { shipment: current, changed: false };
     });
-  }
-
-  private async withEvents<R>(work: (tx: Sql) => Promise<{ result: R; emitted: boolean }>): Promise<R> {
-    const { result, emitted } = await this.db.transaction(work);
-    if (emitted) this.onEventsCommitted();
-    return result;
   }
 }
