@@ -14,6 +14,8 @@ import { contexts, defaultPostgresUrl, prismaCli } from "@shop/runtime";
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, "..");
+/** What `prisma migrate diff --script` prints when the two schemas define the same tables. */
+const emptyMigration = "-- This is an empty migration.";
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run db:migration -- <${contexts.join("|")}> <name in snake_case>\n`);
@@ -39,7 +41,7 @@ try {
   const server = new URL(process.env.POSTGRES_URL ?? defaultPostgresUrl);
   server.pathname = "/postgres";
   const sql = await prismaCli(serviceDir, ["migrate", "diff", ...from, "--to-schema-datamodel", schema, "--script"], server.toString());
-  if (!/^\s*(CREATE|ALTER|DROP)\b/im.test(sql)) {
+  if (sql.trim() === emptyMigration) {
     console.log(`${service}: schema.prisma does not differ from the committed one; no migration written`);
   } else {
     const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
