@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, ensureDatabase } from "./db.js";
-import { createSqlDatabase, isUniqueViolation, sqlState, type SqlDatabase } from "./sql.js";
+import { createSqlDatabase, databaseOf, isUniqueViolation, sqlState, type Sql, type SqlDatabase } from "./sql.js";
 import { defaultPostgresUrl } from "./topology.js";
 
 describe("SqlDatabase", () => {
@@ -115,6 +115,13 @@ describe("SqlDatabase", () => {
       .catch(() => undefined);
     db.afterCommit(() => seen.push("autocommit"));
     expect(seen).toEqual(["committed", "autocommit"]);
+  });
+
+  it("databaseOf names the database of a transaction and of itself, and nothing for other Sql", async () => {
+    expect(databaseOf(db)).toBe(db);
+    expect(await db.transaction(async (tx) => databaseOf(tx))).toBe(db);
+    const wrapped: Sql = { query: db.query, execute: db.execute, afterCommit: db.afterCommit };
+    expect(databaseOf(wrapped)).toBeUndefined();
   });
 
   it("keeps a connection usable after a statement error outside a transaction", async () => {

@@ -49,6 +49,13 @@ export interface SqlDatabaseOptions {
 
 const int8Oid = 20;
 
+const databases = new WeakMap<Sql, SqlDatabase>();
+
+/** The database `sql` runs on: itself, or the one whose transaction it is (undefined for other `Sql`s). */
+export function databaseOf(sql: Sql): SqlDatabase | undefined {
+  return databases.get(sql);
+}
+
 // int8 columns (money in minor units, counters) are read as bigint, never rounded through a double.
 const typeParsers = {
   getTypeParser: ((oid: number, format?: string) =>
@@ -100,7 +107,7 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
   const statements = new StatementNames();
   const direct = runner(pool, statements, (callback) => callback());
 
-  return {
+  const database: SqlDatabase = {
     ...direct,
     async transaction<T>(work: (tx: Sql) => Promise<T>, { isolation }: { isolation?: IsolationLevel } = {}): Promise<T> {
       const client = await pool.connect();
@@ -113,7 +120,9 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
       let result: T;
       try {
         await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
-        result = await work(runner(client, statements, (callback) => committed.push(callback)));
+        const tx = runner(client, statements, (callback) => committed.push(callback));
+        databases.set(tx, database);
+        result = await work(tx);
         await client.query("COMMIT");
       } catch (err) {
         try {
@@ -131,6 +140,8 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
     },
     close: () => pool.end(),
   };
+  databases.set(database, database);
+  return database;
 }
 
 /** PostgreSQL's SQLSTATE of a failed statement, if `err` is one. */

@@ -114,7 +114,7 @@ describe("outbox relay", () => {
     let statements = 0;
     const enqueued = await scratch.db.transaction((tx) => {
       const counted: Sql = {
-        query: (text, values) => tx.query(text, values),
+        query: (text, values) => (statements++, tx.query(text, values)),
         execute: (text, values) => (statements++, tx.execute(text, values)),
         afterCommit: (callback) => tx.afterCommit(callback),
       };
@@ -143,6 +143,43 @@ describe("outbox relay", () => {
     expect(await streamMessageCount(nats.jsm, context)).toBe(3);
   });
 
+  it("publishes a commit's events from memory: no claim of the table, one statement marks them sent", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-marker"]);
+    relay({ pollIntervalMs: 60_000 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+
+    const transaction = scratch.db.transaction;
+    let transactions = 0;
+    scratch.db.transaction = (work, options) => (transactions++, transaction(work, options));
+    try {
+      const ids = await enqueueOrders(context, ["o-1", "o-2"]);
+      await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the committed rows sent" });
+      expect(transactions).toBe(1);
+      expect((await readStream(context)).map((event) => event.eventId).slice(1)).toEqual(ids);
+    } finally {
+      scratch.db.transaction = transaction;
+    }
+  });
+
+  it("leaves the events of a commit it could not publish to the poll, which publishes them when it can", async () => {
+    const context = await newContext(false);
+    const errorsBefore = (await eventMetrics.outboxPublishErrors.get()).values[0]?.value ?? 0;
+    relay({ publishTimeoutMs: 500, pollIntervalMs: 200 });
+
+    await enqueueOrders(context, ["o-1", "o-2"]);
+    await waitFor(
+      async () => (await eventMetrics.outboxPublishErrors.get()).values[0]?.value ?? 0,
+      (errors) => errors >= errorsBefore + 2,
+      { what: "publish errors counted" },
+    );
+    expect(await unsentCount()).toBe(2);
+
+    await ensureStreams(nats.jsm, [context]);
+    await waitFor(unsentCount, (n) => n === 0, { what: "rows sent once the stream exists" });
+    expect((await readStream(context)).map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2"]);
+  });
+
   it("publishes each row exactly once when two relays share the table", async () => {
     const context = await newContext();
     for (let chunk = 0; chunk < 10; chunk += 1) {
@@ -156,6 +193,13 @@ describe("outbox relay", () => {
 
     expect(await publishedCount()).toBe(publishedBefore + 200);
     expect(await streamMessageCount(nats.jsm, context)).toBe(200);
+
+    // Commits while both run: one relay takes each; a row the other's poll also caught is one message.
+    for (let chunk = 0; chunk < 5; chunk += 1) {
+      await enqueueOrders(context, Array.from({ length: 20 }, (_, i) => `o-running-${chunk}-${i}`));
+    }
+    await waitFor(unsentCount, (n) => n === 0, { what: "rows committed while running sent" });
+    expect(await streamMessageCount(nats.jsm, context)).toBe(300);
   });
 
   it("republishing a row whose commit was lost leaves one message in the stream", async () => {

@@ -2,36 +2,26 @@ import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type NatsCo
 import type { Logger } from "../logger.js";
 import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
-import { onEventsCommitted, outboxTable } from "./outbox.js";
+import { onEventsCommitted, outboxTable, type OutboxRecord } from "./outbox.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
   db: SqlDatabase;
   nc: NatsConnection;
   logger: Logger;
-  /** Rows claimed and published per transaction. */
+  /** Events published per statement that marks them sent, and rows claimed per poll. */
   batchSize?: number;
-  /** Longest wait between two looks at the table when no commit of events wakes the relay. */
+  /** How often the table is searched for unsent rows this process did not publish on commit. */
   pollIntervalMs?: number;
   /** How long to wait for JetStream to acknowledge one publish. */
   publishTimeoutMs?: number;
 }
 
 export interface OutboxRelay {
-  /** Looks at the table now. Commits of `enqueueEvents` in this process do it themselves. */
+  /** Looks at the table now, instead of at the next poll. */
   notify(): void;
   /** Stops the loop, then publishes whatever is still unsent (graceful shutdown). */
   stop(): Promise<void>;
-}
-
-interface OutboxRow {
-  id: string;
-  subject: string;
-  type: string;
-  payload: Uint8Array;
-  /** The jsonb column, parsed by the driver. */
-  headers: Record<string, unknown>;
-  created_at: Date;
 }
 
 interface BatchOutcome {
@@ -73,57 +63,68 @@ function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER)
   return value;
 }
 
-function headersOf(row: OutboxRow): MsgHdrs {
+function headersOf(record: OutboxRecord): MsgHdrs {
   const out = natsHeaders();
-  for (const [key, value] of Object.entries(row.headers)) {
+  for (const [key, value] of Object.entries(record.headers)) {
     if (typeof value === "string") out.set(key, value);
   }
-  out.set(eventHeaders.type, row.type);
+  out.set(eventHeaders.type, record.type);
   out.set(eventHeaders.contentType, eventContentType);
-  out.set(eventHeaders.occurredAt, new Date(row.created_at).toISOString());
+  out.set(eventHeaders.occurredAt, record.createdAt.toISOString());
   return out;
 }
 
+const reportLag = (records: readonly OutboxRecord[]) =>
+  eventMetrics.outboxLag.set(records.length ? Math.max(0, Date.now() - records[0]!.createdAt.getTime()) / 1000 : 0);
+
+/** Publishes `records` concurrently, the event id as message id; returns the ids JetStream acknowledged. */
+async function publish(js: JetStreamClient, records: readonly OutboxRecord[], publishTimeoutMs: number, logger: Logger): Promise<string[]> {
+  const results = await Promise.allSettled(
+    records.map((record) => js.publish(record.subject, record.payload, { msgID: record.id, headers: headersOf(record), timeout: publishTimeoutMs })),
+  );
+  const sent: string[] = [];
+  results.forEach((result, index) => {
+    const record = records[index]!;
+    if (result.status === "fulfilled") {
+      sent.push(record.id);
+      eventMetrics.outboxPublished.inc({ type: record.type });
+    } else {
+      eventMetrics.outboxPublishErrors.inc();
+      logger.warn({ err: result.reason, eventId: record.id, subject: record.subject }, "outbox publish failed; will retry");
+    }
+  });
+  return sent;
+}
+
+const markSent = `UPDATE ${outboxTable} SET sent_at = now() WHERE id = ANY($1::uuid[]) AND sent_at IS NULL`;
+
 /**
  * Claims up to `batchSize` unsent rows in creation order (skipping rows another replica holds),
- * publishes them concurrently with the row id as message id, and marks the acknowledged ones
- * sent in the same transaction. A crash between publish and commit republishes the rows
- * later; JetStream drops those duplicates within its window.
+ * publishes them, and marks the acknowledged ones sent in the same transaction. A crash
+ * between publish and commit republishes the rows later; JetStream drops those duplicates
+ * within its window.
  */
 async function relayBatch(tx: Sql, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
-  const rows = await tx.query<OutboxRow>(
-    `SELECT id, subject, type, payload, headers, created_at FROM ${outboxTable}
+  const records = await tx.query<OutboxRecord>(
+    `SELECT id, subject, type, payload, headers, created_at AS "createdAt" FROM ${outboxTable}
      WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [batchSize],
   );
-  eventMetrics.outboxLag.set(rows.length ? Math.max(0, Date.now() - new Date(rows[0]!.created_at).getTime()) / 1000 : 0);
-  if (rows.length === 0) return { claimed: 0, failed: 0 };
-
-  const results = await Promise.allSettled(
-    rows.map((row) => js.publish(row.subject, row.payload, { msgID: row.id, headers: headersOf(row), timeout: publishTimeoutMs })),
-  );
-  const sent: OutboxRow[] = [];
-  results.forEach((result, index) => {
-    const row = rows[index]!;
-    if (result.status === "fulfilled") {
-      sent.push(row);
-      eventMetrics.outboxPublished.inc({ type: row.type });
-    } else {
-      eventMetrics.outboxPublishErrors.inc();
-      logger.warn({ err: result.reason, eventId: row.id, subject: row.subject }, "outbox publish failed; will retry");
-    }
-  });
-  if (sent.length > 0) {
-    await tx.execute(`UPDATE ${outboxTable} SET sent_at = now() WHERE id = ANY($1::uuid[])`, [sent.map((row) => row.id)]);
-  }
-  return { claimed: rows.length, failed: rows.length - sent.length };
+  reportLag(records);
+  if (records.length === 0) return { claimed: 0, failed: 0 };
+  const sent = await publish(js, records, publishTimeoutMs, logger);
+  if (sent.length > 0) await tx.execute(markSent, [sent]);
+  return { claimed: records.length, failed: records.length - sent.length };
 }
 
 /**
- * Publishes the service's outbox to JetStream until stopped. Several replicas can run it on
- * the same table: each claims different rows. It looks at the table at once when a transaction
- * of this process that enqueued events commits, and every `pollIntervalMs` (rows committed by
- * other replicas, retries after errors).
+ * Publishes the service's outbox to JetStream until stopped. The events of each commit of
+ * `enqueueEvents` on `db` in this process are handed to the relay, which publishes them at once
+ * and marks them sent with one statement, without reading them back. Every `pollIntervalMs`
+ * (and at start) it also claims the table's unsent rows: those of other processes that
+ * stopped before publishing, those whose publish failed. Several replicas can run it on the
+ * same table: each claims different rows, and a row published twice is one message in the
+ * stream.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, nc, logger } = options;
@@ -132,12 +133,44 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const publishTimeoutMs = positiveInt("publishTimeoutMs", options.publishTimeoutMs ?? 5_000);
   const js = nc.jetstream();
   const wakeup = new Wakeup();
-  const stopWaking = onEventsCommitted(() => wakeup.fire());
+  // Committed events waiting to be published from memory; bounded, the table holds them all anyway.
+  const committed: OutboxRecord[] = [];
+  const maxCommitted = batchSize * 4;
+  let nextPollAt = 0;
+  let publishingFailed = false;
   let stopping = false;
 
-  const runBatch = async (): Promise<BatchOutcome> => {
+  const pollSoon = () => {
+    nextPollAt = 0;
+    wakeup.fire();
+  };
+  const stopTaking = onEventsCommitted(db, (records) => {
+    // After a failed publish the poll takes over, with its interval as the retry delay.
+    if (publishingFailed || committed.length + records.length > maxCommitted) return false;
+    committed.push(...records);
+    wakeup.fire();
+    return true;
+  });
+
+  const publishCommitted = async (): Promise<void> => {
+    const records = committed.splice(0, batchSize);
+    reportLag(records);
     try {
-      return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      const sent = await publish(js, records, publishTimeoutMs, logger);
+      if (sent.length > 0) await db.execute(markSent, [sent]);
+      if (sent.length === records.length) return;
+    } catch (err) {
+      logger.error({ err }, "outbox relay could not mark published events sent; the poll will republish them");
+    }
+    publishingFailed = true;
+    committed.length = 0;
+  };
+
+  const poll = async (): Promise<BatchOutcome> => {
+    try {
+      const outcome = await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      if (outcome.failed === 0) publishingFailed = false;
+      return outcome;
     } catch (err) {
       logger.error({ err }, "outbox relay batch failed; will retry");
       return { claimed: 0, failed: 1 };
@@ -146,24 +179,32 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   const loop = (async () => {
     while (!stopping) {
-      const outcome = await runBatch();
-      // A full, clean batch means more rows are probably waiting: go on without sleeping.
-      if (outcome.failed === 0 && outcome.claimed === batchSize) continue;
-      await wakeup.wait(pollIntervalMs);
+      if (committed.length > 0) {
+        await publishCommitted();
+        continue;
+      }
+      if (Date.now() >= nextPollAt) {
+        const outcome = await poll();
+        // A full, clean batch means more rows are probably waiting: go on without sleeping.
+        if (outcome.failed === 0 && outcome.claimed === batchSize) continue;
+        nextPollAt = Date.now() + pollIntervalMs;
+      }
+      await wakeup.wait(Math.max(0, nextPollAt - Date.now()));
     }
   })();
 
   let stopped: Promise<void> | undefined;
   return {
-    notify: () => wakeup.fire(),
+    notify: pollSoon,
     stop() {
       stopped ??= (async () => {
         stopping = true;
-        stopWaking();
+        stopTaking();
         wakeup.fire();
         await loop;
+        while (committed.length > 0) await publishCommitted();
         for (;;) {
-          const outcome = await runBatch();
+          const outcome = await poll();
           if (outcome.failed > 0 || outcome.claimed < batchSize) break;
         }
         logger.debug("outbox relay stopped");

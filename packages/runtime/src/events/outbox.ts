@@ -1,6 +1,6 @@
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { currentContext, propagationHeaders } from "../request-context.js";
-import type { Sql } from "../sql.js";
+import { databaseOf, type Sql, type SqlDatabase } from "../sql.js";
 import { newEventId } from "./event-id.js";
 import { eventSubject } from "./subjects.js";
 
@@ -22,21 +22,44 @@ import { eventSubject } from "./subjects.js";
  */
 export const outboxTable = "outbox_events";
 
-/**
- * The outbox relays running in this process, woken when a transaction that enqueued events
- * commits. A service process runs one, on its own database; where several share a process
- * (tests), waking one whose table has nothing new costs it one empty look.
- */
-const relayWakers = new Set<() => void>();
-
-function wakeRelays(): void {
-  for (const wake of relayWakers) wake();
+/** An outbox row, as the relay publishes it. */
+export interface OutboxRecord {
+  id: string;
+  subject: string;
+  type: string;
+  payload: Uint8Array;
+  /** Propagation headers of the work that wrote it (correlation id, trace context, idempotency key). */
+  headers: Record<string, unknown>;
+  createdAt: Date;
 }
 
-/** Calls `wake` after every commit of enqueued events in this process, until the returned function is called. */
-export function onEventsCommitted(wake: () => void): () => void {
-  relayWakers.add(wake);
-  return () => relayWakers.delete(wake);
+/**
+ * Takes the records of a commit for publishing; returns false to leave them to the table's
+ * poll (its queue is full, say).
+ */
+export type CommittedEventsTaker = (records: readonly OutboxRecord[]) => boolean;
+
+/** The outbox relays running in this process, by the database whose outbox they publish. */
+const takersByDatabase = new Map<SqlDatabase, Set<CommittedEventsTaker>>();
+
+/**
+ * Hands the records of every commit of enqueued events on `db` in this process to `take` (one
+ * relay takes each commit), until the returned function is called.
+ */
+export function onEventsCommitted(db: SqlDatabase, take: CommittedEventsTaker): () => void {
+  let takers = takersByDatabase.get(db);
+  if (!takers) takersByDatabase.set(db, (takers = new Set()));
+  takers.add(take);
+  return () => {
+    takers.delete(take);
+    if (takers.size === 0 && takersByDatabase.get(db) === takers) takersByDatabase.delete(db);
+  };
+}
+
+function handOver(db: SqlDatabase, records: readonly OutboxRecord[]): void {
+  for (const take of takersByDatabase.get(db) ?? []) {
+    if (take(records)) return;
+  }
 }
 
 export interface EnqueuedEvent {
@@ -63,23 +86,32 @@ export function outboxEntry<S extends DescMessage>(schema: S, message: MessageIn
 }
 
 /**
- * Writes domain events to the outbox inside `tx`, in one statement. The relay publishes them
- * later, in order, with each event id as JetStream message id; the correlation id and trace
- * context of the current work travel with them as headers. `tx` is the transaction of the
- * state change, so the events commit or roll back with it; once it commits, the relays of this
- * process are woken to publish them at once.
+ * Writes domain events to the outbox inside `tx`, in one statement. They are published in
+ * order, with each event id as JetStream message id; the correlation id and trace context of
+ * the current work travel with them as headers. `tx` is the transaction of the state change,
+ * so the events commit or roll back with it. Once it commits, a relay of this process on the
+ * same database publishes them at once from memory; any the process did not publish (it
+ * stopped, NATS failed) are found in the table by a relay's poll.
  */
 export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): Promise<EnqueuedEvent[]> {
   if (entries.length === 0) return [];
   const context = currentContext();
   const headers = { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
-  await tx.execute(
-    `INSERT INTO ${outboxTable} (id, subject, type, payload, headers)
-     SELECT event.id, event.subject, event.type, event.payload, $5::jsonb
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)`,
+  const [written] = await tx.query<{ created_at: Date }>(
+    `WITH written AS (
+       INSERT INTO ${outboxTable} (id, subject, type, payload, headers)
+       SELECT event.id, event.subject, event.type, event.payload, $5::jsonb
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)
+       RETURNING created_at)
+     SELECT max(created_at) AS created_at FROM written`,
     [entries.map((e) => e.id), entries.map((e) => e.subject), entries.map((e) => e.type), entries.map((e) => e.payload), JSON.stringify(headers)],
   );
-  tx.afterCommit(wakeRelays);
+  const db = databaseOf(tx);
+  if (db) {
+    const createdAt = written!.created_at;
+    const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt }));
+    tx.afterCommit(() => handOver(db, records));
+  }
   return entries.map(({ id, subject }) => ({ id, subject }));
 }
 

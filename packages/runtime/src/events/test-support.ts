@@ -6,7 +6,7 @@ import { dropDatabase, ensureDatabase } from "../db.js";
 import { createLogger } from "../logger.js";
 import { defaultPostgresUrl } from "../topology.js";
 import { createSqlDatabase, type Sql, type SqlDatabase } from "../sql.js";
-import { enqueueEvent, outboxTable, type EnqueuedEvent } from "./outbox.js";
+import { enqueueEvents, outboxEntry, type EnqueuedEvent } from "./outbox.js";
 import { deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
 
 /** The tables of the OutboxEvent and InboxEvent models as `prisma migrate diff` writes them. */
@@ -109,8 +109,8 @@ export async function streamMessageCount(jsm: JetStreamManager, context: string)
 }
 
 /**
- * Enqueues an event with the real `enqueueEvent`, then moves it from its canonical subject
- * (`shop.orders.order_placed`) into the test's private context (`shop.<context>.order_placed`),
+ * Enqueues an event with the real `enqueueEvents`, on the test's private context's subject
+ * (`shop.<context>.order_placed` instead of `shop.orders.order_placed`),
  * so parallel test files and running services never see each other's events.
  */
 export async function enqueueTestEvent<S extends DescMessage>(
@@ -119,10 +119,9 @@ export async function enqueueTestEvent<S extends DescMessage>(
   schema: S,
   message: MessageInitShape<S>,
 ): Promise<EnqueuedEvent> {
-  const event = await enqueueEvent(tx, schema, message);
-  const subject = event.subject.replace(/^shop\.[^.]+\./, `shop.${context}.`);
-  await tx.execute(`UPDATE ${outboxTable} SET subject = $1 WHERE id = $2::uuid`, [subject, event.id]);
-  return { id: event.id, subject };
+  const entry = outboxEntry(schema, message);
+  const [event] = await enqueueEvents(tx, [{ ...entry, subject: entry.subject.replace(/^shop\.[^.]+\./, `shop.${context}.`) }]);
+  return event!;
 }
 
 export { waitFor } from "../testing/wait.js";
