@@ -4,7 +4,7 @@ import { OrderCancelledSchema, OrderPlacedSchema } from "@shop/contracts/shop/or
 import { headers as natsHeaders, type Msg } from "nats";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { currentContext, runWithContext, type RequestContext } from "../request-context.js";
-import { onEvent, onEvents, startEventConsumer, type EventConsumer, type EventConsumerOptions, type EventMeta } from "./event-consumer.js";
+import { onEvent, onEvents, onEventsOfTypes, startEventConsumer, type EventConsumer, type EventConsumerOptions, type EventMeta } from "./event-consumer.js";
 import { eventMetrics } from "./metrics.js";
 import { startOutboxRelay, type OutboxRelay } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
@@ -203,6 +203,37 @@ describe("event consumer", () => {
     // One pull brings the whole backlog; at most a straggler lands in a second call.
     expect(calls.length).toBeLessThanOrEqual(2);
     expect((await effects()).map((row) => row.event_id)).toEqual(ids);
+  });
+
+  it("hands events of several types that share an onEventsOfTypes handler to it in one call, in stream order", async () => {
+    const context = await newContext();
+    const ids = await scratch.db.transaction(async (tx) => {
+      const enqueued: string[] = [];
+      for (let i = 0; i < 6; i += 1) {
+        const schema = i % 2 === 0 ? OrderPlacedSchema : OrderCancelledSchema;
+        enqueued.push((await enqueueTestEvent(tx, context, schema, { orderId: `o-${i}`, userId: "u-1" })).id);
+      }
+      return enqueued;
+    });
+    relay.notify();
+    await waitFor(() => streamMessageCount(nats.jsm, context), (n) => n === 6, { what: "six events in the stream" });
+    const calls: string[][] = [];
+    await consume(context, {
+      handlers: onEventsOfTypes([OrderPlacedSchema, OrderCancelledSchema], async (events, tx) => {
+        calls.push(events.map(({ meta }) => meta.type));
+        await tx.execute("INSERT INTO effects (event_id, note) SELECT unnest($1::uuid[]), unnest($2::text[])", [
+          events.map(({ meta }) => meta.eventId),
+          events.map(({ meta }) => meta.type),
+        ]);
+      }),
+    });
+
+    await waitFor(effectCount, (n) => n === 6, { what: "six effects" });
+    expect(calls.flat()).toEqual([0, 1, 2, 3, 4, 5].map((i) => (i % 2 === 0 ? OrderPlacedSchema : OrderCancelledSchema).typeName));
+    // One pull brings the whole backlog; at most a straggler lands in a second call.
+    expect(calls.length).toBeLessThanOrEqual(2);
+    expect(calls.some((types) => new Set(types).size === 2)).toBe(true);
+    expect((await effects()).map((row) => row.event_id).sort()).toEqual([...ids].sort());
   });
 
   it("when one event of a batch fails, applies the others once and retries only that one", async () => {

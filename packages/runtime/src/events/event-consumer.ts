@@ -45,9 +45,10 @@ export interface EventHandler<S extends DescMessage = DescMessage> {
   schema: S;
   handle(event: MessageShape<S>, tx: Sql, meta: EventMeta): Promise<void>;
   /**
-   * Applies several events of this type at once, in stream order; the consumer prefers it for
-   * events that arrived together, so a handler writing a row per event can write them all
-   * with one statement.
+   * Applies several events at once, in stream order; the consumer prefers it for events that
+   * arrived together, so a handler writing a row per event can write them all with one
+   * statement. Consecutive events whose handlers share this function are passed together,
+   * whatever their types (see `onEventsOfTypes`).
    */
   handleMany?(events: DeliveredEvent<S>[], tx: Sql): Promise<void>;
 }
@@ -70,6 +71,18 @@ export function onEvents<S extends DescMessage>(schema: S, handleMany: NonNullab
     handleMany,
     handle: (event, tx, meta) => handleMany([{ event, meta, context: currentContext() ?? contextFromHeaders(() => undefined) }], tx),
   };
+}
+
+/**
+ * Handlers for several event types that share one `handleMany`, which takes the events that
+ * arrived together in stream order whatever their types: a projection folds them all into
+ * its rows with a few statements per batch.
+ */
+export function onEventsOfTypes(
+  schemas: readonly DescMessage[],
+  handleMany: (events: DeliveredEvent[], tx: Sql) => Promise<void>,
+): EventHandlers {
+  return Object.fromEntries(schemas.map((schema) => [schema.typeName, onEvents(schema, handleMany)]));
 }
 
 export interface EventConsumerOptions {
@@ -269,7 +282,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       const { handler, context } = toApply[start]!;
       let end = start + 1;
       if (handler.handleMany) {
-        while (end < toApply.length && toApply[end]!.handler === handler) end++;
+        while (end < toApply.length && toApply[end]!.handler.handleMany === handler.handleMany) end++;
         const run = toApply.slice(start, end);
         await runWithContext(context, () => handler.handleMany!(run, tx));
       } else {

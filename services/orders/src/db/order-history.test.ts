@@ -49,12 +49,12 @@ describe("order history repository", () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     // Another replica's consumer, still inside its transaction after folding OrderPlaced.
     const first = db.transaction(async (tx) => {
-      await history.apply(tx, placed);
+      await history.apply(tx, [placed]);
       applied();
       await released;
     });
     await firstApplied;
-    const second = db.transaction((tx) => history.apply(tx, confirmed));
+    const second = db.transaction((tx) => history.apply(tx, [confirmed]));
     await waitFor(() => advisoryLocks(false), (waiting) => waiting === 1, { what: "the second fold to wait for the first" });
     release();
     await Promise.all([first, second]);
@@ -67,5 +67,33 @@ describe("order history repository", () => {
       total: { currencyCode: "USD", amountMinor: 3998n },
       shippingAddress: { recipient: "Grace Hopper" },
     });
+  });
+  it("folds a batch of several orders' events, in any order, to what folding them one at a time gives", async () => {
+    const history = new OrderHistoryRepository(db);
+    const userId = randomUUID();
+    const productId = randomUUID();
+    const at = (seconds: number) => new Date(Date.UTC(2026, 11, 2, 9, 0, seconds));
+    const eventsOf = (orderId: string): OrderEvent[] => [
+      { kind: "placed", orderId, userId, items: [{ productId, quantity: 1 }], shippingAddress: address, occurredAt: at(0) },
+      { kind: "priced", orderId, userId, lines: [{ productId, quantity: 1, name: "Mug", unitPrice: { currency: "USD", amountMinor: 1999n }, lineTotal: { currency: "USD", amountMinor: 1999n } }], total: { currency: "USD", amountMinor: 1999n }, occurredAt: at(1) },
+      { kind: "confirmed", orderId, userId, total: { currency: "USD", amountMinor: 1999n }, occurredAt: at(2) },
+    ];
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    // Order a already has a row; b's events arrive out of order; c's second event names it in upper case.
+    await db.transaction((tx) => history.apply(tx, [eventsOf(a)[0]!]));
+    const batch = [eventsOf(b)[2]!, eventsOf(c)[1]!, eventsOf(a)[1]!, eventsOf(b)[0]!, { ...eventsOf(c)[0]!, orderId: c.toUpperCase() }, eventsOf(a)[2]!, eventsOf(b)[1]!];
+    await db.transaction((tx) => history.apply(tx, batch));
+    const inBatch = (await history.listForUser(userId, 10)).orders;
+
+    await db.execute(`DELETE FROM order_history WHERE user_id = $1`, [userId]);
+    for (const event of [eventsOf(a)[0]!, ...batch]) await db.transaction((tx) => history.apply(tx, [event]));
+    const oneByOne = (await history.listForUser(userId, 10)).orders;
+
+    expect(inBatch).toHaveLength(3);
+    expect(inBatch).toEqual(oneByOne);
+    const byId = new Map(inBatch.map((order) => [order.id, order]));
+    expect(byId.get(a)).toMatchObject({ status: OrderStatus.CONFIRMED, total: { amountMinor: 1999n }, shippingAddress: { recipient: "Grace Hopper" } });
+    expect(byId.get(b)).toMatchObject({ status: OrderStatus.CONFIRMED, items: [{ productId, quantity: 1 }] });
+    expect(byId.get(c)).toMatchObject({ status: OrderStatus.PENDING, total: { amountMinor: 1999n }, shippingAddress: { recipient: "Grace Hopper" } });
   });
 });

@@ -5,6 +5,7 @@ import { applyOrderEvent, type OrderEvent, type OrderHistoryEntry } from "../dom
 import { orderMessage, orderViewFromMessage } from "../messages/order-messages.js";
 
 interface HistoryRow {
+  order_id: string;
   priced: boolean;
   order: JsonValue;
 }
@@ -28,22 +29,39 @@ export interface HistoryPage {
 export class OrderHistoryRepository {
   constructor(private readonly db: SqlDatabase) {}
 
-  /** Folds `event` into its order's row, inside the consumer's transaction. */
-  async apply(tx: Sql, event: OrderEvent): Promise<void> {
-    // Serializes events of one order across replicas, including the very first insert. The lock
-    // is a statement of its own: the read after it must take its snapshot once the lock is held,
-    // or it misses what the transaction it waited for committed.
-    await tx.execute(`SELECT pg_advisory_xact_lock(hashtext($1))`, [event.orderId]);
-    const [row] = await tx.query<HistoryRow>(`SELECT priced, "order" FROM order_history WHERE order_id = $1::uuid`, [event.orderId]);
-    const current: OrderHistoryEntry | undefined = row && { priced: row.priced, order: orderViewFromMessage(fromJson(OrderSchema, row.order)) };
-    const { order, priced } = applyOrderEvent(current, event);
-    const document = toJson(OrderSchema, create(OrderSchema, orderMessage(order)));
+  /** Folds `events`, in their order, into their orders' rows, inside the consumer's transaction. */
+  async apply(tx: Sql, events: readonly OrderEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const keyOf = (event: OrderEvent) => event.orderId.toLowerCase();
+    const orderIds = [...new Set(events.map(keyOf))];
+    // Serializes the events of an order across replicas, including its very first insert; the
+    // keys are taken in one order everywhere, so overlapping batches wait instead of
+    // deadlocking. The locks are a statement of their own: the read after them must take its
+    // snapshot once they are held, or it misses what the transaction it waited for committed.
+    await tx.query(
+      `SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT hashtext(id) AS key FROM unnest($1::text[]) AS id ORDER BY key) AS keys`,
+      [orderIds],
+    );
+    const rows = await tx.query<HistoryRow>(`SELECT order_id, priced, "order" FROM order_history WHERE order_id = ANY($1::uuid[])`, [orderIds]);
+    const entries = new Map<string, OrderHistoryEntry>(
+      rows.map((row) => [row.order_id, { priced: row.priced, order: orderViewFromMessage(fromJson(OrderSchema, row.order)) }]),
+    );
+    for (const event of events) entries.set(keyOf(event), applyOrderEvent(entries.get(keyOf(event)), event));
+    const folded = orderIds.map((id) => entries.get(id)!);
     await tx.execute(
       `INSERT INTO order_history (order_id, user_id, status, priced, "order", create_time, update_time)
-       VALUES ($1::uuid, $2, $3::"OrderStatus", $4, $5::jsonb, $6::timestamptz, $7::timestamptz)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::"OrderStatus"[], $4::boolean[], $5::jsonb[], $6::timestamptz[], $7::timestamptz[])
        ON CONFLICT (order_id) DO UPDATE SET user_id = EXCLUDED.user_id, status = EXCLUDED.status, priced = EXCLUDED.priced,
          "order" = EXCLUDED."order", create_time = EXCLUDED.create_time, update_time = EXCLUDED.update_time`,
-      [order.id, order.userId, order.status, priced, JSON.stringify(document), order.createTime, order.updateTime],
+      [
+        folded.map(({ order }) => order.id),
+        folded.map(({ order }) => order.userId),
+        folded.map(({ order }) => order.status),
+        folded.map(({ priced }) => priced),
+        folded.map(({ order }) => JSON.stringify(toJson(OrderSchema, create(OrderSchema, orderMessage(order))))),
+        folded.map(({ order }) => order.createTime),
+        folded.map(({ order }) => order.updateTime),
+      ],
     );
   }
 

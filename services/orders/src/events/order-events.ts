@@ -1,3 +1,4 @@
+import { isMessage, type Message } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   OrderCancelledSchema,
@@ -60,8 +61,7 @@ const occurredAt = (event: { occurTime?: Parameters<typeof timestampDate>[0] }) 
 
 const zero: Money = { currency: "", amountMinor: 0n };
 
-/** The order events as the domain sees them. */
-export const orderEventFrom = {
+const orderEventFrom = {
   placed: (event: OrderPlaced): OrderEvent => ({
     kind: "placed",
     orderId: event.orderId,
@@ -93,3 +93,12 @@ export const orderEventFrom = {
     occurredAt: occurredAt(event),
   }),
 };
+
+/** An order event as the domain sees it; any other message is refused. */
+export function orderEventOf(event: Message): OrderEvent {
+  if (isMessage(event, OrderPlacedSchema)) return orderEventFrom.placed(event);
+  if (isMessage(event, OrderPricedSchema)) return orderEventFrom.priced(event);
+  if (isMessage(event, OrderConfirmedSchema)) return orderEventFrom.confirmed(event);
+  if (isMessage(event, OrderCancelledSchema)) return orderEventFrom.cancelled(event);
+  throw new TypeError(`${event.$typeName} is not an order event`);
+}

@@ -5,18 +5,15 @@ import {
   OrderPlacedSchema,
   OrderPricedSchema,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { onEvent, startEventConsumer, type EventConsumer, type EventHandlers, type Logger, type SqlDatabase } from "@shop/runtime";
+import { onEventsOfTypes, startEventConsumer, type EventConsumer, type EventHandlers, type Logger, type SqlDatabase } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
-import { orderEventFrom } from "./order-events.js";
+import { orderEventOf } from "./order-events.js";
 
-/** The order events that build the history, each folded into its order's row. */
+/** The order events that build the history: those that arrived together are folded into their orders' rows at once. */
 export function orderHistoryHandlers(history: OrderHistoryRepository): EventHandlers {
-  return {
-    [OrderPlacedSchema.typeName]: onEvent(OrderPlacedSchema, (event, tx) => history.apply(tx, orderEventFrom.placed(event))),
-    [OrderPricedSchema.typeName]: onEvent(OrderPricedSchema, (event, tx) => history.apply(tx, orderEventFrom.priced(event))),
-    [OrderConfirmedSchema.typeName]: onEvent(OrderConfirmedSchema, (event, tx) => history.apply(tx, orderEventFrom.confirmed(event))),
-    [OrderCancelledSchema.typeName]: onEvent(OrderCancelledSchema, (event, tx) => history.apply(tx, orderEventFrom.cancelled(event))),
-  };
+  return onEventsOfTypes([OrderPlacedSchema, OrderPricedSchema, OrderConfirmedSchema, OrderCancelledSchema], (events, tx) =>
+    history.apply(tx, events.map(({ event }) => orderEventOf(event))),
+  );
 }
 
 /** The durable consumer of the orders stream that keeps the order history up to date. */
