@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, ensureDatabase } from "./db.js";
-import { createSqlDatabase, databaseOf, isUniqueViolation, sqlState, type Sql, type SqlDatabase } from "./sql.js";
+import { createSqlDatabase, databaseUrlOf, isUniqueViolation, sqlState, type Sql, type SqlDatabase } from "./sql.js";
 import { defaultPostgresUrl } from "./topology.js";
 
 describe("SqlDatabase", () => {
@@ -117,11 +117,11 @@ describe("SqlDatabase", () => {
     expect(seen).toEqual(["committed", "autocommit"]);
   });
 
-  it("databaseOf names the database of a transaction and of itself, and nothing for other Sql", async () => {
-    expect(databaseOf(db)).toBe(db);
-    expect(await db.transaction(async (tx) => databaseOf(tx))).toBe(db);
+  it("databaseUrlOf names the database of a pool and of its transactions, and nothing for other Sql", async () => {
+    expect(databaseUrlOf(db)).toBe(url.toString());
+    expect(await db.transaction(async (tx) => databaseUrlOf(tx))).toBe(url.toString());
     const wrapped: Sql = { query: db.query, execute: db.execute, afterCommit: db.afterCommit };
-    expect(databaseOf(wrapped)).toBeUndefined();
+    expect(databaseUrlOf(wrapped)).toBeUndefined();
   });
 
   it("keeps a connection usable after a statement error outside a transaction", async () => {

@@ -49,11 +49,14 @@ export interface SqlDatabaseOptions {
 
 const int8Oid = 20;
 
-const databases = new WeakMap<Sql, SqlDatabase>();
+const databaseUrls = new WeakMap<Sql, string>();
 
-/** The database `sql` runs on: itself, or the one whose transaction it is (undefined for other `Sql`s). */
-export function databaseOf(sql: Sql): SqlDatabase | undefined {
-  return databases.get(sql);
+/**
+ * The URL of the database `sql` runs on: a database's own, or that of the database whose
+ * transaction it is (undefined for other `Sql`s).
+ */
+export function databaseUrlOf(sql: Sql): string | undefined {
+  return databaseUrls.get(sql);
 }
 
 // int8 columns (money in minor units, counters) are read as bigint, never rounded through a double.
@@ -121,7 +124,7 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
       try {
         await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
         const tx = runner(client, statements, (callback) => committed.push(callback));
-        databases.set(tx, database);
+        databaseUrls.set(tx, databaseUrl);
         result = await work(tx);
         await client.query("COMMIT");
       } catch (err) {
@@ -140,7 +143,7 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
     },
     close: () => pool.end(),
   };
-  databases.set(database, database);
+  databaseUrls.set(database, databaseUrl);
   return database;
 }
 

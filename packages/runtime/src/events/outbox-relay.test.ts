@@ -62,6 +62,23 @@ describe("outbox relay", () => {
     });
   }
 
+  /** Runs `work`, counting the relay's transactions that claimed rows from the table meanwhile. */
+  async function countClaims(work: () => Promise<void>): Promise<number> {
+    const transaction = scratch.db.transaction;
+    let claims = 0;
+    scratch.db.transaction = async (run, options) => {
+      const result = await transaction(run, options);
+      if ((result as { claimed?: number } | undefined)?.claimed) claims += 1;
+      return result;
+    };
+    try {
+      await work();
+    } finally {
+      scratch.db.transaction = transaction;
+    }
+    return claims;
+  }
+
   const unsentCount = async () => Number((await scratch.db.query<{ count: bigint }>("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL"))[0]!.count);
 
   async function readStream(context: string): Promise<StoredEvent[]> {
@@ -143,23 +160,36 @@ describe("outbox relay", () => {
     expect(await streamMessageCount(nats.jsm, context)).toBe(3);
   });
 
-  it("publishes a commit's events from memory: no claim of the table, one statement marks them sent", async () => {
+  it("publishes a commit's events from memory, without claiming them from the table", async () => {
     const context = await newContext();
     await enqueueOrders(context, ["o-marker"]);
     relay({ pollIntervalMs: 60_000 });
     await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
 
-    const transaction = scratch.db.transaction;
-    let transactions = 0;
-    scratch.db.transaction = (work, options) => (transactions++, transaction(work, options));
-    try {
+    const claims = await countClaims(async () => {
       const ids = await enqueueOrders(context, ["o-1", "o-2"]);
       await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the committed rows sent" });
-      expect(transactions).toBe(1);
       expect((await readStream(context)).map((event) => event.eventId).slice(1)).toEqual(ids);
-    } finally {
-      scratch.db.transaction = transaction;
-    }
+    });
+    expect(claims).toBe(0);
+  });
+
+  it("claims from the table at once when a commit holds more than its queue, then takes commits from memory again", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-marker"]);
+    relay({ pollIntervalMs: 60_000, batchSize: 2 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+
+    // The queue holds four batches (8 events): these 10 go to the table, which is claimed at once.
+    await enqueueOrders(context, Array.from({ length: 10 }, (_, i) => `o-${i}`));
+    await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the overflowing commit sent" });
+
+    const claims = await countClaims(async () => {
+      await enqueueOrders(context, ["o-after"]);
+      await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the next commit sent" });
+    });
+    expect(claims).toBe(0);
+    expect(await streamMessageCount(nats.jsm, context)).toBe(12);
   });
 
   it("leaves the events of a commit it could not publish to the poll, which publishes them when it can", async () => {

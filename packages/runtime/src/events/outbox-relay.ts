@@ -137,7 +137,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const committed: OutboxRecord[] = [];
   const maxCommitted = batchSize * 4;
   let nextPollAt = 0;
+  // Commits are left to the table while either holds: after a failed publish (the poll retries
+  // at its interval), and when the queue overflowed (the relay claims from the table at once,
+  // as often as commits come, until a claim comes back short).
   let publishingFailed = false;
+  let behind = false;
   let stopping = false;
 
   const pollSoon = () => {
@@ -145,8 +149,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     wakeup.fire();
   };
   const stopTaking = onEventsCommitted(db, (records) => {
-    // After a failed publish the poll takes over, with its interval as the retry delay.
-    if (publishingFailed || committed.length + records.length > maxCommitted) return false;
+    if (publishingFailed) return false;
+    if (behind || committed.length + records.length > maxCommitted) {
+      behind = true;
+      committed.length = 0;
+      pollSoon();
+      return false;
+    }
     committed.push(...records);
     wakeup.fire();
     return true;
@@ -168,9 +177,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   const poll = async (): Promise<BatchOutcome> => {
     try {
-      const outcome = await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
-      if (outcome.failed === 0) publishingFailed = false;
-      return outcome;
+      return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
     } catch (err) {
       logger.error({ err }, "outbox relay batch failed; will retry");
       return { claimed: 0, failed: 1 };
@@ -183,10 +190,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await publishCommitted();
         continue;
       }
-      if (Date.now() >= nextPollAt) {
+      if (behind || Date.now() >= nextPollAt) {
         const outcome = await poll();
+        const clean = outcome.failed === 0;
         // A full, clean batch means more rows are probably waiting: go on without sleeping.
-        if (outcome.failed === 0 && outcome.claimed === batchSize) continue;
+        if (clean && outcome.claimed === batchSize) continue;
+        if (clean && (publishingFailed || behind)) {
+          // Caught up: commits go to memory again, after one more look for those refused meanwhile.
+          publishingFailed = behind = false;
+          nextPollAt = 0;
+          continue;
+        }
         nextPollAt = Date.now() + pollIntervalMs;
       }
       await wakeup.wait(Math.max(0, nextPollAt - Date.now()));

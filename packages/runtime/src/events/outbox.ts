@@ -1,6 +1,6 @@
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { currentContext, propagationHeaders } from "../request-context.js";
-import { databaseOf, type Sql, type SqlDatabase } from "../sql.js";
+import { databaseUrlOf, type Sql, type SqlDatabase } from "../sql.js";
 import { newEventId } from "./event-id.js";
 import { eventSubject } from "./subjects.js";
 
@@ -39,25 +39,28 @@ export interface OutboxRecord {
  */
 export type CommittedEventsTaker = (records: readonly OutboxRecord[]) => boolean;
 
-/** The outbox relays running in this process, by the database whose outbox they publish. */
-const takersByDatabase = new Map<SqlDatabase, Set<CommittedEventsTaker>>();
+/** The outbox relays running in this process, by the URL of the database whose outbox they publish. */
+const takersByDatabase = new Map<string, Set<CommittedEventsTaker>>();
 
 /**
- * Hands the records of every commit of enqueued events on `db` in this process to `take` (one
- * relay takes each commit), until the returned function is called.
+ * Hands the records of every commit of enqueued events on `db`'s database in this process (on
+ * any pool of that URL) to `take`, one relay taking each commit, until the returned function is
+ * called.
  */
 export function onEventsCommitted(db: SqlDatabase, take: CommittedEventsTaker): () => void {
-  let takers = takersByDatabase.get(db);
-  if (!takers) takersByDatabase.set(db, (takers = new Set()));
+  const url = databaseUrlOf(db);
+  if (url === undefined) return () => {};
+  let takers = takersByDatabase.get(url);
+  if (!takers) takersByDatabase.set(url, (takers = new Set()));
   takers.add(take);
   return () => {
     takers.delete(take);
-    if (takers.size === 0 && takersByDatabase.get(db) === takers) takersByDatabase.delete(db);
+    if (takers.size === 0 && takersByDatabase.get(url) === takers) takersByDatabase.delete(url);
   };
 }
 
-function handOver(db: SqlDatabase, records: readonly OutboxRecord[]): void {
-  for (const take of takersByDatabase.get(db) ?? []) {
+function handOver(url: string, records: readonly OutboxRecord[]): void {
+  for (const take of takersByDatabase.get(url) ?? []) {
     if (take(records)) return;
   }
 }
@@ -106,11 +109,11 @@ export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): P
      SELECT max(created_at) AS created_at FROM written`,
     [entries.map((e) => e.id), entries.map((e) => e.subject), entries.map((e) => e.type), entries.map((e) => e.payload), JSON.stringify(headers)],
   );
-  const db = databaseOf(tx);
-  if (db) {
+  const url = databaseUrlOf(tx);
+  if (url !== undefined) {
     const createdAt = written!.created_at;
     const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt }));
-    tx.afterCommit(() => handOver(db, records));
+    tx.afterCommit(() => handOver(url, records));
   }
   return entries.map(({ id, subject }) => ({ id, subject }));
 }
