@@ -289,7 +289,7 @@ function report(phase: Phase, warmup: Phase, cpu: { measured: CpuWindow; idle: C
   console.log();
   console.log(
     "CONFIRMED is timed when OrderConfirmed reaches this process over NATS: it lags the order's commit " +
-      "only by the orders outbox relay (woken on commit, then one JetStream publish).",
+      "only by the orders outbox relay (handed the events on commit, then one JetStream publish).",
   );
   console.log(
     `Everything shares ${cores} cores: 7 services, the gateway, NATS, PostgreSQL and this load generator, ` +

@@ -495,7 +495,7 @@ async function main(): Promise<number> {
         `runtime code over the runtime's SqlDatabase, PostgreSQL synchronous_commit=${synchronousCommit}, private NATS ${natsServer.url}`,
     );
     console.log(
-      `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (woken by every commit of events), ` +
+      `knobs: relay batchSize ${config.BENCH_RELAY_BATCH_SIZE}, relay pollIntervalMs ${config.BENCH_RELAY_POLL_MS} (each commit of events handed to it in memory), ` +
         `consumer batchSize ${config.BENCH_CONSUMER_BATCH_SIZE}, producer connections ${config.BENCH_PRODUCER_CONNECTIONS}, ` +
         `${config.BENCH_EVENTS_PER_TRANSACTION} events per batched transaction`,
     );
