@@ -21,7 +21,7 @@ import express from "express";
 import { createProxyMiddleware } from "http-proxy-middleware";
 import { pino } from "pino";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { contexts, createServiceClient, createSqlDatabase, demoProducts, env, envPrefix, initTracing, loadConfig, startService } from "@shop/runtime";
+import { contexts, createServiceClient, createSqlDatabase, demoProducts, env, envPrefix, initTracing, isUuid, loadConfig, startService } from "@shop/runtime";
 import { createTestDatabase } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../gateway/src/config.js";
 import { buildGateway } from "../gateway/src/server.js";
@@ -39,7 +39,6 @@ import { describeMachine, formatMs, formatRatio, formatTable } from "./lib/repor
 const script = fileURLToPath(import.meta.url);
 const catalogDir = path.resolve(import.meta.dirname, "../services/catalog");
 const product = demoProducts[0];
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const targets = ["gateway", "direct gRPC", "express proxy"] as const;
 type Target = (typeof targets)[number];
@@ -90,7 +89,7 @@ async function serveJsonCatalog(databaseUrl: string): Promise<ServedByChild> {
   const app = express();
   app.get("/v1/products/:productId", async (req, res) => {
     const id = req.params.productId;
-    if (!uuidPattern.test(id)) {
+    if (!isUuid(id)) {
       res.status(400).json({ code: "invalid_argument", message: "productId: must be a valid UUID", details: [] });
       return;
     }

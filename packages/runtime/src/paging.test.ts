@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { decodePageToken, encodePageToken, pageSizeOf } from "./paging.js";
+import { decodePageToken, encodePageToken, pageOf, pageSizeOf } from "./paging.js";
 import { forgedPageToken } from "./testing/page-tokens.js";
 
 describe("paging", () => {
@@ -20,5 +20,17 @@ describe("paging", () => {
     for (const bad of ["%%%", "AAAA", Buffer.from("not a cursor").toString("base64url"), ...forged]) {
       expect(() => decodePageToken(bad)).toThrow(expect.objectContaining({ code: Code.InvalidArgument, rawMessage: "pageToken: is not a valid page token" }));
     }
+  });
+
+  it("pageOf keeps the asked size and gives a token for the next page only when a row lies past it", () => {
+    const rows = ["a", "b", "c"].map((name, i) => ({ name, time: new Date(Date.UTC(2026, 10, 22, 6, i)), id: `8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e000${i}` }));
+    const endOf = (row: (typeof rows)[number]) => ({ time: row.time, id: row.id });
+
+    const first = pageOf(rows, 2, endOf);
+    expect(first.items.map((row) => row.name)).toEqual(["a", "b"]);
+    expect(decodePageToken(first.nextPageToken)).toEqual(endOf(rows[1]!));
+
+    expect(pageOf(rows, 3, endOf)).toEqual({ items: rows, nextPageToken: "" });
+    expect(pageOf([], 3, endOf)).toEqual({ items: [], nextPageToken: "" });
   });
 });

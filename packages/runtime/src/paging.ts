@@ -26,6 +26,16 @@ export function encodePageToken(end: PageEnd): string {
   return Buffer.from(toBinary(PageCursorSchema, cursor)).toString("base64url");
 }
 
+/**
+ * A page from `rows`, read one past `size` in the collection's order: its first `size` items,
+ * and the token of the page after them when that extra row shows there is one.
+ */
+export function pageOf<T>(rows: readonly T[], size: number, endOf: (item: T) => PageEnd): { items: T[]; nextPageToken: string } {
+  const items = rows.slice(0, size);
+  const last = items.at(-1);
+  return { items, nextPageToken: rows.length > size && last !== undefined ? encodePageToken(endOf(last)) : "" };
+}
+
 /** Where the page before a token ended; INVALID_ARGUMENT naming `pageToken` when the token is not one of ours. */
 export function decodePageToken(token: string): PageEnd | undefined {
   if (token === "") return undefined;

@@ -39,7 +39,7 @@ describe("order history (consumer) of orders events", () => {
     await database?.drop();
   });
 
-  const historyOf = async (userId: string) => (await history.listForUser(userId, 10)).orders;
+  const historyOf = async (userId: string) => (await history.listForUser(userId, 10)).map(({ order }) => order);
 
   it("lists a placed order as pending, with its items and address", async () => {
     const ids = { orderId: "4e9f0a1b-2c3d-4e4f-9a6b-7c8d9e0f1a2b", userId: "5f0a1b2c-3d4e-4f5a-8b7c-8d9e0f1a2b3c" };

@@ -1,4 +1,4 @@
-import { isUniqueViolation, type SqlDatabase } from "@shop/runtime";
+import { isUniqueViolation, type PageEnd, type SqlDatabase } from "@shop/runtime";
 import type { Product, NewProduct } from "../domain/product.js";
 
 export class DuplicateSkuError extends Error {}
@@ -81,13 +81,13 @@ export class ProductRepository {
   }
 
   /** Products ordered by creation time then id, strictly after the cursor. */
-  async list(limit: number, after?: { createdAt: Date; id: string }): Promise<Product[]> {
+  async list(limit: number, after?: PageEnd): Promise<Product[]> {
     const rows = after
       ? await this.db.query<ProductRow>(
           `SELECT ${productColumns} FROM products
            WHERE (created_at, id) > ($1::timestamptz, $2::uuid)
            ORDER BY created_at, id LIMIT $3`,
-          [after.createdAt, after.id, limit],
+          [after.time, after.id, limit],
         )
       : await this.db.query<ProductRow>(`SELECT ${productColumns} FROM products ORDER BY created_at, id LIMIT $1`, [limit]);
     return rows.map(productFrom);

@@ -4,7 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { CatalogService, Product as ProductMessage } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ProductSchema } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { decodePageToken, encodePageToken, errors, pageSizeOf, requireAdmin } from "@shop/runtime";
+import { decodePageToken, errors, pageOf, pageSizeOf, requireAdmin } from "@shop/runtime";
 import { DuplicateSkuError, type ProductRepository } from "../db/products.js";
 import type { Product } from "../domain/product.js";
 
@@ -51,13 +51,8 @@ export function catalogHandlers(products: ProductRepository): ServiceImpl<typeof
     async listProducts(req) {
       const after = decodePageToken(req.pageToken);
       const size = pageSizeOf(req.pageSize);
-      const page = await products.list(size + 1, after && { createdAt: after.time, id: after.id });
-      const items = page.slice(0, size);
-      const last = items.at(-1);
-      return {
-        products: items.map(toProductMessage),
-        nextPageToken: page.length > size && last ? encodePageToken({ time: last.createdAt, id: last.id }) : "",
-      };
+      const page = pageOf(await products.list(size + 1, after), size, (product) => ({ time: product.createdAt, id: product.id }));
+      return { products: page.items.map(toProductMessage), nextPageToken: page.nextPageToken };
     },
 
     async updateProductPrice(req, ctx) {

@@ -1,10 +1,5 @@
-import { newEventId, type Sql, type SqlDatabase } from "@shop/runtime";
+import { newEventId, type PageEnd, type Sql, type SqlDatabase } from "@shop/runtime";
 import type { Notification, NotificationDraft, NotificationKind } from "../domain/notification.js";
-
-export interface NotificationCursor {
-  createdAt: Date;
-  id: string;
-}
 
 interface NotificationRow {
   id: string;
@@ -60,7 +55,7 @@ export class NotificationRepository {
   }
 
   /** A user's notifications, newest first (ties broken by id), strictly after the cursor. */
-  async listForUser(userId: string, limit: number, after?: NotificationCursor): Promise<Notification[]> {
+  async listForUser(userId: string, limit: number, after?: PageEnd): Promise<Notification[]> {
     // The row comparison follows the (user_id, created_at DESC, id DESC) index, so a page
     // starts at its cursor instead of reading past the pages before it.
     const rows = after
@@ -68,7 +63,7 @@ export class NotificationRepository {
           `SELECT ${notificationColumns} FROM notifications
            WHERE user_id = $1::uuid AND (created_at, id) < ($3::timestamptz, $4::uuid)
            ORDER BY created_at DESC, id DESC LIMIT $2`,
-          [userId, limit, after.createdAt, after.id],
+          [userId, limit, after.time, after.id],
         )
       : await this.db.query<NotificationRow>(
           `SELECT ${notificationColumns} FROM notifications WHERE user_id = $1::uuid ORDER BY created_at DESC, id DESC LIMIT $2`,

@@ -6,8 +6,8 @@ import {
   type NotificationSchema,
   type NotificationService,
 } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { decodePageToken, encodePageToken, isUuid, pageSizeOf, requireCaller } from "@shop/runtime";
-import type { NotificationCursor, NotificationRepository } from "../db/notifications.js";
+import { decodePageToken, isUuid, pageOf, pageSizeOf, requireCaller } from "@shop/runtime";
+import type { NotificationRepository } from "../db/notifications.js";
 import type { Notification, NotificationKind } from "../domain/notification.js";
 
 const kindMessages: Record<NotificationKind, NotificationKindMessage> = {
@@ -29,26 +29,17 @@ export function toNotificationMessage(notification: Notification): MessageInitSh
   };
 }
 
-function cursorOf(pageToken: string): NotificationCursor | undefined {
-  const after = decodePageToken(pageToken);
-  return after && { createdAt: after.time, id: after.id };
-}
-
 export function notificationHandlers(notifications: NotificationRepository): ServiceImpl<typeof NotificationService> {
   return {
     async listNotifications(req, ctx) {
       const caller = requireCaller(ctx);
-      const after = cursorOf(req.pageToken);
+      const after = decodePageToken(req.pageToken);
       // User ids are UUIDs: any other caller id owns no notification.
       if (!isUuid(caller.userId)) return { notifications: [], nextPageToken: "" };
       const size = pageSizeOf(req.pageSize);
-      const page = await notifications.listForUser(caller.userId, size + 1, after);
-      const items = page.slice(0, size);
-      const last = items.at(-1);
-      return {
-        notifications: items.map(toNotificationMessage),
-        nextPageToken: page.length > size && last ? encodePageToken({ time: last.createdAt, id: last.id }) : "",
-      };
+      const rows = await notifications.listForUser(caller.userId, size + 1, after);
+      const page = pageOf(rows, size, (notification) => ({ time: notification.createdAt, id: notification.id }));
+      return { notifications: page.items.map(toNotificationMessage), nextPageToken: page.nextPageToken };
     },
   };
 }

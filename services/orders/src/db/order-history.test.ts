@@ -59,7 +59,7 @@ describe("order history repository", () => {
     release();
     await Promise.all([first, second]);
 
-    const [order] = (await history.listForUser(userId, 10)).orders;
+    const [order] = (await history.listForUser(userId, 10)).map(({ order }) => order);
     expect(order).toMatchObject({
       id: orderId,
       status: OrderStatus.CONFIRMED,
@@ -83,11 +83,11 @@ describe("order history repository", () => {
     await db.transaction((tx) => history.apply(tx, [eventsOf(a)[0]!]));
     const batch = [eventsOf(b)[2]!, eventsOf(c)[1]!, eventsOf(a)[1]!, eventsOf(b)[0]!, { ...eventsOf(c)[0]!, orderId: c.toUpperCase() }, eventsOf(a)[2]!, eventsOf(b)[1]!];
     await db.transaction((tx) => history.apply(tx, batch));
-    const inBatch = (await history.listForUser(userId, 10)).orders;
+    const inBatch = (await history.listForUser(userId, 10)).map(({ order }) => order);
 
     await db.execute(`DELETE FROM order_history WHERE user_id = $1`, [userId]);
     for (const event of [eventsOf(a)[0]!, ...batch]) await db.transaction((tx) => history.apply(tx, [event]));
-    const oneByOne = (await history.listForUser(userId, 10)).orders;
+    const oneByOne = (await history.listForUser(userId, 10)).map(({ order }) => order);
 
     expect(inBatch).toHaveLength(3);
     expect(inBatch).toEqual(oneByOne);

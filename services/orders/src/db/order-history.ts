@@ -1,6 +1,6 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { OrderSchema, type Order as OrderMessage } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import type { Sql, SqlDatabase } from "@shop/runtime";
+import type { PageEnd, Sql, SqlDatabase } from "@shop/runtime";
 import { applyOrderEvent, type OrderEvent, type OrderHistoryEntry } from "../domain/order-history.js";
 import { orderMessage, orderViewFromMessage } from "../messages/order-messages.js";
 
@@ -16,10 +16,10 @@ interface PageRow {
   create_time: Date;
 }
 
-export interface HistoryPage {
-  orders: OrderMessage[];
-  /** Sort key and id of the last order returned, when there may be more. */
-  next?: { createTime: Date; orderId: string };
+/** An order of a user's history, and where a page that ends with it ends. */
+export interface HistoryListing {
+  order: OrderMessage;
+  end: PageEnd;
 }
 
 /**
@@ -65,25 +65,20 @@ export class OrderHistoryRepository {
     );
   }
 
-  /** A user's orders, newest first, strictly after the cursor. */
-  async listForUser(userId: string, limit: number, after?: { createTime: Date; orderId: string }): Promise<HistoryPage> {
+  /** Up to `limit` of a user's orders, newest first, strictly after `after`. */
+  async listForUser(userId: string, limit: number, after?: PageEnd): Promise<HistoryListing[]> {
     const rows = after
       ? await this.db.query<PageRow>(
           `SELECT order_id, "order", create_time FROM order_history
            WHERE user_id = $1 AND (create_time, order_id) < ($2::timestamptz, $3::uuid)
            ORDER BY create_time DESC, order_id DESC LIMIT $4`,
-          [userId, after.createTime, after.orderId, limit + 1],
+          [userId, after.time, after.id, limit],
         )
       : await this.db.query<PageRow>(
           `SELECT order_id, "order", create_time FROM order_history WHERE user_id = $1 ORDER BY create_time DESC, order_id DESC LIMIT $2`,
-          [userId, limit + 1],
+          [userId, limit],
         );
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      orders: page.map((row) => fromJson(OrderSchema, row.order)),
-      next: rows.length > limit && last ? { createTime: last.create_time, orderId: last.order_id } : undefined,
-    };
+    return rows.map((row) => ({ order: fromJson(OrderSchema, row.order), end: { time: row.create_time, id: row.order_id } }));
   }
 
   /** Empties the table and forgets which events `consumer` applied, so a replay applies them all again. */

@@ -5,9 +5,9 @@ import type { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import {
   currentContext,
   decodePageToken,
-  encodePageToken,
   errors,
   metadataKeys,
+  pageOf,
   pageSizeOf,
   remainingMs,
   requireCaller,
@@ -106,11 +106,9 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
     async listOrders(req, ctx) {
       const caller = requireCaller(ctx);
       const after = decodePageToken(req.pageToken);
-      const page = await history.listForUser(caller.userId, pageSizeOf(req.pageSize), after && { createTime: after.time, orderId: after.id });
-      return {
-        orders: page.orders,
-        nextPageToken: page.next ? encodePageToken({ time: page.next.createTime, id: page.next.orderId }) : "",
-      };
+      const size = pageSizeOf(req.pageSize);
+      const page = pageOf(await history.listForUser(caller.userId, size + 1, after), size, (listing) => listing.end);
+      return { orders: page.items.map((listing) => listing.order), nextPageToken: page.nextPageToken };
     },
 
     async cancelOrder(req, ctx) {
