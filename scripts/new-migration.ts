@@ -7,15 +7,31 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { contexts, defaultPostgresUrl, prismaCli } from "@shop/runtime";
+import { contexts, defaultPostgresUrl } from "@shop/runtime";
 
 const run = promisify(execFile);
+const prismaCliPath = createRequire(import.meta.url).resolve("prisma/build/index.js");
 const repoRoot = path.resolve(import.meta.dirname, "..");
 /** What `prisma migrate diff --script` prints when the two schemas define the same tables. */
 const emptyMigration = "-- This is an empty migration.";
+
+/** Runs the Prisma CLI (a development tool) in a service folder; it is told its engines are in the CLI, since nothing here runs them. */
+async function prismaCli(serviceDir: string, args: string[], databaseUrl: string): Promise<string> {
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PRISMA_QUERY_ENGINE_LIBRARY: prismaCliPath,
+    PRISMA_SCHEMA_ENGINE_BINARY: prismaCliPath,
+    PRISMA_HIDE_UPDATE_MESSAGE: "1",
+    CHECKPOINT_DISABLE: "1",
+  };
+  const { stdout } = await run(process.execPath, [prismaCliPath, ...args], { cwd: serviceDir, env });
+  return stdout;
+}
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run db:migration -- <${contexts.join("|")}> <name in snake_case>\n`);

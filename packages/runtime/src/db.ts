@@ -1,35 +1,7 @@
-import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-
-const run = promisify(execFile);
-const require = createRequire(import.meta.url);
-
-/** The Prisma CLI looks for native engines at start unless told where they are; nothing runs them. */
-export function prismaCliEnv(databaseUrl?: string): NodeJS.ProcessEnv {
-  const cli = require.resolve("prisma/build/index.js");
-  return {
-    ...process.env,
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    PRISMA_QUERY_ENGINE_LIBRARY: cli,
-    PRISMA_SCHEMA_ENGINE_BINARY: cli,
-    PRISMA_HIDE_UPDATE_MESSAGE: "1",
-    CHECKPOINT_DISABLE: "1",
-  };
-}
-
-/** Runs the Prisma CLI of this repository in a service folder. */
-export async function prismaCli(serviceDir: string, args: string[], databaseUrl?: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [require.resolve("prisma/build/index.js"), ...args], {
-    cwd: serviceDir,
-    env: prismaCliEnv(databaseUrl),
-  });
-  return stdout;
-}
 
 function adminUrl(databaseUrl: string): { admin: string; name: string } {
   const url = new URL(databaseUrl);
