@@ -147,6 +147,7 @@ const steps: { name: string; run: () => Promise<void> }[] = [
 
 async function main(): Promise<number> {
   const startedAt = Date.now();
+  console.log(`npm test on Node.js ${process.version} (${process.execPath})`);
   for (const [index, step] of steps.entries()) {
     const stepStartedAt = Date.now();
     console.log(`\n==> [${index + 1}/${steps.length}] ${step.name}`);
