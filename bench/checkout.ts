@@ -17,16 +17,16 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { fromBinary } from "@bufbuild/protobuf";
-import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import type { ShopContext } from "@shop/contracts";
+import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { contexts, env, eventSubject, loadConfig, streamName } from "@shop/runtime";
 import { connect, type NatsConnection } from "nats";
 import pg from "pg";
-import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuWindow } from "./lib/cpu.js";
+import { type CpuWindow, formatCpuTable, PostgresBackends, startCpuWindow } from "./lib/cpu.js";
 import { createJsonClient, type JsonClient } from "./lib/http-json.js";
 import { summarize } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
-import { startStack, type RunningStack } from "./lib/stack.js";
+import { type RunningStack, startStack } from "./lib/stack.js";
 
 const targets = { ordersPerSecond: 300, p99Ms: 250 };
 const loadGeneratorName = "load generator (this process)";
@@ -118,7 +118,12 @@ async function prepareShop(api: JsonClient): Promise<Shop> {
     Array.from({ length: config.BENCH_PRODUCTS }, async (_, index) => {
       const { product } = await api.request<{ product: { id: string } }>("POST", "/v1/products", {
         headers: auth(adminToken),
-        body: { sku: `BENCH-${run}-${index}`, name: `Bench product ${index}`, description: "", price: { currencyCode: "USD", amountMinor: String(500 + index * 10) } },
+        body: {
+          sku: `BENCH-${run}-${index}`,
+          name: `Bench product ${index}`,
+          description: "",
+          price: { currencyCode: "USD", amountMinor: String(500 + index * 10) },
+        },
       });
       await api.request("PUT", `/v1/products/${product.id}/stock`, { headers: auth(adminToken), body: { quantity: 1_000_000 } });
       return product.id;
@@ -137,7 +142,10 @@ async function prepareShop(api: JsonClient): Promise<Shop> {
 
 function orderBody(productIds: string[]) {
   const first = Math.floor(Math.random() * productIds.length);
-  const items = Array.from({ length: itemsPerOrder }, (_, offset) => ({ productId: productIds[(first + offset) % productIds.length]!, quantity: 1 }));
+  const items = Array.from({ length: itemsPerOrder }, (_, offset) => ({
+    productId: productIds[(first + offset) % productIds.length]!,
+    quantity: 1,
+  }));
   return {
     items,
     shippingAddress: { recipient: "Bench Customer", line1: "1 Load Street", city: "Testville", postalCode: "12345", countryCode: "DE" },
@@ -167,7 +175,16 @@ interface Load {
 
 /** Runs `concurrency` customers, each checking out again as soon as its last order settled. */
 async function runPhase(load: Load, limit: { durationMs: number } | { orders: number }): Promise<Phase> {
-  const phase: Phase = { placed: 0, placeMs: [], checkoutMs: [], confirmed: 0, cancelled: new Map(), placeErrors: 0, timedOut: 0, elapsedMs: 0 };
+  const phase: Phase = {
+    placed: 0,
+    placeMs: [],
+    checkoutMs: [],
+    confirmed: 0,
+    cancelled: new Map(),
+    placeErrors: 0,
+    timedOut: 0,
+    elapsedMs: 0,
+  };
   const start = performance.now();
   const keepGoing = () => {
     if (load.interrupted() || load.stack.unexpectedExit()) return false;
@@ -215,7 +232,10 @@ type WorkCounts = Record<ShopContext, { transactions: number; events: number }>;
  * (messages in its stream).
  */
 async function countWork(stack: RunningStack, nc: NatsConnection): Promise<WorkCounts> {
-  const urls = Object.fromEntries(contexts.map((context) => [context, new URL(stack.system.databaseUrl(context))])) as Record<ShopContext, URL>;
+  const urls = Object.fromEntries(contexts.map((context) => [context, new URL(stack.system.databaseUrl(context))])) as Record<
+    ShopContext,
+    URL
+  >;
   const admin = new URL(urls.orders);
   admin.pathname = "/postgres";
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -226,7 +246,8 @@ async function countWork(stack: RunningStack, nc: NatsConnection): Promise<WorkC
       [contexts.map((context) => urls[context].pathname.slice(1))],
     );
     const jsm = await nc.jetstreamManager();
-    const streamMessages = async (context: ShopContext) => (await jsm.streams.info(streamName(context)).catch(() => undefined))?.state.messages ?? 0;
+    const streamMessages = async (context: ShopContext) =>
+      (await jsm.streams.info(streamName(context)).catch(() => undefined))?.state.messages ?? 0;
     const entries = await Promise.all(
       contexts.map(async (context) => {
         const transactions = Number(rows.find((row) => row.datname === urls[context].pathname.slice(1))?.transactions ?? 0);
@@ -241,9 +262,17 @@ async function countWork(stack: RunningStack, nc: NatsConnection): Promise<WorkC
 
 function formatWorkPerOrder(before: WorkCounts, after: WorkCounts, orders: number): string {
   const per = (n: number) => (n / orders).toFixed(1);
-  const rows = contexts.map((context) => [context, per(after[context].transactions - before[context].transactions), per(after[context].events - before[context].events)]);
-  const total = (field: "transactions" | "events") => contexts.reduce((sum, context) => sum + after[context][field] - before[context][field], 0);
-  return formatTable(["service", "db transactions per order", "events published per order"], [...rows, ["total", per(total("transactions")), per(total("events"))]]);
+  const rows = contexts.map((context) => [
+    context,
+    per(after[context].transactions - before[context].transactions),
+    per(after[context].events - before[context].events),
+  ]);
+  const total = (field: "transactions" | "events") =>
+    contexts.reduce((sum, context) => sum + after[context][field] - before[context][field], 0);
+  return formatTable(
+    ["service", "db transactions per order", "events published per order"],
+    [...rows, ["total", per(total("transactions")), per(total("events"))]],
+  );
 }
 
 const errorsOf = (phase: Phase) => phase.placeErrors + phase.timedOut + [...phase.cancelled.values()].reduce((a, b) => a + b, 0);
@@ -264,27 +293,50 @@ function report(phase: Phase, warmup: Phase, cpu: { measured: CpuWindow; idle: C
     formatTable(
       ["latency (ms)", "count", "p50", "p90", "p99", "max"],
       [
-        ["PlaceOrder (POST /v1/orders -> 200 PENDING)", place.count, formatMs(place.p50), formatMs(place.p90), formatMs(place.p99), formatMs(place.max)],
-        ["PlaceOrder -> CONFIRMED (end to end)", checkout.count, formatMs(checkout.p50), formatMs(checkout.p90), formatMs(checkout.p99), formatMs(checkout.max)],
+        [
+          "PlaceOrder (POST /v1/orders -> 200 PENDING)",
+          place.count,
+          formatMs(place.p50),
+          formatMs(place.p90),
+          formatMs(place.p99),
+          formatMs(place.max),
+        ],
+        [
+          "PlaceOrder -> CONFIRMED (end to end)",
+          checkout.count,
+          formatMs(checkout.p50),
+          formatMs(checkout.p90),
+          formatMs(checkout.p99),
+          formatMs(checkout.max),
+        ],
       ],
     ),
   );
   console.log();
   const met = (ok: boolean) => (ok ? "met" : "MISSED");
-  console.log(`orders/s reaching CONFIRMED: ${ordersPerSecond.toFixed(1)}   (target ${targets.ordersPerSecond}: ${met(ordersPerSecond >= targets.ordersPerSecond)})`);
+  console.log(
+    `orders/s reaching CONFIRMED: ${ordersPerSecond.toFixed(1)}   (target ${targets.ordersPerSecond}: ${met(ordersPerSecond >= targets.ordersPerSecond)})`,
+  );
   console.log(`end-to-end p99: ${formatMs(checkout.p99)} ms   (target < ${targets.p99Ms} ms: ${met(checkout.p99 < targets.p99Ms)})`);
   console.log();
   const { cores } = cpu.measured;
-  console.log(`CPU during the measured phase (${cores} cores; machine busy ${cpu.measured.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
+  console.log(
+    `CPU during the measured phase (${cores} cores; machine busy ${cpu.measured.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`,
+  );
   console.log(formatCpuTable(cpu.measured, "order", phase.confirmed, cpu.idle).table);
-  const withoutLoadGenerator = (window: CpuWindow) => ({ ...window, groups: window.groups.filter((group) => group.name !== loadGeneratorName) });
+  const withoutLoadGenerator = (window: CpuWindow) => ({
+    ...window,
+    groups: window.groups.filter((group) => group.name !== loadGeneratorName),
+  });
   const stack = formatCpuTable(withoutLoadGenerator(cpu.measured), "order", phase.confirmed, withoutLoadGenerator(cpu.idle));
   const ceiling = (cores * 100 - stack.idlePercentOfCore) / (stack.totalMsPerUnit / 10);
   console.log(
     `CPU-bound ceiling: each confirmed order cost the stack ${stack.totalMsPerUnit.toFixed(1)} ms of CPU on top of the ` +
       `${stack.idlePercentOfCore.toFixed(0)}% of a core it uses idle, so ${cores} cores given to it alone would confirm at most ~${Math.round(ceiling)} orders/s.`,
   );
-  console.log("Work per confirmed order (transactions include read-only ones and are approximate: PostgreSQL publishes its counters up to a second late):");
+  console.log(
+    "Work per confirmed order (transactions include read-only ones and are approximate: PostgreSQL publishes its counters up to a second late):",
+  );
   console.log(work);
   console.log();
   console.log(
@@ -307,7 +359,9 @@ async function main(): Promise<number> {
   const api = createJsonClient(stack.gatewayUrl, config.BENCH_CONCURRENCY + 4);
   let nc: NatsConnection | undefined;
   try {
-    console.log(`stack up in ${((performance.now() - bringUpStarted) / 1000).toFixed(1)} s: gateway ${stack.gatewayUrl}, private NATS ${stack.system.nats.url}, logs in ${stack.system.dir}, LOG_LEVEL=${config.BENCH_LOG_LEVEL}`);
+    console.log(
+      `stack up in ${((performance.now() - bringUpStarted) / 1000).toFixed(1)} s: gateway ${stack.gatewayUrl}, private NATS ${stack.system.nats.url}, logs in ${stack.system.dir}, LOG_LEVEL=${config.BENCH_LOG_LEVEL}`,
+    );
     nc = await connect({ servers: stack.system.nats.url, name: "bench-checkout" });
     const outcomes = new OrderOutcomes();
     watchOutcomes(nc, outcomes);
@@ -317,7 +371,10 @@ async function main(): Promise<number> {
         `${itemsPerOrder} items per order, tok_visa; warm-up ${config.BENCH_WARMUP_MS} ms, then ` +
         (config.BENCH_ORDERS > 0 ? `${config.BENCH_ORDERS} measured orders` : `${config.BENCH_DURATION_MS} ms measured`),
     );
-    const postgres = new PostgresBackends("postgres (backends of the stack's databases)", contexts.map((context) => stack.system.databaseUrl(context)));
+    const postgres = new PostgresBackends(
+      "postgres (backends of the stack's databases)",
+      contexts.map((context) => stack.system.databaseUrl(context)),
+    );
     const cpuGroups = [
       ...stack.processes.map((p) => ({ name: p.name, pids: () => [p.pid] })),
       { name: "nats-server (private)", pids: () => [stack.system.nats.pid!] },

@@ -15,7 +15,7 @@
  *
  * Other knobs: BENCH_MODES (batched,single), BENCH_PRODUCER_CONNECTIONS, BENCH_DRAIN_TIMEOUT_MS.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -29,6 +29,7 @@ import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorPr
 import {
   connectNats,
   createLogger,
+  createSqlDatabase,
   enqueueEvents,
   ensureStreams,
   env,
@@ -36,19 +37,18 @@ import {
   loadConfig,
   onEvents,
   outboxEntry,
+  type SqlDatabase,
   startEventConsumer,
   startOutboxRelay,
   streamName,
-  createSqlDatabase,
-  type SqlDatabase,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
 import { DeliverPolicy, type JetStreamClient } from "nats";
 import { createScratchDatabase, readerOf } from "../packages/runtime/src/events/test-support.js";
 import { NatsServer } from "../tests/support/nats-server.js";
-import { formatCpuTable, PostgresBackends, startCpuWindow, type CpuGroup, type CpuWindow } from "./lib/cpu.js";
-import { summarize, type LatencySummary } from "./lib/percentiles.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { type CpuGroup, type CpuWindow, formatCpuTable, PostgresBackends, startCpuWindow } from "./lib/cpu.js";
+import { type LatencySummary, summarize } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
 import { runAtSteadyRate, type SteadyRateResult } from "./lib/steady-rate.js";
 
@@ -85,7 +85,13 @@ type BenchEvent = Message<string> & { orderId: string; userId: string; currencyC
  * it under `shop.<context>.bench_event` and nobody else's stream sees it.
  */
 function benchEventSchema(context: string): GenMessage<BenchEvent> {
-  const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()) });
+  const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({
+    name,
+    number,
+    type,
+    label: FieldDescriptorProto_Label.OPTIONAL,
+    jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()),
+  });
   const file = create(FileDescriptorProtoSchema, {
     name: `bench/${context}.proto`,
     package: `shop.${context}.v1`,
@@ -175,7 +181,13 @@ class ConsumerProcess {
   }
 
   static async start(databaseUrl: string, natsUrl: string, context: string): Promise<ConsumerProcess> {
-    const child = fork(fileURLToPath(import.meta.url), ["consume", databaseUrl, natsUrl, context, String(config.BENCH_CONSUMER_BATCH_SIZE)]);
+    const child = fork(fileURLToPath(import.meta.url), [
+      "consume",
+      databaseUrl,
+      natsUrl,
+      context,
+      String(config.BENCH_CONSUMER_BATCH_SIZE),
+    ]);
     const consumer = new ConsumerProcess(child);
     await consumer.reply("ready");
     return consumer;
@@ -241,7 +253,11 @@ interface ModeRun {
 async function storedTimes(js: JetStreamClient, stream: string, fromSequence: number, count: number): Promise<Map<string, number>> {
   const times = new Map<string, number>();
   if (count === 0) return times;
-  const reader = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence, headers_only: true });
+  const reader = await js.consumers.get(stream, {
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: fromSequence,
+    headers_only: true,
+  });
   const messages = await reader.consume();
   for await (const m of messages) {
     times.set(m.headers?.get(eventHeaders.messageId) ?? "", m.info.timestampNanos / 1e6);
@@ -280,11 +296,15 @@ async function runMode(pipeline: Pipeline, mode: Mode, durationMs: number, cpuMe
     maxInFlight: config.BENCH_PRODUCER_CONNECTIONS,
   });
   pipeline.enqueued += committed.size;
-  await waitFor(() => pipeline.consumer.appliedCount(), (applied) => applied >= pipeline.enqueued, {
-    timeoutMs: config.BENCH_DRAIN_TIMEOUT_MS,
-    intervalMs: 50,
-    what: `the consumer to apply all ${pipeline.enqueued} events`,
-  });
+  await waitFor(
+    () => pipeline.consumer.appliedCount(),
+    (applied) => applied >= pipeline.enqueued,
+    {
+      timeoutMs: config.BENCH_DRAIN_TIMEOUT_MS,
+      intervalMs: 50,
+      what: `the consumer to apply all ${pipeline.enqueued} events`,
+    },
+  );
   await cpuMeasurement.postgres.refresh();
   const cpuWindow = cpu.finish();
   const applied = await pipeline.consumer.collect();
@@ -314,11 +334,15 @@ async function probeApplyCeiling(db: SqlDatabase, probe: ApplyProbe, durationMs:
     while (performance.now() - start < durationMs) {
       await db.transaction(async (tx) => {
         const eventIds = Array.from({ length: probe.eventsPerTransaction }, () => randomUUID());
-        await tx.execute(`INSERT INTO inbox_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, [consumerName, eventIds]);
+        await tx.execute(`INSERT INTO inbox_events (consumer, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, [
+          consumerName,
+          eventIds,
+        ]);
         if (probe.effects === "batch") {
           await tx.execute(`INSERT INTO effects (event_id, note) SELECT unnest($1::uuid[]), 'probe'`, [eventIds]);
         } else {
-          for (const eventId of eventIds) await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [eventId, "probe"]);
+          for (const eventId of eventIds)
+            await tx.execute(`INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2)`, [eventId, "probe"]);
         }
       });
       applied += probe.eventsPerTransaction;
@@ -332,9 +356,24 @@ async function reportApplyCeiling(db: SqlDatabase, parallelWorkers: number): Pro
   const batch = config.BENCH_CONSUMER_BATCH_SIZE;
   const probes: ApplyProbe[] = [
     { how: "1 event per transaction, 1 worker (one event at hand)", eventsPerTransaction: 1, workers: 1, effects: "row" },
-    { how: `1 event per transaction, ${parallelWorkers} workers in parallel`, eventsPerTransaction: 1, workers: parallelWorkers, effects: "row" },
-    { how: `${batch} events per transaction, an effect statement per event (onEvent)`, eventsPerTransaction: batch, workers: 1, effects: "row" },
-    { how: `${batch} events per transaction, one effect statement (onEvents, this benchmark's consumer)`, eventsPerTransaction: batch, workers: 1, effects: "batch" },
+    {
+      how: `1 event per transaction, ${parallelWorkers} workers in parallel`,
+      eventsPerTransaction: 1,
+      workers: parallelWorkers,
+      effects: "row",
+    },
+    {
+      how: `${batch} events per transaction, an effect statement per event (onEvent)`,
+      eventsPerTransaction: batch,
+      workers: 1,
+      effects: "row",
+    },
+    {
+      how: `${batch} events per transaction, one effect statement (onEvents, this benchmark's consumer)`,
+      eventsPerTransaction: batch,
+      workers: 1,
+      effects: "batch",
+    },
   ];
   const rows: (string | number)[][] = [];
   for (const probe of probes) rows.push([probe.how, Math.round(await probeApplyCeiling(db, probe, config.BENCH_PROBE_MS))]);
@@ -407,7 +446,18 @@ function report(runs: ModeRun[]): number {
   console.log();
   console.log(
     formatTable(
-      ["mode", "events/tx", "events", "target ev/s", "committed ev/s", "end-to-end ev/s", "relay ev/s", "consumer ev/s", "producer behind ms", "lost"],
+      [
+        "mode",
+        "events/tx",
+        "events",
+        "target ev/s",
+        "committed ev/s",
+        "end-to-end ev/s",
+        "relay ev/s",
+        "consumer ev/s",
+        "producer behind ms",
+        "lost",
+      ],
       staged.map(({ run, stages }) => [
         run.mode,
         run.eventsPerTransaction,
@@ -430,7 +480,14 @@ function report(runs: ModeRun[]): number {
         ["  commit -> stored in JetStream (relay)", stages.relay],
         ["  stored -> effect committed (consumer)", stages.consumer],
       ] as const
-    ).map(([stage, summary]) => [run.mode, stage, formatMs(summary.p50), formatMs(summary.p90), formatMs(summary.p99), formatMs(summary.max)]),
+    ).map(([stage, summary]) => [
+      run.mode,
+      stage,
+      formatMs(summary.p50),
+      formatMs(summary.p90),
+      formatMs(summary.p99),
+      formatMs(summary.max),
+    ]),
   );
   console.log(formatTable(["mode", "latency (ms)", "p50", "p90", "p99", "max"], latencyRows));
   console.log();
@@ -446,7 +503,9 @@ function report(runs: ModeRun[]): number {
   }
   for (const { run } of staged) {
     console.log();
-    console.log(`CPU in ${run.mode} mode, production and drain (${run.cpu.cores} cores; machine busy ${run.cpu.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`);
+    console.log(
+      `CPU in ${run.mode} mode, production and drain (${run.cpu.cores} cores; machine busy ${run.cpu.machineBusyPercent.toFixed(0)}% of all cores, whoever used them):`,
+    );
     const { table, totalMsPerUnit } = formatCpuTable(run.cpu, "event", run.committed.size);
     console.log(table);
     console.log(
@@ -499,7 +558,9 @@ async function main(): Promise<number> {
         `consumer batchSize ${config.BENCH_CONSUMER_BATCH_SIZE}, producer connections ${config.BENCH_PRODUCER_CONNECTIONS}, ` +
         `${config.BENCH_EVENTS_PER_TRANSACTION} events per batched transaction`,
     );
-    console.log(`${config.BENCH_EVENT_RATE} events/s for ${config.BENCH_DURATION_MS} ms per mode (${selectedModes.join(", ")}), after a ${config.BENCH_WARMUP_MS} ms warm-up`);
+    console.log(
+      `${config.BENCH_EVENT_RATE} events/s for ${config.BENCH_DURATION_MS} ms per mode (${selectedModes.join(", ")}), after a ${config.BENCH_WARMUP_MS} ms warm-up`,
+    );
     const pipeline: Pipeline = {
       context,
       schema: benchEventSchema(context),

@@ -14,25 +14,36 @@
  *   BENCH_GATEWAY_ACCESS_LOG=false node --import tsx bench/gateway.ts   # without the access log
  */
 import http from "node:http";
-import path from "node:path";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import {
+  contexts,
+  createServiceClient,
+  createSqlDatabase,
+  demoProducts,
+  env,
+  envPrefix,
+  initTracing,
+  isUuid,
+  loadConfig,
+  startService,
+} from "@shop/runtime";
+import { createTestDatabase } from "@shop/runtime/testing";
 import express from "express";
 import { createProxyMiddleware } from "http-proxy-middleware";
 import { pino } from "pino";
-import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { contexts, createServiceClient, createSqlDatabase, demoProducts, env, envPrefix, initTracing, isUuid, loadConfig, startService } from "@shop/runtime";
-import { createTestDatabase } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../gateway/src/config.js";
 import { buildGateway } from "../gateway/src/server.js";
 import { loadCatalogConfig } from "../services/catalog/src/config.js";
 import { ProductRepository } from "../services/catalog/src/db/products.js";
 import { buildCatalog } from "../services/catalog/src/server.js";
-import { serveForParent, startChildServer, type ChildServer, type ServedByChild } from "./lib/child-server.js";
+import { type ChildServer, type ServedByChild, serveForParent, startChildServer } from "./lib/child-server.js";
 import { loadBenchConfig } from "./lib/config.js";
-import { PostgresBackends, startCpuWindow, type CpuGroup } from "./lib/cpu.js";
+import { type CpuGroup, PostgresBackends, startCpuWindow } from "./lib/cpu.js";
 import { createJsonClient } from "./lib/http-json.js";
-import { runLoad, type LoadOptions, type LoadResult } from "./lib/load.js";
+import { type LoadOptions, type LoadResult, runLoad } from "./lib/load.js";
 import { median } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatRatio, formatTable } from "./lib/report.js";
 
@@ -77,7 +88,10 @@ async function serveGateway(catalogAddress: string, accessLog: boolean): Promise
     GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1000000",
     NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
   });
-  const logger = pino({ level: accessLog ? "info" : "warn", base: { service: "gateway" } }, pino.destination({ dest: "/dev/null", sync: false }));
+  const logger = pino(
+    { level: accessLog ? "info" : "warn", base: { service: "gateway" } },
+    pino.destination({ dest: "/dev/null", sync: false }),
+  );
   const gateway = await buildGateway(config, { logger });
   return { port: await listen(gateway), close: () => gateway.shutdown() };
 }
@@ -199,7 +213,9 @@ async function measure(target: Target, servers: Servers, options: LoadOptions): 
     const load = await runLoad(call, { ...options, warmupMs: 0 });
     await postgres.refresh();
     const cpu = window.finish();
-    const cpuMicrosPerCall = Object.fromEntries(cpu.groups.map((g) => [g.name, load.calls > 0 ? (g.seconds * 1e6) / load.calls : Number.NaN]));
+    const cpuMicrosPerCall = Object.fromEntries(
+      cpu.groups.map((g) => [g.name, load.calls > 0 ? (g.seconds * 1e6) / load.calls : Number.NaN]),
+    );
     return { load: { ...load, errors: load.errors + warmup.errors, firstError: warmup.firstError ?? load.firstError }, cpuMicrosPerCall };
   } finally {
     close();
@@ -215,7 +231,10 @@ function report(results: Map<Target, Measurement[]>, rounds: number): void {
       targets.map((target) => [
         target,
         Math.round(medianOf(target, (m) => m.load.callsPerSecond)),
-        results.get(target)!.map((m) => Math.round(m.load.callsPerSecond)).join(" "),
+        results
+          .get(target)!
+          .map((m) => Math.round(m.load.callsPerSecond))
+          .join(" "),
         formatMs(medianOf(target, (m) => m.load.latencyMs.p50)),
         formatMs(medianOf(target, (m) => m.load.latencyMs.p99)),
         results.get(target)!.reduce((sum, m) => sum + m.load.errors, 0),
@@ -227,7 +246,11 @@ function report(results: Map<Target, Measurement[]>, rounds: number): void {
     formatTable(
       ["CPU per call (us)", "process", "us"],
       targets.flatMap((target) =>
-        Object.keys(results.get(target)![0]!.cpuMicrosPerCall).map((name) => [target, name, Math.round(medianOf(target, (m) => m.cpuMicrosPerCall[name]!))]),
+        Object.keys(results.get(target)![0]!.cpuMicrosPerCall).map((name) => [
+          target,
+          name,
+          Math.round(medianOf(target, (m) => m.cpuMicrosPerCall[name]!)),
+        ]),
       ),
     ),
   );

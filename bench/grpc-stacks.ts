@@ -11,21 +11,21 @@ import * as http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { CatalogService, ProductSchema, type GetProductResponse } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { CatalogService, type GetProductResponse, ProductSchema } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import {
   createLogger,
   createServiceClient,
   demoCurrency,
   demoProducts,
+  type ServiceRegistration,
   startGrpcServer,
   validateMessage,
-  type ServiceRegistration,
 } from "@shop/runtime";
-import { serveForParent, startChildServer, type ServedByChild } from "./lib/child-server.js";
+import { type ServedByChild, serveForParent, startChildServer } from "./lib/child-server.js";
 import { loadBenchConfig } from "./lib/config.js";
-import { runLoad, type LoadOptions, type LoadResult } from "./lib/load.js";
+import { type LoadOptions, type LoadResult, runLoad } from "./lib/load.js";
 import { median } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatRatio, formatTable } from "./lib/report.js";
 
@@ -57,7 +57,12 @@ const validateRequests: Interceptor = (next) => async (request) => {
 async function serve(stack: ServerStack): Promise<ServedByChild> {
   if (stack === "grpc-js") {
     const registration: ServiceRegistration = { service: CatalogService, impl: catalogImpl };
-    const server = await startGrpcServer({ registrations: [registration], logger: createLogger("bench", "silent"), host: "127.0.0.1", port: 0 });
+    const server = await startGrpcServer({
+      registrations: [registration],
+      logger: createLogger("bench", "silent"),
+      host: "127.0.0.1",
+      port: 0,
+    });
     return { port: server.port, close: () => server.shutdown(1_000) };
   }
   const server = http2.createServer(
@@ -185,13 +190,19 @@ function report(measurements: Measurement[], rounds: number): void {
       "grpc-js server vs connect-node server",
       `${client} client`,
       formatRatio(figure("grpc-js", client, callsPerSecond), figure("connect-node", client, callsPerSecond)),
-      formatRatio(figure("connect-node", client, (r) => r.serverCpuUs), figure("grpc-js", client, (r) => r.serverCpuUs)),
+      formatRatio(
+        figure("connect-node", client, (r) => r.serverCpuUs),
+        figure("grpc-js", client, (r) => r.serverCpuUs),
+      ),
     ]),
     ...serverStacks.map((server) => [
       "grpc-js client vs connect client",
       `${server} server`,
       formatRatio(figure(server, "grpc-js", callsPerSecond), figure(server, "connect", callsPerSecond)),
-      formatRatio(figure(server, "connect", (r) => r.clientCpuUs), figure(server, "grpc-js", (r) => r.clientCpuUs)),
+      formatRatio(
+        figure(server, "connect", (r) => r.clientCpuUs),
+        figure(server, "grpc-js", (r) => r.clientCpuUs),
+      ),
     ]),
   ];
   console.log(formatTable(["comparison", "with the same", "calls/s ratio", "CPU per call, inverse ratio"], ratios));

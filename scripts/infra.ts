@@ -14,14 +14,14 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import {
   Health,
+  type HealthCheckRequest,
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
-  type HealthCheckRequest,
 } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { connect as connectNats } from "nats";
 import pg from "pg";
@@ -79,7 +79,6 @@ export async function waitUntil(
 
 const isLoopback = (hostname: string) => ["127.0.0.1", "localhost", "::1", "[::1]"].includes(hostname);
 
-
 /** Finds an executable on PATH, then in Debian's PostgreSQL and sbin folders (newest version first). */
 export function findBinary(name: string, pathVariable = process.env.PATH ?? ""): string | undefined {
   const versioned = existsSync("/usr/lib/postgresql")
@@ -95,11 +94,12 @@ export function findBinary(name: string, pathVariable = process.env.PATH ?? ""):
 function requireBinary(name: string, what: string): string {
   const binary = findBinary(name);
   if (!binary) {
-    throw new InfraError(`${what} is not running and \`${name}\` is not installed (looked on PATH, /usr/lib/postgresql/*/bin, /usr/sbin). ${installHint}`);
+    throw new InfraError(
+      `${what} is not running and \`${name}\` is not installed (looked on PATH, /usr/lib/postgresql/*/bin, /usr/sbin). ${installHint}`,
+    );
   }
   return binary;
 }
-
 
 function postgresAdminUrl(postgresUrl: string): string {
   const url = new URL(postgresUrl);
@@ -153,7 +153,10 @@ function postgresSystemUser(): { uid: number; gid: number } | undefined {
     .split("\n")
     .map((line) => line.split(":"))
     .find((fields) => fields[0] === "postgres");
-  if (!entry) throw new InfraError("initdb cannot run as root and there is no `postgres` system user; run as a normal user or install the postgresql package.");
+  if (!entry)
+    throw new InfraError(
+      "initdb cannot run as root and there is no `postgres` system user; run as a normal user or install the postgresql package.",
+    );
   return { uid: Number(entry[2]), gid: Number(entry[3]) };
 }
 
@@ -163,7 +166,8 @@ async function runAs(user: { uid: number; gid: number } | undefined, command: st
   } catch (err) {
     const { stderr, stdout, message } = err as { stderr?: string; stdout?: string; message: string };
     const reason = (stderr || stdout || message).trim();
-    const hint = user && /permission denied/i.test(reason) ? " (it runs as the `postgres` system user, which must be able to reach that folder)" : "";
+    const hint =
+      user && /permission denied/i.test(reason) ? " (it runs as the `postgres` system user, which must be able to reach that folder)" : "";
     throw new InfraError(`${path.basename(command)} failed: ${reason}${hint}`);
   }
 }
@@ -263,7 +267,17 @@ export async function ensureNats(settings: InfraSettings): Promise<"running" | "
   mkdirSync(storeDir, { recursive: true });
   const log = openSync(logFile, "a");
   const host = url.hostname.replace(/^\[|\]$/g, "");
-  const args = ["-js", "-a", host === "localhost" ? "127.0.0.1" : host, "-p", url.port || "4222", "-sd", storeDir, "-P", natsPidFile(settings)];
+  const args = [
+    "-js",
+    "-a",
+    host === "localhost" ? "127.0.0.1" : host,
+    "-p",
+    url.port || "4222",
+    "-sd",
+    storeDir,
+    "-P",
+    natsPidFile(settings),
+  ];
   console.log(`infra: starting ${path.basename(natsServer)} ${args.join(" ")} (logs in ${shown(logFile)})`);
   const child = spawn(natsServer, args, { detached: true, stdio: ["ignore", log, log] });
   closeSync(log);
@@ -317,7 +331,6 @@ export async function stopLocalInfra(settings?: InfraSettings): Promise<void> {
   }
 }
 
-
 const healthCheckPath = `/${Health.typeName}/${Health.method.check.name}`;
 
 /** True when the gRPC server at `address` answers grpc.health.v1.Health/Check with SERVING. */
@@ -348,7 +361,6 @@ export async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {
     return false;
   }
 }
-
 
 async function main(args: string[]): Promise<number> {
   const [command = "up", target] = args;

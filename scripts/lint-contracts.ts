@@ -26,7 +26,11 @@ export async function lintContracts(root: string): Promise<ContractReport> {
     const baseline = path.join(root, baselineImage);
     const breaking = await buf(root, ["breaking", current, "--against", baseline, "--config", breakingConfig]);
     const rest = compareSurfaces(restSurface(await readFile(baseline)), restSurface(await readFile(current)));
-    const lines = (text: string) => text.split("\n").map((l) => l.trim()).filter(Boolean);
+    const lines = (text: string) =>
+      text
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
     const report = {
       lint: lint.code === 0 ? [] : lines(lint.output),
       breaking: breaking.code === 0 ? [] : lines(breaking.output).map((l) => (l.startsWith("shop/") ? `proto/${l}` : l)),

@@ -7,7 +7,7 @@
  * Configuration is the services' own environment (DESIGN §9): `<SERVICE>_HOST`, `<SERVICE>_PORT`,
  * `<SERVICE>_METRICS_PORT`, `GATEWAY_HOST`, `GATEWAY_PORT`, `SHUTDOWN_GRACE_MS`, ...
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
@@ -15,10 +15,18 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix, topology } from "@shop/runtime";
-import { ensureInfra, grpcServing, httpOk, infraSettings, InfraError, repoRoot, waitUntil, type InfraSettings } from "./infra.js";
+import { ensureInfra, grpcServing, httpOk, InfraError, type InfraSettings, infraSettings, repoRoot, waitUntil } from "./infra.js";
 
 /** Callees before callers: orders drives the checkout saga over the others. */
-const serviceOrder = ["users", "catalog", "inventory", "payments", "shipping", "orders", "notifications"] as const satisfies readonly ShopContext[];
+const serviceOrder = [
+  "users",
+  "catalog",
+  "inventory",
+  "payments",
+  "shipping",
+  "orders",
+  "notifications",
+] as const satisfies readonly ShopContext[];
 
 const readyTimeoutMs = 120_000;
 const restartBackoff = { initialMs: 1_000, maxMs: 30_000, stableAfterMs: 30_000 };
@@ -71,7 +79,13 @@ function presentComponents(source: NodeJS.ProcessEnv = process.env): { present: 
   const gatewayEntry = path.join(repoRoot, "gateway", "src", "main.ts");
   if (existsSync(gatewayEntry)) {
     const endpoint = `http://${reachableHost(source.GATEWAY_HOST)}:${portFrom(source, "GATEWAY_PORT", 8080)}`;
-    present.push({ name: "gateway", entry: gatewayEntry, endpoint, metrics: `${endpoint}/metrics`, isReady: () => httpOk(`${endpoint}/healthz`) });
+    present.push({
+      name: "gateway",
+      entry: gatewayEntry,
+      endpoint,
+      metrics: `${endpoint}/metrics`,
+      isReady: () => httpOk(`${endpoint}/healthz`),
+    });
   } else {
     absent.push("gateway");
   }
@@ -209,7 +223,14 @@ async function main(): Promise<void> {
     }
     stopping.abort();
     supervised.forEach((child) => child.expectExit());
-    say(`${reason}: stopping ${supervised.map((child) => child.component.name).reverse().join(", ") || "nothing"}`);
+    say(
+      `${reason}: stopping ${
+        supervised
+          .map((child) => child.component.name)
+          .reverse()
+          .join(", ") || "nothing"
+      }`,
+    );
     // Front door first, then callers before the services they call.
     for (const child of [...supervised].reverse()) await child.stop();
     say("stopped");
@@ -254,7 +275,12 @@ async function main(): Promise<void> {
     }
     say(`${component.name} ready at ${component.endpoint} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   }
-  printTable(supervised, absent, present.find((component) => component.name === "gateway"), settings);
+  printTable(
+    supervised,
+    absent,
+    present.find((component) => component.name === "gateway"),
+    settings,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -1,9 +1,9 @@
 // `npm run events:tail [-- <subject filter>]`: prints every domain event as it is published,
 // decoded to JSON, with its headers. Reads core NATS, so it consumes nothing from the streams.
 import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
-import { connect } from "nats";
 import { shopFiles } from "@shop/contracts";
 import { eventHeaders } from "@shop/runtime";
+import { connect } from "nats";
 
 const registry = createRegistry(...shopFiles);
 const subject = process.argv[2] ?? "shop.>";

@@ -4,11 +4,11 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { NatsServer } from "../tests/support/nats-server.js";
 import { generatedCodeProblems } from "./check-generated.js";
 import { ensureInfra, infraSettings, repoRoot } from "./infra.js";
@@ -39,7 +39,13 @@ function runTool(tool: string, args: string[], env: NodeJS.ProcessEnv = {}): Pro
     child.once("error", (err) => reject(new StepFailure(`${tool} could not run: ${err.message}`)));
     child.once("exit", (code, signal) => {
       if (code === 0) resolve();
-      else reject(new StepFailure(`${tool} ${args[0] ?? ""} ${signal ? `was killed (${signal})` : `exited with code ${code}`}`.replace(/ +/g, " "), code || 1));
+      else
+        reject(
+          new StepFailure(
+            `${tool} ${args[0] ?? ""} ${signal ? `was killed (${signal})` : `exited with code ${code}`}`.replace(/ +/g, " "),
+            code || 1,
+          ),
+        );
     });
   });
 }
@@ -62,17 +68,19 @@ export async function dropLeftoverTestDatabases(): Promise<void> {
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
-    const candidates = await client.query<{ datname: string; age_ms: number | null }>(
-      `SELECT datname,
+    const candidates = await client
+      .query<{ datname: string; age_ms: number | null }>(
+        `SELECT datname,
               EXTRACT(EPOCH FROM now() - (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification) * 1000 AS age_ms
          FROM pg_database
         WHERE datname LIKE 'shop\\_test\\_%' AND NOT datistemplate`,
-    ).catch(() =>
-      // Reading file times needs superuser or pg_read_server_files; without it, connections alone decide.
-      client.query<{ datname: string; age_ms: number | null }>(
-        `SELECT datname, NULL AS age_ms FROM pg_database WHERE datname LIKE 'shop\\_test\\_%' AND NOT datistemplate`,
-      ),
-    );
+      )
+      .catch(() =>
+        // Reading file times needs superuser or pg_read_server_files; without it, connections alone decide.
+        client.query<{ datname: string; age_ms: number | null }>(
+          `SELECT datname, NULL AS age_ms FROM pg_database WHERE datname LIKE 'shop\\_test\\_%' AND NOT datistemplate`,
+        ),
+      );
     let dropped = 0;
     let kept = 0;
     for (const { datname, age_ms } of candidates.rows) {
@@ -98,7 +106,9 @@ export async function dropLeftoverTestDatabases(): Promise<void> {
 async function checkContracts(): Promise<void> {
   const report = await lintContracts(repoRoot);
   if (!report.ok) {
-    throw new StepFailure(`contracts break the released baseline (run npm run lint:contracts):\n${[...report.lint, ...report.breaking, ...report.rest].map((l) => `  ${l}`).join("\n")}`);
+    throw new StepFailure(
+      `contracts break the released baseline (run npm run lint:contracts):\n${[...report.lint, ...report.breaking, ...report.rest].map((l) => `  ${l}`).join("\n")}`,
+    );
   }
 }
 
@@ -128,8 +138,13 @@ async function runVitest(args: string[]): Promise<void> {
   });
   await outcome.catch(() => {});
   if (existsSync(reportFile)) {
-    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Record<"numPassedTests" | "numFailedTests" | "numPendingTests" | "numTodoTests", number>;
-    console.log(`\nvitest: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`);
+    const report = JSON.parse(readFileSync(reportFile, "utf8")) as Record<
+      "numPassedTests" | "numFailedTests" | "numPendingTests" | "numTodoTests",
+      number
+    >;
+    console.log(
+      `\nvitest: ${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`,
+    );
   }
   return outcome;
 }

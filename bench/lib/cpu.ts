@@ -164,5 +164,9 @@ export function formatCpuTable(window: CpuWindow, unit: string, units: number, i
       msPerUnit(group.seconds, group.idlePercent).toFixed(3),
     ]);
   const header = ["process", "% of one core", ...(idle ? ["% when idle"] : []), `CPU ms per ${unit}${idle ? " (net of idle)" : ""}`];
-  return { table: formatTable(header, rows), totalMsPerUnit: msPerUnit(total.seconds, total.idlePercent), idlePercentOfCore: total.idlePercent };
+  return {
+    table: formatTable(header, rows),
+    totalMsPerUnit: msPerUnit(total.seconds, total.idlePercent),
+    idlePercentOfCore: total.idlePercent,
+  };
 }

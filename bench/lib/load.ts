@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { summarize, type LatencySummary } from "./percentiles.js";
+import { type LatencySummary, summarize } from "./percentiles.js";
 
 export interface LoadOptions {
   /** Calls kept in flight at once (closed loop: each worker starts its next call when one ends). */

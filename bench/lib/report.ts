@@ -8,7 +8,10 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   const widths = header.map((_, column) => Math.max(...cells.map((row) => row[column]?.length ?? 0)));
   const numeric = header.map((_, column) => rows.length > 0 && rows.every((row) => looksNumeric(row[column] ?? "")));
   const render = (row: string[]) =>
-    row.map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join("  ").trimEnd();
+    row
+      .map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd();
   return [render(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(render)].join("\n");
 }
 
@@ -29,6 +32,9 @@ function referenceLoopMs(): number {
 /** Where the figures came from: other work on a small shared machine moves them a lot. */
 export function describeMachine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   return `node ${process.version}, ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown cpu"}, load average ${load}, reference loop ${referenceLoopMs().toFixed(0)} ms`;
 }

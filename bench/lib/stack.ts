@@ -5,7 +5,7 @@ import { httpOk } from "../../scripts/infra.js";
 import { ManagedProcess } from "../../tests/support/child-process.js";
 import { freePort } from "../../tests/support/free-port.js";
 import { repoRoot } from "../../tests/support/service-process.js";
-import { startSystem, type RunningSystem } from "../../tests/support/system.js";
+import { type RunningSystem, startSystem } from "../../tests/support/system.js";
 
 export interface StackOptions {
   /** LOG_LEVEL of every process; `info` adds the gateway's access log. */

@@ -1,6 +1,6 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { metadataKeys, type AccessClaims, type Logger, type TraceCarrier } from "@shop/runtime";
+import { type AccessClaims, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { RoutePolicy } from "./routing/route-policy.js";
 import type { RouteTable } from "./routing/route-table.js";

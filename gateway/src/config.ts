@@ -1,5 +1,5 @@
 import type { ShopContext } from "@shop/contracts";
-import { contexts, env, loadConfig, serviceAddress, tokenConfigSpec, type TokenSettings } from "@shop/runtime";
+import { contexts, env, loadConfig, serviceAddress, type TokenSettings, tokenConfigSpec } from "@shop/runtime";
 
 const gatewaySpec = {
   GATEWAY_HOST: env.string("0.0.0.0"),
@@ -52,7 +52,12 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     idempotencyTtlSeconds: raw.GATEWAY_IDEMPOTENCY_TTL_SECONDS,
     natsUrl: raw.NATS_URL,
     logLevel: raw.LOG_LEVEL,
-    tokens: { JWT_SECRET: raw.JWT_SECRET, JWT_ISSUER: raw.JWT_ISSUER, JWT_AUDIENCE: raw.JWT_AUDIENCE, JWT_TTL_SECONDS: raw.JWT_TTL_SECONDS },
+    tokens: {
+      JWT_SECRET: raw.JWT_SECRET,
+      JWT_ISSUER: raw.JWT_ISSUER,
+      JWT_AUDIENCE: raw.JWT_AUDIENCE,
+      JWT_TTL_SECONDS: raw.JWT_TTL_SECONDS,
+    },
     upstreams: Object.fromEntries(contexts.map((context) => [context, serviceAddress(context, source)])) as Record<ShopContext, string>,
   };
 }

@@ -1,8 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DescService, Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, createContextValues, type ConnectRouter, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { admit, upstreamHeaders, type Exchange, type GatewayParts } from "./admission.js";
+import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
 import type { Route } from "./routing/route-table.js";
 
 const exchangeKey = createContextKey<Exchange | undefined>(undefined, { description: "gateway exchange" });

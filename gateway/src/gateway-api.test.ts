@@ -1,7 +1,5 @@
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pino } from "pino";
-import { SignJWT } from "jose";
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Validator } from "@seriousme/openapi-schema-validator";
@@ -9,8 +7,10 @@ import { BatchGetProductsRequestSchema, CatalogService } from "@shop/contracts/s
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { demoProducts, tokenConfigSpec } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
-import { create } from "@bufbuild/protobuf";
-import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
+import { SignJWT } from "jose";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
 
 let stack: GatewayStack;
 let alice: Customer;
@@ -114,20 +114,41 @@ type Who = "anonymous" | "customer" | "otherCustomer" | "admin";
 
 describe("authorization per route", () => {
   const tokenOf = (who: Who) => ({ anonymous: undefined, customer: alice.token, otherCustomer: bob.token, admin: stack.adminToken })[who];
-  const newProduct = () => ({ sku: `AUTHZ-${Math.random().toString(36).slice(2, 8).toUpperCase()}`, name: "x", description: "", price: { currencyCode: "USD", amountMinor: "1" } });
+  const newProduct = () => ({
+    sku: `AUTHZ-${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+    name: "x",
+    description: "",
+    price: { currencyCode: "USD", amountMinor: "1" },
+  });
 
   // Expected status for anonymous, the customer who owns the resource, another customer, an admin.
   // Orders, shipping and notifications are not running here: an admitted call reaches the
   // gateway's upstream and answers 503, a refused one never gets that far.
   const table: [string, () => [string, string, unknown?], Record<Who, number>][] = [
-    ["register", () => ["POST", "/v1/users", { email: `u-${Math.random()}@example.com`, name: "U", password: "long-enough-1" }], { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 }],
-    ["sign in", () => ["POST", "/v1/auth/token", { email: alice.email, password: "correct horse battery" }], { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 }],
+    [
+      "register",
+      () => ["POST", "/v1/users", { email: `u-${Math.random()}@example.com`, name: "U", password: "long-enough-1" }],
+      { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 },
+    ],
+    [
+      "sign in",
+      () => ["POST", "/v1/auth/token", { email: alice.email, password: "correct horse battery" }],
+      { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 },
+    ],
     ["get user", () => ["GET", `/v1/users/${alice.id}`], { anonymous: 401, customer: 200, otherCustomer: 403, admin: 200 }],
     ["create product", () => ["POST", "/v1/products", newProduct()], { anonymous: 401, customer: 403, otherCustomer: 403, admin: 200 }],
     ["list products", () => ["GET", "/v1/products"], { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 }],
     ["get product", () => ["GET", `/v1/products/${mug.id}`], { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 }],
-    ["reprice product", () => ["PUT", `/v1/products/${mug.id}/price`, { currencyCode: "USD", amountMinor: "1299" }], { anonymous: 401, customer: 403, otherCustomer: 403, admin: 200 }],
-    ["set stock", () => ["PUT", `/v1/products/${mug.id}/stock`, { quantity: 10 }], { anonymous: 401, customer: 403, otherCustomer: 403, admin: 200 }],
+    [
+      "reprice product",
+      () => ["PUT", `/v1/products/${mug.id}/price`, { currencyCode: "USD", amountMinor: "1299" }],
+      { anonymous: 401, customer: 403, otherCustomer: 403, admin: 200 },
+    ],
+    [
+      "set stock",
+      () => ["PUT", `/v1/products/${mug.id}/stock`, { quantity: 10 }],
+      { anonymous: 401, customer: 403, otherCustomer: 403, admin: 200 },
+    ],
     ["get stock", () => ["GET", `/v1/products/${mug.id}/stock`], { anonymous: 200, customer: 200, otherCustomer: 200, admin: 200 }],
     ["place order", () => ["POST", "/v1/orders", {}], { anonymous: 401, customer: 503, otherCustomer: 503, admin: 503 }],
     ["get order", () => ["GET", `/v1/orders/${missingId}`], { anonymous: 401, customer: 503, otherCustomer: 503, admin: 503 }],
@@ -138,15 +159,14 @@ describe("authorization per route", () => {
     ["me summary", () => ["GET", "/v1/me/summary"], { anonymous: 401, customer: 503, otherCustomer: 503, admin: 503 }],
   ];
 
-  it.each(table.flatMap(([name, build, expected]) => (Object.keys(expected) as Who[]).map((who) => [name, who, build, expected[who]] as const)))(
-    "%s as %s",
-    async (_name, who, build, status) => {
-      const [method, path, body] = build();
-      const reply = await stack.request(method, path, { token: tokenOf(who), body });
-      expect(reply.status, JSON.stringify(reply.body)).toBe(status);
-      if (status === 401) expect(reply.headers.get("www-authenticate")).toBe("Bearer");
-    },
-  );
+  it.each(
+    table.flatMap(([name, build, expected]) => (Object.keys(expected) as Who[]).map((who) => [name, who, build, expected[who]] as const)),
+  )("%s as %s", async (_name, who, build, status) => {
+    const [method, path, body] = build();
+    const reply = await stack.request(method, path, { token: tokenOf(who), body });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(status);
+    if (status === 401) expect(reply.headers.get("www-authenticate")).toBe("Bearer");
+  });
 
   it("refuses malformed, forged, expired and foreign tokens", async () => {
     const secret = new TextEncoder().encode(tokenConfigSpec.JWT_SECRET.parse(undefined));
@@ -161,7 +181,10 @@ describe("authorization per route", () => {
     const cases: [Record<string, string>, string][] = [
       [{ authorization: "Basic abc" }, 'Authorization header must be "Bearer <access token>"'],
       [{ authorization: "Bearer not-a-jwt" }, "invalid access token"],
-      [{ authorization: `Bearer ${await sign({ key: new TextEncoder().encode("another-secret-of-enough-length!") })}` }, "invalid access token"],
+      [
+        { authorization: `Bearer ${await sign({ key: new TextEncoder().encode("another-secret-of-enough-length!") })}` },
+        "invalid access token",
+      ],
       [{ authorization: `Bearer ${await sign({ expiresAt: Math.floor(Date.now() / 1000) - 10 })}` }, "access token expired"],
       [{ authorization: `Bearer ${await sign({ issuer: "someone-else" })}` }, "invalid access token"],
       [{ authorization: `Bearer ${await sign({ audience: "another-api" })}` }, "invalid access token"],
@@ -202,7 +225,10 @@ describe("Connect and gRPC-Web clients", () => {
       await expect(
         client.setStock({ productId: mug.id, quantity: 3 }, { headers: { authorization: `Bearer ${alice.token}` } }),
       ).rejects.toMatchObject({ code: Code.PermissionDenied });
-      const { stock } = await client.setStock({ productId: mug.id, quantity: 3 }, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+      const { stock } = await client.setStock(
+        { productId: mug.id, quantity: 3 },
+        { headers: { authorization: `Bearer ${stack.adminToken}` } },
+      );
       expect(stock?.available).toBe(3);
       const err = await createClient(CatalogService, transport())
         .getProduct({ productId: "nope" })
@@ -267,7 +293,8 @@ describe("correlation and operation", () => {
     expect(reply.status).toBe(503);
     expect(reply.body.status).toBe("not_ready");
     const byName = Object.fromEntries(reply.body.upstreams.map((u: { upstream: string }) => [u.upstream, u]));
-    for (const up of ["users", "catalog", "inventory"]) expect(byName[up]).toMatchObject({ reachable: true, compatible: true, problems: [] });
+    for (const up of ["users", "catalog", "inventory"])
+      expect(byName[up]).toMatchObject({ reachable: true, compatible: true, problems: [] });
     expect(byName.orders).toMatchObject({ reachable: false });
     expect(reply.body.problems).toContainEqual(expect.stringMatching(/^orders: unreachable at 127\.0\.0\.1:1/));
   });

@@ -1,12 +1,12 @@
-import http from "node:http";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import http from "node:http";
 import { demoProducts } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "./config.js";
-import { openIdempotencyStore } from "./traffic/idempotency.js";
-import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
+import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
 import type { HttpReply, RunningGateway } from "./testing/running-gateway.js";
+import { openIdempotencyStore } from "./traffic/idempotency.js";
 
 const allowedOrigin = "https://shop.example";
 const bodyLimit = 1024;
@@ -83,7 +83,11 @@ describe("Idempotency-Key on creating POSTs", () => {
   it("refuses the same key with a different body with 422", async () => {
     const key = randomUUID();
     await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": key } });
-    const other = await stack.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": key } });
+    const other = await stack.request("POST", "/v1/products", {
+      token: stack.adminToken,
+      body: newProduct(),
+      headers: { "idempotency-key": key },
+    });
     expect(other.status).toBe(422);
     expect(other.body.message).toMatch(/^Idempotency-Key: already used for a different POST \/v1\/products request/);
   });
@@ -115,7 +119,10 @@ describe("Idempotency-Key on creating POSTs", () => {
     );
     const codes = replies.map((r) => r.body.code ?? "ok").sort();
     // The loser either sees the first still running (409 aborted) or its stored answer; never a second creation.
-    expect([["ok", "ok"], ["aborted", "ok"]]).toContainEqual(codes);
+    expect([
+      ["ok", "ok"],
+      ["aborted", "ok"],
+    ]).toContainEqual(codes);
   });
 
   it("is shared by every gateway replica", async () => {
@@ -132,8 +139,15 @@ describe("Idempotency-Key on creating POSTs", () => {
     const store = await openIdempotencyStore({ natsUrl: loadGatewayConfig(process.env).natsUrl, ttlSeconds: 60, pendingTimeoutMs: 1_000 });
     await store.close();
     const cutOff = await stack.startGateway({ deps: { idempotency: store } });
-    const reply = await cutOff.request("POST", "/v1/products", { token: stack.adminToken, body: newProduct(), headers: { "idempotency-key": randomUUID() } });
-    expect(reply).toMatchObject({ status: 503, body: { code: "unavailable", message: "Idempotency-Key cannot be honoured right now; retry later" } });
+    const reply = await cutOff.request("POST", "/v1/products", {
+      token: stack.adminToken,
+      body: newProduct(),
+      headers: { "idempotency-key": randomUUID() },
+    });
+    expect(reply).toMatchObject({
+      status: 503,
+      body: { code: "unavailable", message: "Idempotency-Key cannot be honoured right now; retry later" },
+    });
   });
 
   it("runs every request without a key, and ignores keys on routes that do not create", async () => {
@@ -142,7 +156,11 @@ describe("Idempotency-Key on creating POSTs", () => {
     expect([withoutKey.status, duplicate.status]).toEqual([200, 409]);
     const key = randomUUID();
     for (const quantity of [5, 5]) {
-      const reply = await stack.request("PUT", `/v1/products/${mug}/stock`, { token: stack.adminToken, body: { quantity }, headers: { "idempotency-key": key } });
+      const reply = await stack.request("PUT", `/v1/products/${mug}/stock`, {
+        token: stack.adminToken,
+        body: { quantity },
+        headers: { "idempotency-key": key },
+      });
       expect(reply.status).toBe(200);
       expect(reply.headers.get("idempotent-replayed")).toBeNull();
     }
@@ -161,7 +179,11 @@ function upload(size: number, chunked: boolean): Promise<{ status: number; conne
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () =>
-        resolve({ status: response.statusCode!, connection: response.headers.connection, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        resolve({
+          status: response.statusCode!,
+          connection: response.headers.connection,
+          body: JSON.parse(Buffer.concat(chunks).toString()),
+        }),
       );
     });
     // The gateway may close the connection before the whole body is sent; that is the point.
@@ -203,7 +225,10 @@ describe("request size limit", () => {
 
 describe("routing errors", () => {
   it("answers 404 for unknown routes and 405 with Allow for a wrong method", async () => {
-    expect(await stack.request("GET", "/v2/products")).toMatchObject({ status: 404, body: { code: "not_found", message: "no route for GET /v2/products" } });
+    expect(await stack.request("GET", "/v2/products")).toMatchObject({
+      status: 404,
+      body: { code: "not_found", message: "no route for GET /v2/products" },
+    });
     const wrongMethod = await stack.request("DELETE", `/v1/products/${mug}`);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("GET");
@@ -217,7 +242,11 @@ describe("CORS", () => {
   const preflight = (origin: string, path = "/v1/products") =>
     fetch(`${stack.baseUrl}${path}`, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, idempotency-key" },
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, idempotency-key",
+      },
     });
 
   it("answers a preflight from an allowed origin", async () => {

@@ -1,13 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DescService } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { CatalogService, type GetProductRequest } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { NotificationKind, NotificationService, type ListNotificationsRequest } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { OrderService, OrderStatus, type ListOrdersRequest } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { createLogger, initTracing, requireCaller, startGrpcServer, type RunningGrpcServer } from "@shop/runtime";
-import { startGatewayStack, type Customer, type GatewayStack } from "./testing/gateway-stack.js";
+import {
+  type ListNotificationsRequest,
+  NotificationKind,
+  NotificationService,
+} from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
+import { type ListOrdersRequest, OrderService, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { createLogger, initTracing, type RunningGrpcServer, requireCaller, startGrpcServer } from "@shop/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
 import { closedAddress, type RunningGateway } from "./testing/running-gateway.js";
 
 const hangingProductId = "00000000-0000-4000-8000-0000000000ff";
@@ -26,7 +30,8 @@ const seen: SeenCall[] = [];
 const servers: RunningGrpcServer[] = [];
 
 /** Answers after the call's deadline only: it waits for the call to be cancelled. */
-const untilCancelled = (ctx: HandlerContext) => new Promise<never>((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
+const untilCancelled = (ctx: HandlerContext) =>
+  new Promise<never>((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
 
 /** A real gRPC server for `service` whose handlers record what reached them. */
 async function standIn(service: DescService, impl: Record<string, (request: any, ctx: HandlerContext) => unknown>): Promise<string> {
@@ -166,7 +171,9 @@ describe("what travels to the upstream", () => {
 
   it("applies a Connect client's deadline too", async () => {
     const client = createClient(CatalogService, createConnectTransport({ baseUrl: gateway.baseUrl, httpVersion: "1.1" }));
-    await expect(client.getProduct({ productId: hangingProductId }, { timeoutMs: 200 })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    await expect(client.getProduct({ productId: hangingProductId }, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+    });
   });
 
   it("shows an upstream's internal failure as a bare internal error", async () => {
@@ -202,7 +209,9 @@ describe("GET /v1/me/summary", () => {
     });
     expect((lastCall("listOrders").request as ListOrdersRequest).pageSize).toBe(5);
     // One request, one trace: every part is a child of the request's span.
-    expect(traceIdOf(lastCall("listOrders").headers.get("traceparent"))).toBe(traceIdOf(lastCall("listNotifications").headers.get("traceparent")));
+    expect(traceIdOf(lastCall("listOrders").headers.get("traceparent"))).toBe(
+      traceIdOf(lastCall("listNotifications").headers.get("traceparent")),
+    );
   });
 
   it("names the part that is unavailable", async () => {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { ConfigError, createLogger, initTracing } from "@shop/runtime";
-import { loadGatewayConfig, type GatewayConfig } from "./config.js";
+import { type GatewayConfig, loadGatewayConfig } from "./config.js";
 import { buildGateway } from "./server.js";
 
 let config: GatewayConfig;

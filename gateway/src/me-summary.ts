@@ -5,7 +5,7 @@ import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
 import { ListNotificationsRequestSchema, NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
 import { ListOrdersRequestSchema, OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { GetUserRequestSchema, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { admit, upstreamHeaders, type Exchange, type GatewayParts } from "./admission.js";
+import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
 import { HttpError } from "./http/errors.js";
 import { sendJson } from "./http/reply.js";
 import { timeoutFromHeaders } from "./http/request-meta.js";

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayStack, type GatewayStack } from "./testing/gateway-stack.js";
+import { type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
 
 const readmePath = path.resolve(import.meta.dirname, "../README.md");
 const documentedUrl = "http://127.0.0.1:8080";

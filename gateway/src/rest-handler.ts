@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errors } from "@shop/runtime";
-import { admit, upstreamHeaders, type Exchange, type GatewayParts } from "./admission.js";
+import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
 import { hasBody, readBody, requireJsonContent } from "./http/body.js";
 import { errorReply, HttpError } from "./http/errors.js";
 import { sendJson } from "./http/reply.js";
 import { timeoutFromHeaders } from "./http/request-meta.js";
 import type { Route } from "./routing/route-table.js";
+import { maxIdempotencyKeyLength, requestFingerprint, type StoredResponse } from "./traffic/idempotency.js";
 import { bindRequest } from "./transcoding/bind-request.js";
 import { renderResponse } from "./transcoding/render-response.js";
-import { maxIdempotencyKeyLength, requestFingerprint, type StoredResponse } from "./traffic/idempotency.js";
 
 const idempotencyKeyPattern = new RegExp(`^[\\x21-\\x7e]{1,${maxIdempotencyKeyLength}}$`);
 
@@ -58,7 +58,12 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
 
   const respond = async (): Promise<StoredResponse> => {
     const headers = upstreamHeaders(exchange, caller, idempotencyKey);
-    const output = await parts.upstreams.call(route.upstream, route.method, input, { signal, timeoutMs, startedAt: exchange.receivedAt, headers });
+    const output = await parts.upstreams.call(route.upstream, route.method, input, {
+      signal,
+      timeoutMs,
+      startedAt: exchange.receivedAt,
+      headers,
+    });
     return { status: 200, body: renderResponse(route, output, parts.registry) };
   };
 
@@ -67,7 +72,14 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
     sendJson(res, status, json);
     return;
   }
-  await respondOnce(parts, route, req, res, { key: idempotencyKey, scope: caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`, body }, respond);
+  await respondOnce(
+    parts,
+    route,
+    req,
+    res,
+    { key: idempotencyKey, scope: caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`, body },
+    respond,
+  );
 }
 
 /**

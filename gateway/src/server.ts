@@ -4,7 +4,7 @@ import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { shopFiles, shopServices } from "@shop/contracts";
 import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
-import { createLogger, SpanKind, startSpan, type ActiveSpan, type Logger } from "@shop/runtime";
+import { type ActiveSpan, createLogger, type Logger, SpanKind, startSpan } from "@shop/runtime";
 import type { Exchange, GatewayParts } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { connectProxy } from "./connect-proxy.js";
@@ -19,7 +19,7 @@ import { operations } from "./ops/operations.js";
 import { handleRest } from "./rest-handler.js";
 import { resolveRoutePolicy } from "./routing/route-policy.js";
 import { RouteTable, routesFromAnnotations } from "./routing/route-table.js";
-import { openIdempotencyStore, type IdempotencyStore } from "./traffic/idempotency.js";
+import { type IdempotencyStore, openIdempotencyStore } from "./traffic/idempotency.js";
 import { RateLimiter } from "./traffic/rate-limiter.js";
 import { Upstreams } from "./upstreams.js";
 
@@ -44,7 +44,10 @@ function upstreamContracts(routes: RouteTable, config: GatewayConfig): Record<st
   for (const route of routes.routes) add(route.upstream, route.method);
   for (const [upstream, list] of Object.entries(meSummaryMethods)) for (const method of list) add(upstream, method);
   return Object.fromEntries(
-    [...methods].map(([upstream, set]) => [upstream, { address: config.upstreams[upstream as keyof GatewayConfig["upstreams"]], methods: [...set] }]),
+    [...methods].map(([upstream, set]) => [
+      upstream,
+      { address: config.upstreams[upstream as keyof GatewayConfig["upstreams"]], methods: [...set] },
+    ]),
   );
 }
 
@@ -60,7 +63,14 @@ function record(logger: Logger, req: IncomingMessage, res: ServerResponse, excha
   span.end(status >= 500 ? new Error(`HTTP ${status}`) : undefined);
   gatewayMetrics.requests.inc({ method, route: exchange.route, status });
   gatewayMetrics.duration.observe({ method, route: exchange.route }, durationMs / 1000);
-  const entry = { correlationId: exchange.correlationId, userId: exchange.userId, method, route: exchange.route, status, durationMs: Math.round(durationMs * 10) / 10 };
+  const entry = {
+    correlationId: exchange.correlationId,
+    userId: exchange.userId,
+    method,
+    route: exchange.route,
+    status,
+    durationMs: Math.round(durationMs * 10) / 10,
+  };
   // Probes and scrapes of the operational endpoints would drown the access log.
   if (exchange.operational) logger.debug(entry, "request");
   else logger.info(entry, "request");
@@ -103,14 +113,22 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     routes: routes.routes,
     policy,
     extraOperations: [
-      { httpMethod: "GET", path: meSummaryPath, operationId: "Gateway_GetMeSummary", summary: "The caller's profile, recent orders and notifications", response: MeSummarySchema, authenticated: true },
+      {
+        httpMethod: "GET",
+        path: meSummaryPath,
+        operationId: "Gateway_GetMeSummary",
+        summary: "The caller's profile, recent orders and notifications",
+        response: MeSummarySchema,
+        authenticated: true,
+      },
     ],
   });
   const ops = operations(contracts, JSON.stringify(openApi));
   const cors = createCors(config.corsOrigins);
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
-  const fail = (res: ServerResponse, exchange: Exchange) => (err: unknown) => sendError(res, err, parts.registry, logger, exchange.correlationId);
+  const fail = (res: ServerResponse, exchange: Exchange) => (err: unknown) =>
+    sendError(res, err, parts.registry, logger, exchange.correlationId);
   const serveRest = (req: IncomingMessage, res: ServerResponse) => {
     const exchange = exchanges.get(req)!;
     const handler = pathOf(req.url) === meSummaryPath ? handleMeSummary : handleRest;

@@ -1,6 +1,6 @@
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { codeName, createGrpcJsTransport, type ClosableTransport } from "@shop/runtime";
+import { type ClosableTransport, codeName, createGrpcJsTransport } from "@shop/runtime";
 import { gatewayMetrics } from "./ops/metrics.js";
 
 export interface UpstreamCall {
@@ -46,9 +46,16 @@ export class Upstreams {
       const error = ConnectError.from(err);
       gatewayMetrics.upstreamErrors.inc({ upstream, code: codeName(error.code) });
       // Transport failures carry addresses and socket errors; the client learns which service, not where.
-      if (error.code === Code.Unavailable) throw new ConnectError(`${upstream} service is unavailable`, Code.Unavailable, undefined, undefined, error);
+      if (error.code === Code.Unavailable)
+        throw new ConnectError(`${upstream} service is unavailable`, Code.Unavailable, undefined, undefined, error);
       if (error.code === Code.DeadlineExceeded) {
-        throw new ConnectError(`${upstream} service did not answer within ${call.timeoutMs} ms`, Code.DeadlineExceeded, undefined, undefined, error);
+        throw new ConnectError(
+          `${upstream} service did not answer within ${call.timeoutMs} ms`,
+          Code.DeadlineExceeded,
+          undefined,
+          undefined,
+          error,
+        );
       }
       throw error;
     }

@@ -1,4 +1,4 @@
-import { createFileRegistry, fromBinary, getOption, hasOption, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { createFileRegistry, type DescField, type DescMessage, fromBinary, getOption, hasOption } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { field as fieldRules } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { http } from "@shop/contracts/google/api/annotations_pb.js";
@@ -92,11 +92,7 @@ export function compareSurfaces(baseline: RestRoute[], current: RestRoute[]): st
     const route = now.get(key(old));
     if (!route) {
       const moved = byRpc.get(old.rpc);
-      problems.push(
-        moved
-          ? `route ${key(old)} (${old.rpc}) was changed to ${key(moved)}`
-          : `route ${key(old)} (${old.rpc}) was removed`,
-      );
+      problems.push(moved ? `route ${key(old)} (${old.rpc}) was changed to ${key(moved)}` : `route ${key(old)} (${old.rpc}) was removed`);
       continue;
     }
     if (route.body !== old.body) problems.push(`route ${key(old)}: body binding changed from "${old.body}" to "${route.body}"`);
@@ -104,11 +100,13 @@ export function compareSurfaces(baseline: RestRoute[], current: RestRoute[]): st
     for (const [name, spec] of Object.entries(old.fields)) {
       const field = route.fields[name];
       if (!field) problems.push(`route ${key(old)}: field "${name}" is no longer accepted`);
-      else if (field.type !== spec.type) problems.push(`route ${key(old)}: field "${name}" changed type from ${spec.type} to ${field.type}`);
+      else if (field.type !== spec.type)
+        problems.push(`route ${key(old)}: field "${name}" changed type from ${spec.type} to ${field.type}`);
       else if (field.required && !spec.required) problems.push(`route ${key(old)}: field "${name}" became required`);
     }
     for (const [name, spec] of Object.entries(route.fields)) {
-      if (!old.fields[name] && spec.required) problems.push(`route ${key(old)}: new field "${name}" is required (new fields must be optional)`);
+      if (!old.fields[name] && spec.required)
+        problems.push(`route ${key(old)}: new field "${name}" is required (new fields must be optional)`);
     }
   }
   return problems;

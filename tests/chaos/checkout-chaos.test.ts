@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { ConnectError, createServiceClient, demoProducts, isTransient, metadataKeys } from "@shop/runtime";
 import { adminHeaders, callerHeaders, waitFor } from "@shop/runtime/testing";
-import { checkoutViolations, eventPublishers, readCheckoutState, type CheckoutState } from "../support/checkout-invariants.js";
-import { ServiceDatabases } from "../support/databases.js";
-import { consumerBacklog, streamMessageCounts, type ConsumerRef } from "../support/jetstream.js";
-import { startSystem, type RunningSystem } from "../support/system.js";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { flakyFailuresBeforeApproval } from "../../services/payments/src/domain/provider.js";
+import { type CheckoutState, checkoutViolations, eventPublishers, readCheckoutState } from "../support/checkout-invariants.js";
+import { ServiceDatabases } from "../support/databases.js";
+import { type ConsumerRef, consumerBacklog, streamMessageCounts } from "../support/jetstream.js";
+import { type RunningSystem, startSystem } from "../support/system.js";
 
 /**
  * Checkouts under `kill -9`: waves of concurrent orders mixing approved, flaky and declined
@@ -48,15 +48,33 @@ interface OrderKind {
 
 const orderKinds: Record<string, OrderKind> = {
   approved: { paymentToken: "tok_visa", items: [{ productId: mug, quantity: 2 }], outcomes: ["CONFIRMED"] },
-  flaky: { paymentToken: "tok_flaky", items: [{ productId: tee, quantity: 1 }, { productId: notebook, quantity: 1 }], outcomes: ["CONFIRMED"] },
+  flaky: {
+    paymentToken: "tok_flaky",
+    items: [
+      { productId: tee, quantity: 1 },
+      { productId: notebook, quantity: 1 },
+    ],
+    outcomes: ["CONFIRMED"],
+  },
   declined: { paymentToken: "tok_decline", items: [{ productId: bag, quantity: 1 }], outcomes: ["CANCELLED PAYMENT_DECLINED"] },
   contended: {
     paymentToken: "tok_visa",
-    items: [{ productId: lamp, quantity: 1 }, { productId: mug, quantity: 1 }],
+    items: [
+      { productId: lamp, quantity: 1 },
+      { productId: mug, quantity: 1 },
+    ],
     outcomes: ["CONFIRMED", "CANCELLED INSUFFICIENT_STOCK"],
   },
-  contendedFlaky: { paymentToken: "tok_flaky", items: [{ productId: lamp, quantity: 2 }], outcomes: ["CONFIRMED", "CANCELLED INSUFFICIENT_STOCK"] },
-  outOfStock: { paymentToken: "tok_visa", items: [{ productId: pen, quantity: stockLevels[pen]! + 1 }], outcomes: ["CANCELLED INSUFFICIENT_STOCK"] },
+  contendedFlaky: {
+    paymentToken: "tok_flaky",
+    items: [{ productId: lamp, quantity: 2 }],
+    outcomes: ["CONFIRMED", "CANCELLED INSUFFICIENT_STOCK"],
+  },
+  outOfStock: {
+    paymentToken: "tok_visa",
+    items: [{ productId: pen, quantity: stockLevels[pen]! + 1 }],
+    outcomes: ["CANCELLED INSUFFICIENT_STOCK"],
+  },
 };
 
 const ordersPerKindAndWave = 4;
@@ -114,7 +132,14 @@ const waves: Wave[] = [
   },
 ];
 
-const shippingAddress = { recipient: "Grace Hopper", line1: "1 Compiler Way", line2: "", city: "Arlington", postalCode: "22201", countryCode: "US" };
+const shippingAddress = {
+  recipient: "Grace Hopper",
+  line1: "1 Compiler Way",
+  line2: "",
+  city: "Arlington",
+  postalCode: "22201",
+  countryCode: "US",
+};
 
 interface PlacedOrder {
   id: string;
@@ -126,7 +151,11 @@ let system: RunningSystem;
 let databases: ServiceDatabases;
 
 beforeAll(async () => {
-  system = await startSystem({ contexts: ["catalog", "inventory", "payments", "shipping", "notifications", "orders"], env: serviceEnv, readyTimeoutMs: 120_000 });
+  system = await startSystem({
+    contexts: ["catalog", "inventory", "payments", "shipping", "notifications", "orders"],
+    env: serviceEnv,
+    readyTimeoutMs: 120_000,
+  });
   databases = new ServiceDatabases((context) => system.databaseUrl(context));
 }, 300_000);
 
@@ -145,10 +174,11 @@ async function placeOrder(kind: string, userId: string): Promise<string> {
   const { paymentToken, items } = orderKinds[kind]!;
   try {
     const { order } = await waitFor(
-      () => orders.placeOrder({ items, shippingAddress, paymentToken }, { headers }).catch((err: unknown) => {
-        if (isTransient(err)) return { order: undefined };
-        throw ConnectError.from(err);
-      }),
+      () =>
+        orders.placeOrder({ items, shippingAddress, paymentToken }, { headers }).catch((err: unknown) => {
+          if (isTransient(err)) return { order: undefined };
+          throw ConnectError.from(err);
+        }),
       (response) => response.order !== undefined,
       { timeoutMs: 60_000, intervalMs: 200, what: `PlaceOrder (${kind}) to be accepted` },
     );
@@ -199,14 +229,18 @@ describe("checkout under kill -9", () => {
 
     const inventory = createServiceClient(InventoryService, { address: system.service("inventory").address });
     try {
-      for (const [productId, quantity] of Object.entries(stockLevels)) await inventory.setStock({ productId, quantity }, { headers: adminHeaders() });
+      for (const [productId, quantity] of Object.entries(stockLevels))
+        await inventory.setStock({ productId, quantity }, { headers: adminHeaders() });
     } finally {
       inventory.close();
     }
     const initialStock = new Map(
-      (await databases.query<{ productId: string; units: number }>("inventory", `SELECT product_id::text AS "productId", available + reserved + committed AS units FROM stock`)).map(
-        (row) => [row.productId, row.units],
-      ),
+      (
+        await databases.query<{ productId: string; units: number }>(
+          "inventory",
+          `SELECT product_id::text AS "productId", available + reserved + committed AS units FROM stock`,
+        )
+      ).map((row) => [row.productId, row.units]),
     );
     const customers = Array.from({ length: 6 }, () => randomUUID());
 
@@ -226,18 +260,26 @@ describe("checkout under kill -9", () => {
     for (const [waveIndex, wave] of waves.entries()) {
       const label = `wave ${waveIndex + 1}`;
       const early = await placeOrders(waveKinds.slice(0, half), waveIndex);
-      const atDisruption = await waitFor(() => progressOf(early), (p) => p.final >= 1 && p.midway >= 2, {
-        timeoutMs: 60_000,
-        intervalMs: 10,
-        what: `${label} to be under way`,
-      });
+      const atDisruption = await waitFor(
+        () => progressOf(early),
+        (p) => p.final >= 1 && p.midway >= 2,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 10,
+          what: `${label} to be under way`,
+        },
+      );
       note(`${label}: ${wave.name} with ${atDisruption.final} final and ${atDisruption.midway} mid-way of ${early.length} placed`);
       const [late] = await Promise.all([placeOrders(waveKinds.slice(half), waveIndex), wave.disrupt(system)]);
       note(`${label}: back up; ${late.length} more placed meanwhile`);
 
       // Every checkout of the wave ends before the next disruption, so each outage stays within its wave.
       const ids = [...early, ...late];
-      await waitFor(() => progressOf(ids), (p) => p.final === ids.length, { timeoutMs: 120_000, intervalMs: 100, what: `${label} to finish` });
+      await waitFor(
+        () => progressOf(ids),
+        (p) => p.final === ids.length,
+        { timeoutMs: 120_000, intervalMs: 100, what: `${label} to finish` },
+      );
       note(`${label}: all ${ids.length} final`);
     }
 

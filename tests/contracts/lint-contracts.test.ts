@@ -51,7 +51,9 @@ describe("npm run lint:contracts", () => {
   });
 
   it("catches a renamed JSON name (the gateway speaks JSON)", async () => {
-    const report = await lintContracts(await contractsWith(replace("  string name = 3;\n  Role role = 4;", '  string name = 3 [json_name = "fullName"];\n  Role role = 4;')));
+    const report = await lintContracts(
+      await contractsWith(replace("  string name = 3;\n  Role role = 4;", '  string name = 3 [json_name = "fullName"];\n  Role role = 4;')),
+    );
     expect(report.ok).toBe(false);
     expect(report.breaking.join("\n")).toMatch(/"name" on message "User" changed option "json_name" from "name" to "fullName"/);
   });
@@ -59,11 +61,15 @@ describe("npm run lint:contracts", () => {
   it("accepts additive changes: a new optional field, a new RPC and a new route", async () => {
     const report = await lintContracts(
       await contractsWith((source) =>
-        replace("  google.protobuf.Timestamp create_time = 5;\n}", "  google.protobuf.Timestamp create_time = 5;\n  string locale = 6;\n}")(
+        replace(
+          "  google.protobuf.Timestamp create_time = 5;\n}",
+          "  google.protobuf.Timestamp create_time = 5;\n  string locale = 6;\n}",
+        )(
           replace(
             "  rpc GetUser(GetUserRequest)",
             '  rpc GetUserByEmail(GetUserByEmailRequest) returns (GetUserByEmailResponse) {\n    option (google.api.http) = {get: "/v1/users:byEmail"};\n  }\n  rpc GetUser(GetUserRequest)',
-          )(source) + "\nmessage GetUserByEmailRequest {\n  string email = 1;\n}\n\nmessage GetUserByEmailResponse {\n  User user = 1;\n}\n",
+          )(source) +
+            "\nmessage GetUserByEmailRequest {\n  string email = 1;\n}\n\nmessage GetUserByEmailResponse {\n  User user = 1;\n}\n",
         ),
       ),
     );
@@ -75,13 +81,13 @@ describe("REST-surface check", () => {
   it("fails when a published route's path changes (buf breaking ignores google.api.http)", async () => {
     const report = await lintContracts(await contractsWith(replace('get: "/v1/users/{user_id}"', 'get: "/v1/accounts/{user_id}"')));
     expect(report.breaking).toEqual([]);
-    expect(report.rest).toEqual(["route GET /v1/users/{user_id} (shop.users.v1.UserService/GetUser) was changed to GET /v1/accounts/{user_id}"]);
+    expect(report.rest).toEqual([
+      "route GET /v1/users/{user_id} (shop.users.v1.UserService/GetUser) was changed to GET /v1/accounts/{user_id}",
+    ]);
   });
 
   it("fails when a route is removed or its body binding changes", async () => {
-    const removed = await lintContracts(
-      await contractsWith(replace('    option (google.api.http) = {get: "/v1/users/{user_id}"};\n', "")),
-    );
+    const removed = await lintContracts(await contractsWith(replace('    option (google.api.http) = {get: "/v1/users/{user_id}"};\n', "")));
     expect(removed.rest).toEqual(["route GET /v1/users/{user_id} (shop.users.v1.UserService/GetUser) was removed"]);
     await rm(scratch!, { recursive: true, force: true });
     const rebound = await lintContracts(
@@ -93,13 +99,15 @@ describe("REST-surface check", () => {
   it("fails when a route gains a required field, but not an optional one", async () => {
     const required = await lintContracts(
       await contractsWith(
-        replace("  string password = 3 [", '  string phone = 4 [(buf.validate.field).string.min_len = 1];\n  string password = 3 ['),
+        replace("  string password = 3 [", "  string phone = 4 [(buf.validate.field).string.min_len = 1];\n  string password = 3 ["),
       ),
     );
     expect(required.breaking).toEqual([]);
     expect(required.rest).toEqual(['route POST /v1/users: new field "phone" is required (new fields must be optional)']);
     await rm(scratch!, { recursive: true, force: true });
-    const optional = await lintContracts(await contractsWith(replace("  string password = 3 [", "  string phone = 4;\n  string password = 3 [")));
+    const optional = await lintContracts(
+      await contractsWith(replace("  string password = 3 [", "  string phone = 4;\n  string password = 3 [")),
+    );
     expect(optional.ok).toBe(true);
   });
 });

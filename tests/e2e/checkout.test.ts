@@ -1,11 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Client } from "@connectrpc/connect";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
-import { ShopApi, shippingAddress, type Customer, type ErrorJson, type OrderJson, type ShipmentJson, type UserJson } from "./support/shop-api.js";
-import { adminAccount, startShopSystem, type ShopSystem } from "./support/shop-system.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Customer,
+  type ErrorJson,
+  type OrderJson,
+  type ShipmentJson,
+  ShopApi,
+  shippingAddress,
+  type UserJson,
+} from "./support/shop-api.js";
+import { adminAccount, type ShopSystem, startShopSystem } from "./support/shop-system.js";
 
 let system: ShopSystem;
 let api: ShopApi;
@@ -151,9 +159,16 @@ describe("checkout through the gateway", () => {
     const placed = await checkout(customer, [{ productId: product, quantity: 1 }]);
     expect((await api.settledOrder(placed.id, customer.token)).status).toBe("ORDER_STATUS_CONFIRMED");
 
-    const cancelled = await api.request<{ order: OrderJson }>("POST", `/v1/orders/${placed.id}:cancel`, { token: customer.token, body: {} });
+    const cancelled = await api.request<{ order: OrderJson }>("POST", `/v1/orders/${placed.id}:cancel`, {
+      token: customer.token,
+      body: {},
+    });
     expect(cancelled.status).toBe(200);
-    expect(cancelled.body.order).toMatchObject({ id: placed.id, status: "ORDER_STATUS_CANCELLED", cancellationReason: "CUSTOMER_REQUESTED" });
+    expect(cancelled.body.order).toMatchObject({
+      id: placed.id,
+      status: "ORDER_STATUS_CANCELLED",
+      cancellationReason: "CUSTOMER_REQUESTED",
+    });
     expect(await paymentStatusOf(placed.id)).toBe(PaymentStatus.REFUNDED);
     const { shipment } = await api.ok<{ shipment: ShipmentJson }>("GET", `/v1/orders/${placed.id}/shipment`, { token: customer.token });
     expect(shipment.status).toBe("SHIPMENT_STATUS_CANCELLED");
@@ -181,7 +196,9 @@ describe("checkout through the gateway", () => {
     );
     expect(summary.user).toMatchObject({ id: customer.user.id, email: customer.user.email, role: "ROLE_CUSTOMER" });
     expect(summary.recentOrders.map((o) => [o.id, o.status])).toEqual([[placed.id, "ORDER_STATUS_CONFIRMED"]]);
-    expect(summary.notifications).toContainEqual(expect.objectContaining({ orderId: placed.id, kind: "NOTIFICATION_KIND_ORDER_CONFIRMED" }));
+    expect(summary.notifications).toContainEqual(
+      expect.objectContaining({ orderId: placed.id, kind: "NOTIFICATION_KIND_ORDER_CONFIRMED" }),
+    );
 
     const anonymous = await api.request<ErrorJson>("GET", "/v1/me/summary");
     expect([anonymous.status, anonymous.body.code]).toEqual([401, "unauthenticated"]);
@@ -217,7 +234,10 @@ describe("Idempotency-Key on POST /v1/orders", () => {
 
   it("refuses a malformed key naming the header", async () => {
     const product = await api.createProduct(adminToken, { name: "Glass Carafe", priceMinor: 1_900, stock: 1 });
-    const reply = await placeOrder(await api.registerCustomer("Ida"), { items: [{ productId: product, quantity: 1 }], idempotencyKey: "k".repeat(256) });
+    const reply = await placeOrder(await api.registerCustomer("Ida"), {
+      items: [{ productId: product, quantity: 1 }],
+      idempotencyKey: "k".repeat(256),
+    });
     expect(reply.status).toBe(400);
     expect(reply.body).toMatchObject({ code: "invalid_argument", message: expect.stringContaining("Idempotency-Key") });
   });
@@ -248,7 +268,9 @@ describe("who may see an order", () => {
     expect(await api.orderHistory(stranger.token)).toEqual([]);
     expect(await api.notifications(stranger.token)).toEqual([]);
 
-    const anonymousOrder = await api.request<ErrorJson>("POST", "/v1/orders", { body: orderBody({ items: [{ productId: product, quantity: 1 }] }) });
+    const anonymousOrder = await api.request<ErrorJson>("POST", "/v1/orders", {
+      body: orderBody({ items: [{ productId: product, quantity: 1 }] }),
+    });
     expect([anonymousOrder.status, anonymousOrder.body.code]).toEqual([401, "unauthenticated"]);
     const forged = await api.request<ErrorJson>("GET", `/v1/orders/${placed.id}`, { token: `${owner.token.slice(0, -4)}AAAA` });
     expect([forged.status, forged.body.code]).toEqual([401, "unauthenticated"]);
@@ -274,13 +296,37 @@ describe("bad checkout requests", () => {
   it.each([
     ["an empty item list", { items: [], shippingAddress, paymentToken: "tok_visa" }, "items"],
     ["a zero quantity", { items: [{ productId: product, quantity: 0 }], shippingAddress, paymentToken: "tok_visa" }, "items[0].quantity"],
-    ["a malformed product id", { items: [{ productId: "lamp", quantity: 1 }], shippingAddress, paymentToken: "tok_visa" }, "items[0].productId"],
+    [
+      "a malformed product id",
+      { items: [{ productId: "lamp", quantity: 1 }], shippingAddress, paymentToken: "tok_visa" },
+      "items[0].productId",
+    ],
     ["a missing address", { items: [{ productId: product, quantity: 1 }], paymentToken: "tok_visa" }, "shippingAddress"],
-    ["a bad country code", { items: [{ productId: product, quantity: 1 }], shippingAddress: { ...shippingAddress, countryCode: "usa" }, paymentToken: "tok_visa" }, "shippingAddress.countryCode"],
-    ["a quantity of the wrong type", { items: [{ productId: product, quantity: "two" }], shippingAddress, paymentToken: "tok_visa" }, "quantity"],
-    ["an unknown field", { items: [{ productId: product, quantity: 1 }], shippingAddress, paymentToken: "tok_visa", coupon: "FREE" }, "coupon"],
+    [
+      "a bad country code",
+      {
+        items: [{ productId: product, quantity: 1 }],
+        shippingAddress: { ...shippingAddress, countryCode: "usa" },
+        paymentToken: "tok_visa",
+      },
+      "shippingAddress.countryCode",
+    ],
+    [
+      "a quantity of the wrong type",
+      { items: [{ productId: product, quantity: "two" }], shippingAddress, paymentToken: "tok_visa" },
+      "quantity",
+    ],
+    [
+      "an unknown field",
+      { items: [{ productId: product, quantity: 1 }], shippingAddress, paymentToken: "tok_visa", coupon: "FREE" },
+      "coupon",
+    ],
   ])("answers 400 naming the field for %s", async (_, body, field) => {
-    const reply = await api.request<ErrorJson>("POST", "/v1/orders", { token: customer.token, body, headers: { "idempotency-key": randomUUID() } });
+    const reply = await api.request<ErrorJson>("POST", "/v1/orders", {
+      token: customer.token,
+      body,
+      headers: { "idempotency-key": randomUUID() },
+    });
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe("invalid_argument");
     expect(reply.body.message).toContain(field);

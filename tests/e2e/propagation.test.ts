@@ -1,6 +1,4 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AckPolicy, DeliverPolicy, connect, nanos, type JsMsg, type NatsConnection } from "nats";
 import { fromBinary } from "@bufbuild/protobuf";
 import { OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
@@ -8,20 +6,22 @@ import {
   createLogger,
   createSqlDatabase,
   currentContext,
+  type EventConsumer,
   eventHeaders,
   eventSubject,
   metadataKeys,
   onEvent,
-  startEventConsumer,
-  streamName,
-  type EventConsumer,
   type RequestContext,
   type ServiceRegistration,
   type SqlDatabase,
+  startEventConsumer,
+  streamName,
 } from "@shop/runtime";
 import { waitFor } from "@shop/runtime/testing";
-import { ShopApi, shippingAddress, type ErrorJson, type OrderJson } from "./support/shop-api.js";
-import { adminAccount, caughtUp, natsUrl, startShopSystem, type ShopSystem } from "./support/shop-system.js";
+import { AckPolicy, connect, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ErrorJson, type OrderJson, ShopApi, shippingAddress } from "./support/shop-api.js";
+import { adminAccount, caughtUp, natsUrl, type ShopSystem, startShopSystem } from "./support/shop-system.js";
 
 /** The work context a hop ran in, and when it was seen. */
 interface Sighting {
@@ -74,7 +74,11 @@ let productId: string;
 beforeAll(async () => {
   system = await startShopSystem({ wrapOrders: observePlaceOrder });
   api = new ShopApi(system.gatewayUrl);
-  productId = await api.createProduct(await api.signIn(adminAccount.email, adminAccount.password), { name: "Trace Lantern", priceMinor: 1_500, stock: 10 });
+  productId = await api.createProduct(await api.signIn(adminAccount.email, adminAccount.password), {
+    name: "Trace Lantern",
+    priceMinor: 1_500,
+    stock: 10,
+  });
   customerToken = (await api.registerCustomer("Tracy")).token;
   nc = await connect({ servers: natsUrl });
   // The orders test database is this run's own; the test consumer's inbox rows sit there under its own name.
@@ -123,7 +127,9 @@ function publishedOutboxRow(orderId: string): Promise<OutboxRow> {
     ]);
     return rows.find((row) => fromBinary(OrderPlacedSchema, row.payload).orderId === orderId);
   };
-  return waitFor(probe, (row) => row?.sent_at != null, { what: `the OrderPlaced outbox row of order ${orderId} to be published` }) as Promise<OutboxRow>;
+  return waitFor(probe, (row) => row?.sent_at != null, {
+    what: `the OrderPlaced outbox row of order ${orderId} to be published`,
+  }) as Promise<OutboxRow>;
 }
 
 /**

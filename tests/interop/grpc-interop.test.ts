@@ -1,8 +1,8 @@
+import { type DescMessage, type DescService, fromBinary, fromJson, type Message, toBinary, toJson } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { fromBinary, fromJson, toBinary, toJson, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { servicesUnderTest, type InteropCall, type StartedService } from "./services.js";
+import { type InteropCall, type StartedService, servicesUnderTest } from "./services.js";
 
 // What any gRPC user does without our code: a generic grpc-js client whose serializers are
 // the protobuf-es schemas' own binary codec.
@@ -91,14 +91,14 @@ describe.each(servicesUnderTest)("$context answers a stock @grpc/grpc-js client"
     expect(error?.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
-  it.each([["the server", ""], ["its own service", entry.service.typeName]])(
-    "reports %s SERVING through grpc.health.v1.Health/Check",
-    async (_label, serviceName) => {
-      const outcome = await callStock(health, Health, { method: "Check", request: { service: serviceName } });
-      if (!outcome.ok) throw new Error(`health Check failed: ${outcome.error.message}`);
-      expect(responseJson(Health, "Check", outcome.response)).toEqual({ status: "SERVING" });
-    },
-  );
+  it.each([
+    ["the server", ""],
+    ["its own service", entry.service.typeName],
+  ])("reports %s SERVING through grpc.health.v1.Health/Check", async (_label, serviceName) => {
+    const outcome = await callStock(health, Health, { method: "Check", request: { service: serviceName } });
+    if (!outcome.ok) throw new Error(`health Check failed: ${outcome.error.message}`);
+    expect(responseJson(Health, "Check", outcome.response)).toEqual({ status: "SERVING" });
+  });
 
   it("answers NOT_FOUND to a health Check of a service it does not serve", async () => {
     const outcome = await callStock(health, Health, { method: "Check", request: { service: "shop.nothing.v1.NothingService" } });

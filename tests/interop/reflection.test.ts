@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { servicesUnderTest, type InteropCall, type StartedService } from "./services.js";
+import { type InteropCall, type StartedService, servicesUnderTest } from "./services.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const buf = path.join(repoRoot, "node_modules/.bin/buf");
@@ -109,7 +109,10 @@ describe.each(servicesUnderTest)("$context through server reflection", (entry) =
     expect(JSON.parse(result.stdout)).toMatchObject(entry.success.response);
   });
 
-  it.each([["the server", ""], ["its own service", serviceName]])("reports %s SERVING to buf curl", async (_label, name) => {
+  it.each([
+    ["the server", ""],
+    ["its own service", serviceName],
+  ])("reports %s SERVING to buf curl", async (_label, name) => {
     const result = await bufCurlCall(started.port, healthService, { method: "Check", request: { service: name } });
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ status: "SERVING" });
@@ -138,7 +141,8 @@ describe.each(servicesUnderTest)("$context through server reflection", (entry) =
     ]);
     expect(listed?.list_services_response?.service.map((s) => s.name)).toEqual(expect.arrayContaining([serviceName, healthService]));
 
-    const files = descriptors?.file_descriptor_response?.file_descriptor_proto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes)) ?? [];
+    const files =
+      descriptors?.file_descriptor_response?.file_descriptor_proto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes)) ?? [];
     const own = files.find((file) => file.name === entry.service.file.proto.name);
     expect(own?.service.map((s) => s.name)).toContain(entry.service.name);
 

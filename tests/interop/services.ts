@@ -8,7 +8,7 @@ import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { demoProducts, type BaseServiceConfig, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import { type BaseServiceConfig, demoProducts, type ServiceDeps, type StartedParts } from "@shop/runtime";
 import { startTestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../services/catalog/src/config.js";
 import { buildCatalog } from "../../services/catalog/src/server.js";
@@ -118,7 +118,12 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     env: { ADMIN_EMAIL: seededAdmin.email, ADMIN_PASSWORD: seededAdmin.password },
     success: { method: "CreateToken", request: seededAdmin, response: { tokenType: "Bearer" } },
     failures: [
-      { method: "RegisterUser", request: { email: "not-an-email", name: "x", password: "long-enough" }, code: "INVALID_ARGUMENT", messageContains: "email" },
+      {
+        method: "RegisterUser",
+        request: { email: "not-an-email", name: "x", password: "long-enough" },
+        code: "INVALID_ARGUMENT",
+        messageContains: "email",
+      },
       { method: "GetUser", request: { userId: unknownId }, metadata: admin, code: "NOT_FOUND", messageContains: unknownId },
       { method: "GetUser", request: { userId: unknownId }, code: "UNAUTHENTICATED", messageContains: "authentication" },
     ],
@@ -137,7 +142,12 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     failures: [
       { method: "GetStock", request: { productId: "not-a-uuid" }, code: "INVALID_ARGUMENT", messageContains: "productId" },
       { method: "GetReservation", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
-      { method: "SetStock", request: { productId: demoProduct.id, quantity: 1 }, code: "UNAUTHENTICATED", messageContains: "authentication" },
+      {
+        method: "SetStock",
+        request: { productId: demoProduct.id, quantity: 1 },
+        code: "UNAUTHENTICATED",
+        messageContains: "authentication",
+      },
     ],
   }),
   serviceUnderTest({
@@ -147,11 +157,21 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     build: buildPayments,
     success: {
       method: "AuthorizePayment",
-      request: { orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10", userId: admin["x-user-id"], amount: { currencyCode: "USD", amountMinor: "1299" }, paymentToken: "tok_visa" },
+      request: {
+        orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10",
+        userId: admin["x-user-id"],
+        amount: { currencyCode: "USD", amountMinor: "1299" },
+        paymentToken: "tok_visa",
+      },
       response: { payment: { orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10", status: "PAYMENT_STATUS_AUTHORIZED" } },
     },
     failures: [
-      { method: "AuthorizePayment", request: { orderId: unknownId, userId: unknownId, paymentToken: "visa" }, code: "INVALID_ARGUMENT", messageContains: "amount" },
+      {
+        method: "AuthorizePayment",
+        request: { orderId: unknownId, userId: unknownId, paymentToken: "visa" },
+        code: "INVALID_ARGUMENT",
+        messageContains: "amount",
+      },
       { method: "GetPayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
       { method: "CapturePayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
     ],
@@ -192,7 +212,13 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     build: buildNotifications,
     success: { method: "ListNotifications", request: { pageSize: 5 }, metadata: admin, response: {} },
     failures: [
-      { method: "ListNotifications", request: { pageToken: "!!" }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageToken" },
+      {
+        method: "ListNotifications",
+        request: { pageToken: "!!" },
+        metadata: admin,
+        code: "INVALID_ARGUMENT",
+        messageContains: "pageToken",
+      },
       { method: "ListNotifications", request: { pageSize: 101 }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageSize" },
       { method: "ListNotifications", request: {}, code: "UNAUTHENTICATED", messageContains: "authentication" },
     ],

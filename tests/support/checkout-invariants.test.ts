@@ -1,8 +1,13 @@
-import { describe, expect, it } from "vitest";
-import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, OrderPricedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderPricedSchema,
+} from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentAuthorizedSchema, PaymentCapturedSchema, PaymentDeclinedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
-import { checkoutViolations, type CheckoutState } from "./checkout-invariants.js";
+import { describe, expect, it } from "vitest";
+import { type CheckoutState, checkoutViolations } from "./checkout-invariants.js";
 
 const mug = "00000000-0000-4000-8000-00000000000a";
 const bag = "00000000-0000-4000-8000-00000000000b";
@@ -20,8 +25,28 @@ const initialStock = new Map([
 function consistentState(): CheckoutState {
   return {
     orders: [
-      { id: confirmed, userId: user, status: "CONFIRMED", cancellationReason: "", currency: "USD", totalMinor: 2598n, paymentToken: "tok_visa", items: [{ productId: mug, quantity: 2 }], sagaPhase: "CONFIRMED" },
-      { id: declined, userId: user, status: "CANCELLED", cancellationReason: "PAYMENT_DECLINED", currency: "USD", totalMinor: 1999n, paymentToken: "tok_decline", items: [{ productId: bag, quantity: 1 }], sagaPhase: "CANCELLED" },
+      {
+        id: confirmed,
+        userId: user,
+        status: "CONFIRMED",
+        cancellationReason: "",
+        currency: "USD",
+        totalMinor: 2598n,
+        paymentToken: "tok_visa",
+        items: [{ productId: mug, quantity: 2 }],
+        sagaPhase: "CONFIRMED",
+      },
+      {
+        id: declined,
+        userId: user,
+        status: "CANCELLED",
+        cancellationReason: "PAYMENT_DECLINED",
+        currency: "USD",
+        totalMinor: 1999n,
+        paymentToken: "tok_decline",
+        items: [{ productId: bag, quantity: 1 }],
+        sagaPhase: "CANCELLED",
+      },
     ],
     payments: [
       { orderId: confirmed, status: "CAPTURED", currency: "USD", amountMinor: 2598n },
@@ -144,7 +169,10 @@ describe("checkout invariants", () => {
         s.reservations.push({ orderId: declined, status: "COMMITTED", items: [] });
         s.stock[0] = { productId: mug, available: 1000, reserved: 0, committed: 0 };
       }),
-    ).toEqual(["confirmed orders whose reservation is not COMMITTED with the order's items", "COMMITTED reservations of orders that are not confirmed"]);
+    ).toEqual([
+      "confirmed orders whose reservation is not COMMITTED with the order's items",
+      "COMMITTED reservations of orders that are not confirmed",
+    ]);
   });
 
   it("catch a missing shipment and a live shipment of a cancelled order", () => {
@@ -162,7 +190,11 @@ describe("checkout invariants", () => {
         s.inbox.orderHistory.pop();
         s.orderHistory[1]!.status = "PENDING";
       }),
-    ).toEqual(["unsent orders outbox rows", "orders events the order history never applied", "order history disagrees with the order (status or total)"]);
+    ).toEqual([
+      "unsent orders outbox rows",
+      "orders events the order history never applied",
+      "order history disagrees with the order (status or total)",
+    ]);
   });
 
   it("catch a notification made twice and one made from no event", () => {

@@ -55,7 +55,9 @@ const notifiedTypes: Record<string, string> = {
 
 const bigintOrNull = (value: string | null) => (value === null ? null : BigInt(value));
 
-function groupItems<R extends { key: string; productId: string; quantity: number }>(rows: R[]): Map<string, { productId: string; quantity: number }[]> {
+function groupItems<R extends { key: string; productId: string; quantity: number }>(
+  rows: R[],
+): Map<string, { productId: string; quantity: number }[]> {
   const grouped = new Map<string, { productId: string; quantity: number }[]>();
   for (const { key, productId, quantity } of rows) {
     const items = grouped.get(key) ?? [];
@@ -70,15 +72,29 @@ export async function readCheckoutState(db: ServiceDatabases, consumers: Consume
   const outboxOf = (context: EventPublisher) =>
     db.query<{ id: string; type: string; sent: boolean }>(context, `SELECT id::text, type, sent_at IS NOT NULL AS sent FROM outbox_events`);
   const inboxOf = async (context: "orders" | "notifications", consumer: string) =>
-    (await db.query<{ event_id: string }>(context, `SELECT event_id::text FROM inbox_events WHERE consumer = $1`, [consumer])).map((row) => row.event_id);
+    (await db.query<{ event_id: string }>(context, `SELECT event_id::text FROM inbox_events WHERE consumer = $1`, [consumer])).map(
+      (row) => row.event_id,
+    );
 
   const [orders, orderItems, payments, stock, reservations, reservationItems, shipments, orderHistory, notifications] = await Promise.all([
-    db.query<{ id: string; user_id: string; status: OrderRow["status"]; cancellation_reason: string; currency: string; total_minor: string; payment_token: string; phase: string }>(
+    db.query<{
+      id: string;
+      user_id: string;
+      status: OrderRow["status"];
+      cancellation_reason: string;
+      currency: string;
+      total_minor: string;
+      payment_token: string;
+      phase: string;
+    }>(
       "orders",
       `SELECT o.id::text, o.user_id, o.status::text, o.cancellation_reason, o.currency, o.total_minor::text, o.payment_token, s.phase::text
          FROM orders o LEFT JOIN checkout_sagas s ON s.order_id = o.id`,
     ),
-    db.query<{ key: string; productId: string; quantity: number }>("orders", `SELECT order_id::text AS key, product_id::text AS "productId", quantity FROM order_items`),
+    db.query<{ key: string; productId: string; quantity: number }>(
+      "orders",
+      `SELECT order_id::text AS key, product_id::text AS "productId", quantity FROM order_items`,
+    ),
     db.query<{ order_id: string; status: string; currency: string | null; amount_minor: string | null }>(
       "payments",
       `SELECT order_id::text, status::text, currency, amount_minor::text FROM payments`,
@@ -124,9 +140,18 @@ export async function readCheckoutState(db: ServiceDatabases, consumers: Consume
       items: itemsOfOrder.get(row.id) ?? [],
       sagaPhase: row.phase,
     })),
-    payments: payments.map((row) => ({ orderId: row.order_id, status: row.status, currency: row.currency, amountMinor: bigintOrNull(row.amount_minor) })),
+    payments: payments.map((row) => ({
+      orderId: row.order_id,
+      status: row.status,
+      currency: row.currency,
+      amountMinor: bigintOrNull(row.amount_minor),
+    })),
     stock,
-    reservations: reservations.map((row) => ({ orderId: row.order_id, status: row.status, items: itemsOfReservation.get(row.order_id) ?? [] })),
+    reservations: reservations.map((row) => ({
+      orderId: row.order_id,
+      status: row.status,
+      items: itemsOfReservation.get(row.order_id) ?? [],
+    })),
     shipments,
     orderHistory: orderHistory.map((row) => ({ orderId: row.orderId, status: row.status, totalMinor: bigintOrNull(row.total) })),
     outbox: { orders: ordersOutbox, payments: paymentsOutbox, shipping: shippingOutbox },
@@ -157,12 +182,18 @@ const sameItems = (a: { productId: string; quantity: number }[], b: { productId:
 };
 
 function checkOrders(state: CheckoutState, findings: Findings): void {
-  findings.fail("orders not final (PENDING)", state.orders.filter((o) => o.status === "PENDING").map((o) => o.id));
+  findings.fail(
+    "orders not final (PENDING)",
+    state.orders.filter((o) => o.status === "PENDING").map((o) => o.id),
+  );
   findings.fail(
     "saga phase disagrees with the final order status",
     state.orders.filter((o) => o.status !== "PENDING" && o.sagaPhase !== o.status).map((o) => `${o.id} ${o.status}/${o.sagaPhase}`),
   );
-  findings.fail("cancelled orders without a reason", state.orders.filter((o) => o.status === "CANCELLED" && !o.cancellationReason).map((o) => o.id));
+  findings.fail(
+    "cancelled orders without a reason",
+    state.orders.filter((o) => o.status === "CANCELLED" && !o.cancellationReason).map((o) => o.id),
+  );
 }
 
 function checkMoney(state: CheckoutState, findings: Findings): void {
@@ -171,7 +202,10 @@ function checkMoney(state: CheckoutState, findings: Findings): void {
   const confirmed = state.orders.filter((o) => o.status === "CONFIRMED");
   const captured = state.payments.filter((p) => p.status === "CAPTURED");
 
-  findings.fail("confirmed orders without a CAPTURED payment", confirmed.filter((o) => paymentOf.get(o.id)?.status !== "CAPTURED").map((o) => o.id));
+  findings.fail(
+    "confirmed orders without a CAPTURED payment",
+    confirmed.filter((o) => paymentOf.get(o.id)?.status !== "CAPTURED").map((o) => o.id),
+  );
   findings.fail(
     "captured amount differs from the confirmed order's total",
     confirmed
@@ -181,16 +215,26 @@ function checkMoney(state: CheckoutState, findings: Findings): void {
       })
       .map((o) => o.id),
   );
-  findings.fail("CAPTURED payments of orders that are not confirmed", captured.filter((p) => orders.get(p.orderId)?.status !== "CONFIRMED").map((p) => p.orderId));
+  findings.fail(
+    "CAPTURED payments of orders that are not confirmed",
+    captured.filter((p) => orders.get(p.orderId)?.status !== "CONFIRMED").map((p) => p.orderId),
+  );
   findings.fail(
     "authorizations left open (AUTHORIZED) for a final order",
     state.payments.filter((p) => p.status === "AUTHORIZED" && orders.get(p.orderId)?.status !== "PENDING").map((p) => p.orderId),
   );
-  findings.fail("payments of orders that do not exist", state.payments.filter((p) => !orders.has(p.orderId)).map((p) => p.orderId));
+  findings.fail(
+    "payments of orders that do not exist",
+    state.payments.filter((p) => !orders.has(p.orderId)).map((p) => p.orderId),
+  );
 
   const capturedTotal = captured.reduce((sum, p) => sum + (p.amountMinor ?? 0n), 0n);
   const confirmedTotal = confirmed.reduce((sum, o) => sum + o.totalMinor, 0n);
-  findings.check("captured money equals the totals of confirmed orders", capturedTotal === confirmedTotal, `captured ${capturedTotal}, confirmed ${confirmedTotal}`);
+  findings.check(
+    "captured money equals the totals of confirmed orders",
+    capturedTotal === confirmedTotal,
+    `captured ${capturedTotal}, confirmed ${confirmedTotal}`,
+  );
 }
 
 function checkStock(state: CheckoutState, initialStock: ReadonlyMap<string, number>, findings: Findings): void {
@@ -200,13 +244,15 @@ function checkStock(state: CheckoutState, initialStock: ReadonlyMap<string, numb
 
   findings.fail(
     "stock not conserved (available + reserved + committed != initial)",
-    [...initialStock].filter(([productId, units]) => {
-      const s = stockOf.get(productId);
-      return !s || s.available + s.reserved + s.committed !== units;
-    }).map(([productId, units]) => {
-      const s = stockOf.get(productId);
-      return `${productId} initial ${units}, now ${s ? `${s.available}+${s.reserved}+${s.committed}` : "missing"}`;
-    }),
+    [...initialStock]
+      .filter(([productId, units]) => {
+        const s = stockOf.get(productId);
+        return !s || s.available + s.reserved + s.committed !== units;
+      })
+      .map(([productId, units]) => {
+        const s = stockOf.get(productId);
+        return `${productId} initial ${units}, now ${s ? `${s.available}+${s.reserved}+${s.committed}` : "missing"}`;
+      }),
   );
   const heldBy = (status: string) => {
     const units = new Map<string, number>();
@@ -258,19 +304,34 @@ function checkShipping(state: CheckoutState, findings: Findings): void {
 
 function checkEvents(state: CheckoutState, findings: Findings): void {
   for (const publisher of eventPublishers) {
-    findings.fail(`unsent ${publisher} outbox rows`, state.outbox[publisher].filter((row) => !row.sent).map((row) => row.id));
+    findings.fail(
+      `unsent ${publisher} outbox rows`,
+      state.outbox[publisher].filter((row) => !row.sent).map((row) => row.id),
+    );
   }
 
   // The order history consumer handles every orders event: its inbox must hold exactly the orders outbox.
   const ordersEvents = new Set(state.outbox.orders.map((row) => row.id));
   const historyInbox = new Set(state.inbox.orderHistory);
-  findings.fail("orders events the order history never applied", [...ordersEvents].filter((id) => !historyInbox.has(id)));
-  findings.fail("order history inbox entries of unknown events", [...historyInbox].filter((id) => !ordersEvents.has(id)));
+  findings.fail(
+    "orders events the order history never applied",
+    [...ordersEvents].filter((id) => !historyInbox.has(id)),
+  );
+  findings.fail(
+    "order history inbox entries of unknown events",
+    [...historyInbox].filter((id) => !ordersEvents.has(id)),
+  );
 
   const orders = new Map(state.orders.map((o) => [o.id, o]));
   const historyOf = new Map(state.orderHistory.map((h) => [h.orderId, h]));
-  findings.fail("orders missing from the order history", state.orders.filter((o) => !historyOf.has(o.id)).map((o) => o.id));
-  findings.fail("order history rows of unknown orders", state.orderHistory.filter((h) => !orders.has(h.orderId)).map((h) => h.orderId));
+  findings.fail(
+    "orders missing from the order history",
+    state.orders.filter((o) => !historyOf.has(o.id)).map((o) => o.id),
+  );
+  findings.fail(
+    "order history rows of unknown orders",
+    state.orderHistory.filter((h) => !orders.has(h.orderId)).map((h) => h.orderId),
+  );
   findings.fail(
     "order history disagrees with the order (status or total)",
     state.orders
@@ -292,13 +353,31 @@ function checkEvents(state: CheckoutState, findings: Findings): void {
   const notificationInbox = new Set(state.inbox.notifications);
   const notified = new Map<string, number>();
   for (const n of state.notifications) notified.set(n.sourceEventId, (notified.get(n.sourceEventId) ?? 0) + 1);
-  findings.fail("notifiable events without exactly one notification", [...notifiable.keys()].filter((id) => notified.get(id) !== 1));
-  findings.fail("notifications of unknown events", [...notified.keys()].filter((id) => !notifiable.has(id)));
-  findings.fail("notifications whose kind differs from their event", state.notifications.filter((n) => notifiable.has(n.sourceEventId) && notifiable.get(n.sourceEventId) !== n.kind).map((n) => n.sourceEventId));
-  findings.fail("notifications not recorded in the notifications inbox", [...notified.keys()].filter((id) => !notificationInbox.has(id)));
-  findings.fail("notifications inbox entries without their notification", [...notificationInbox].filter((id) => notifiable.has(id) && !notified.has(id)));
+  findings.fail(
+    "notifiable events without exactly one notification",
+    [...notifiable.keys()].filter((id) => notified.get(id) !== 1),
+  );
+  findings.fail(
+    "notifications of unknown events",
+    [...notified.keys()].filter((id) => !notifiable.has(id)),
+  );
+  findings.fail(
+    "notifications whose kind differs from their event",
+    state.notifications
+      .filter((n) => notifiable.has(n.sourceEventId) && notifiable.get(n.sourceEventId) !== n.kind)
+      .map((n) => n.sourceEventId),
+  );
+  findings.fail(
+    "notifications not recorded in the notifications inbox",
+    [...notified.keys()].filter((id) => !notificationInbox.has(id)),
+  );
+  findings.fail(
+    "notifications inbox entries without their notification",
+    [...notificationInbox].filter((id) => notifiable.has(id) && !notified.has(id)),
+  );
   const perOrderAndKind = new Map<string, number>();
-  for (const n of state.notifications) perOrderAndKind.set(`${n.orderId} ${n.kind}`, (perOrderAndKind.get(`${n.orderId} ${n.kind}`) ?? 0) + 1);
+  for (const n of state.notifications)
+    perOrderAndKind.set(`${n.orderId} ${n.kind}`, (perOrderAndKind.get(`${n.orderId} ${n.kind}`) ?? 0) + 1);
   findings.fail(
     "orders notified more than once of the same thing",
     [...perOrderAndKind].filter(([, count]) => count > 1).map(([key]) => key),

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { waitFor } from "@shop/runtime/testing";
 
@@ -86,11 +86,15 @@ export class ManagedProcess {
    * the end of its log either way.
    */
   async waitUntil(ready: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-    const state = await waitFor(async () => (this.isRunning ? await ready() : this.exitDescription), (value) => value !== false, {
-      timeoutMs,
-      intervalMs: 50,
-      what: `${this.spec.name} to be ${what}`,
-    }).catch((err: Error) => {
+    const state = await waitFor(
+      async () => (this.isRunning ? await ready() : this.exitDescription),
+      (value) => value !== false,
+      {
+        timeoutMs,
+        intervalMs: 50,
+        what: `${this.spec.name} to be ${what}`,
+      },
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${this.logTail()}`);
     });
     if (state !== true) throw new Error(`${this.spec.name} ${state} before it was ${what}:\n${this.logTail()}`);

@@ -1,5 +1,5 @@
-import pg from "pg";
 import type { ShopContext } from "@shop/contracts";
+import pg from "pg";
 
 /**
  * Plain SQL on each service's own database, for checks that look across services (which no

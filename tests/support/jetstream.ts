@@ -1,5 +1,5 @@
-import { connect, type JetStreamManager } from "nats";
 import { deadLetterStream, streamName } from "@shop/runtime";
+import { connect, type JetStreamManager } from "nats";
 
 /** Runs `work` on a short-lived connection, so a probe survives server restarts between calls. */
 export async function withJetStream<T>(natsUrl: string, work: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
@@ -27,7 +27,10 @@ export function consumerBacklog(natsUrl: string, { context, consumer }: Consumer
 }
 
 /** Messages held by the stream of each context, and by the dead-letter stream. */
-export function streamMessageCounts(natsUrl: string, contexts: readonly string[]): Promise<{ byContext: Record<string, number>; deadLetters: number }> {
+export function streamMessageCounts(
+  natsUrl: string,
+  contexts: readonly string[],
+): Promise<{ byContext: Record<string, number>; deadLetters: number }> {
   return withJetStream(natsUrl, async (jsm) => {
     const byContext: Record<string, number> = {};
     for (const context of contexts) byContext[context] = (await jsm.streams.info(streamName(context))).state.messages;

@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, StorageType } from "nats";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { createServiceClient } from "@shop/runtime";
 import { adminHeaders } from "@shop/runtime/testing";
+import { connect, StorageType } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withJetStream } from "./jetstream.js";
 import { isServing } from "./service-process.js";
-import { startSystem, type RunningSystem } from "./system.js";
+import { type RunningSystem, startSystem } from "./system.js";
 
 describe("a system of real processes", () => {
   let system: RunningSystem;

@@ -47,7 +47,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   let nats: NatsServer | undefined;
 
   const logTails = (lines = 30) =>
-    [...(nats ? [["nats-server", nats.logTail(lines)] as const] : []), ...[...services].map(([context, s]) => [context, s.logTail(lines)] as const)]
+    [
+      ...(nats ? [["nats-server", nats.logTail(lines)] as const] : []),
+      ...[...services].map(([context, s]) => [context, s.logTail(lines)] as const),
+    ]
       .map(([name, tail]) => `----- ${name}\n${tail}`)
       .join("\n");
 
@@ -71,7 +74,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     options.contexts.forEach((context, index) => databases.set(context, dbs[index]!));
     nats = await NatsServer.start({ dir });
 
-    const addresses = Object.fromEntries(options.contexts.map((context, index) => [`${envPrefix(context)}_ADDR`, `127.0.0.1:${ports[index]}`]));
+    const addresses = Object.fromEntries(
+      options.contexts.map((context, index) => [`${envPrefix(context)}_ADDR`, `127.0.0.1:${ports[index]}`]),
+    );
     const processFor = (context: ShopContext, index: number) =>
       new ServiceProcess({
         context,

@@ -1,4 +1,4 @@
-import { ScalarType, type DescEnum, type DescField, type DescMessage, type DescMethod, type Registry } from "@bufbuild/protobuf";
+import { type DescEnum, type DescField, type DescMessage, type DescMethod, type Registry, ScalarType } from "@bufbuild/protobuf";
 
 function cardinalityOf(field: DescField): string {
   switch (field.fieldKind) {

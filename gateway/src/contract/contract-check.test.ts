@@ -1,21 +1,21 @@
-import * as grpc from "@grpc/grpc-js";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { clone, create, createFileRegistry, toBinary, type DescFile, type DescMethod } from "@bufbuild/protobuf";
+import { clone, create, createFileRegistry, type DescFile, type DescMethod, toBinary } from "@bufbuild/protobuf";
 import {
   FieldDescriptorProto_Label,
   FieldDescriptorProto_Type,
   FieldDescriptorProtoSchema,
+  type FileDescriptorProto,
   FileDescriptorProtoSchema,
   MethodDescriptorProtoSchema,
-  type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
+import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
+import { type ShopContext, shopFiles } from "@shop/contracts";
+import { file_google_api_annotations } from "@shop/contracts/google/api/annotations_pb.js";
 import { CatalogService, file_shop_catalog_v1_catalog } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { file_shop_users_v1_users, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { shopFiles, type ShopContext } from "@shop/contracts";
-import { file_google_api_annotations } from "@shop/contracts/google/api/annotations_pb.js";
 import { contexts, createLogger, fileDescriptorSet } from "@shop/runtime";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { closedAddress, startGateway } from "../testing/running-gateway.js";
 import { compareServedMethods } from "./compare-descriptors.js";
 import { ContractMonitor } from "./contract-monitor.js";
@@ -33,7 +33,8 @@ type Edit = (file: FileDescriptorProto) => void;
 const allClosed = Object.fromEntries(contexts.map((context) => [context, closedAddress])) as Record<ShopContext, string>;
 
 const message = (file: FileDescriptorProto, name: string) => file.messageType.find((m) => m.name === name)!;
-const field = (file: FileDescriptorProto, messageName: string, fieldName: string) => message(file, messageName).field.find((f) => f.name === fieldName)!;
+const field = (file: FileDescriptorProto, messageName: string, fieldName: string) =>
+  message(file, messageName).field.find((f) => f.name === fieldName)!;
 
 /** The real descriptor of `file`, edited: what an upstream built from other contracts would serve. */
 function edited(file: DescFile, edit: Edit): FileDescriptorProto {
@@ -95,7 +96,12 @@ const edits: Record<string, Edit> = {
 
 describe("comparing served descriptors with the built-in ones", () => {
   it("finds nothing to complain about in identical descriptors", () => {
-    expect(compareServedMethods(catalogMethods, registryOf(file_shop_catalog_v1_catalog, () => {}))).toEqual([]);
+    expect(
+      compareServedMethods(
+        catalogMethods,
+        registryOf(file_shop_catalog_v1_catalog, () => {}),
+      ),
+    ).toEqual([]);
   });
 
   it("accepts an added field and an added method", () => {
@@ -139,9 +145,12 @@ describe("comparing served descriptors with the built-in ones", () => {
   });
 
   it("reports a service that is not served at all", () => {
-    expect(compareServedMethods(catalogMethods, registryOf(file_shop_users_v1_users, () => {}))).toContain(
-      "shop.catalog.v1.CatalogService/GetProduct: service shop.catalog.v1.CatalogService is not served",
-    );
+    expect(
+      compareServedMethods(
+        catalogMethods,
+        registryOf(file_shop_users_v1_users, () => {}),
+      ),
+    ).toContain("shop.catalog.v1.CatalogService/GetProduct: service shop.catalog.v1.CatalogService is not served");
   });
 });
 
@@ -198,7 +207,9 @@ describe("the contract monitor against upstreams over gRPC reflection", () => {
 
   it("is not ready when the upstream lacks a method the gateway routes", async () => {
     const monitor = await monitorOf(edited(file_shop_catalog_v1_catalog, edits.dropGetProduct!));
-    expect((await monitor.check()).upstreams[0]!.problems).toEqual(["catalog: shop.catalog.v1.CatalogService/GetProduct: method is not served"]);
+    expect((await monitor.check()).upstreams[0]!.problems).toEqual([
+      "catalog: shop.catalog.v1.CatalogService/GetProduct: method is not served",
+    ]);
   });
 
   it("is not ready when an upstream cannot be reached", async () => {

@@ -1,5 +1,5 @@
-import * as grpc from "@grpc/grpc-js";
 import type { DescMethod } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@shop/runtime";
 import { gatewayMetrics } from "../ops/metrics.js";
 import { compareServedMethods } from "./compare-descriptors.js";
@@ -92,7 +92,8 @@ export class ContractMonitor {
       gatewayMetrics.contractCompatible.set({ upstream: status.upstream }, status.reachable && status.compatible ? 1 : 0);
       const before = previous.get(status.upstream);
       const changed = before?.compatible !== status.compatible || before?.reachable !== status.reachable;
-      if (changed && status.reachable && status.compatible) this.options.logger.info({ upstream: status.upstream }, "upstream contract compatible");
+      if (changed && status.reachable && status.compatible)
+        this.options.logger.info({ upstream: status.upstream }, "upstream contract compatible");
       else if (changed || status.problems.join() !== before?.problems.join()) {
         this.options.logger.warn({ upstream: status.upstream, problems: status.problems }, "upstream not ready");
       }

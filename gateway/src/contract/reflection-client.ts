@@ -1,12 +1,12 @@
+import { create, createFileRegistry, type FileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { create, createFileRegistry, fromBinary, toBinary, type FileRegistry } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import {
   ServerReflection,
-  ServerReflectionRequestSchema,
-  ServerReflectionResponseSchema,
   type ServerReflectionRequest,
+  ServerReflectionRequestSchema,
   type ServerReflectionResponse,
+  ServerReflectionResponseSchema,
 } from "@shop/contracts/grpc/reflection/v1/reflection_pb.js";
 
 const reflectionPath = `/${ServerReflection.typeName}/${ServerReflection.method.serverReflectionInfo.name}`;
@@ -65,7 +65,9 @@ export function fetchServedDescriptors(channel: grpc.Client, symbols: readonly s
         unservedFiles.push(asked.value);
       }
       if (outstanding > 0) return;
-      const missing = [...files.values()].flatMap((file) => file.dependency).filter((name) => !files.has(name) && !requestedFiles.has(name));
+      const missing = [...files.values()]
+        .flatMap((file) => file.dependency)
+        .filter((name) => !files.has(name) && !requestedFiles.has(name));
       if (missing.length === 0) {
         call.end();
         return;

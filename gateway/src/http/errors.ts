@@ -1,4 +1,4 @@
-import { fromBinary, toJson, type JsonValue, type Registry } from "@bufbuild/protobuf";
+import { fromBinary, type JsonValue, type Registry, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeName, httpStatusOf } from "@shop/runtime";
 

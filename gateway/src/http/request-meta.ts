@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { errors, type TraceCarrier } from "@shop/runtime";
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;

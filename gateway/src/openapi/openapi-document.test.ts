@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { shopServices } from "@shop/contracts";
 import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
+import { describe, expect, it } from "vitest";
 import { resolveRoutePolicy } from "../routing/route-policy.js";
 import { RouteTable, routesFromAnnotations } from "../routing/route-table.js";
 import { LibraryService } from "../testing/library-api.js";
@@ -14,7 +14,14 @@ const shopDocument = buildOpenApiDocument({
   routes: shopRoutes.routes,
   policy: resolveRoutePolicy(shopRoutes),
   extraOperations: [
-    { httpMethod: "GET", path: "/v1/me/summary", operationId: "Gateway_GetMeSummary", summary: "summary", response: MeSummarySchema, authenticated: true },
+    {
+      httpMethod: "GET",
+      path: "/v1/me/summary",
+      operationId: "Gateway_GetMeSummary",
+      summary: "summary",
+      response: MeSummarySchema,
+      authenticated: true,
+    },
   ],
 }) as unknown as Doc;
 
@@ -43,7 +50,9 @@ describe("the OpenAPI document generated from the contracts", () => {
   });
 
   it("documents every REST call of DESIGN §5", () => {
-    const operations = Object.entries(shopDocument.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const operations = Object.entries(shopDocument.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(operations.sort()).toEqual(
       [
         "POST /v1/users",
@@ -69,12 +78,17 @@ describe("the OpenAPI document generated from the contracts", () => {
   it("describes parameters, bodies, responses, security and errors", () => {
     const getProduct = shopDocument.paths["/v1/products/{productId}"]!.get;
     expect(getProduct.parameters).toEqual([{ name: "productId", in: "path", required: true, schema: { type: "string" } }]);
-    expect(getProduct.responses["200"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/shop.catalog.v1.GetProductResponse" });
+    expect(getProduct.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/shop.catalog.v1.GetProductResponse",
+    });
     expect(getProduct.responses.default.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Error" });
     expect(getProduct.security).toEqual([{}, { bearerAuth: [] }]);
 
     const listProducts = shopDocument.paths["/v1/products"]!.get;
-    expect(listProducts.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(["query:pageSize", "query:pageToken"]);
+    expect(listProducts.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual([
+      "query:pageSize",
+      "query:pageToken",
+    ]);
 
     const setStock = shopDocument.paths["/v1/products/{productId}/stock"]!.put;
     expect(setStock.security).toEqual([{ bearerAuth: [] }]);
@@ -84,9 +98,15 @@ describe("the OpenAPI document generated from the contracts", () => {
     expect(placeOrder.parameters).toContainEqual(expect.objectContaining({ name: "Idempotency-Key", in: "header" }));
 
     const money = shopDocument.components.schemas["shop.common.v1.Money"];
-    expect(money.properties).toEqual({ currencyCode: { type: "string" }, amountMinor: { type: "string", format: "int64", pattern: "^-?[0-9]+$" } });
+    expect(money.properties).toEqual({
+      currencyCode: { type: "string" },
+      amountMinor: { type: "string", format: "int64", pattern: "^-?[0-9]+$" },
+    });
     expect(shopDocument.components.schemas["shop.orders.v1.OrderStatus"].enum).toContain("ORDER_STATUS_CONFIRMED");
-    expect(shopDocument.components.schemas["shop.catalog.v1.Product"].properties.createTime).toEqual({ type: "string", format: "date-time" });
+    expect(shopDocument.components.schemas["shop.catalog.v1.Product"].properties.createTime).toEqual({
+      type: "string",
+      format: "date-time",
+    });
     expect(shopDocument.components.schemas.Error.required).toEqual(["code", "message", "details"]);
   });
 
@@ -94,9 +114,20 @@ describe("the OpenAPI document generated from the contracts", () => {
     const listBooks = libraryDocument.paths["/v1/shelves/{shelf}/books"]!.get;
     const names = listBooks.parameters.map((p: { name: string }) => p.name);
     expect(names).toEqual(
-      expect.arrayContaining(["shelf", "pageSize", "filter.author", "filter.tags", "filter.nested.author", "genres", "filter.publishedAfter"]),
+      expect.arrayContaining([
+        "shelf",
+        "pageSize",
+        "filter.author",
+        "filter.tags",
+        "filter.nested.author",
+        "genres",
+        "filter.publishedAfter",
+      ]),
     );
-    expect(listBooks.parameters.find((p: { name: string }) => p.name === "filter.tags")).toMatchObject({ explode: true, schema: { type: "array" } });
+    expect(listBooks.parameters.find((p: { name: string }) => p.name === "filter.tags")).toMatchObject({
+      explode: true,
+      schema: { type: "array" },
+    });
   });
 
   it("maps variables, verbs, body fields and response bodies", () => {

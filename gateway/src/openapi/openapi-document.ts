@@ -1,9 +1,9 @@
-import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
-import { isIntegerScalar, isWellKnown } from "../transcoding/json-errors.js";
-import { maxIdempotencyKeyLength } from "../traffic/idempotency.js";
-import type { RoutePolicy } from "../routing/route-policy.js";
+import { type DescEnum, type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import type { TemplateSegment } from "../routing/path-template.js";
+import type { RoutePolicy } from "../routing/route-policy.js";
 import type { Route } from "../routing/route-table.js";
+import { maxIdempotencyKeyLength } from "../traffic/idempotency.js";
+import { isIntegerScalar, isWellKnown } from "../transcoding/json-errors.js";
 
 type Schema = Record<string, unknown>;
 
@@ -62,7 +62,13 @@ function scalarSchema(scalar: ScalarType): Schema {
       return { type: "integer", format: "int64", minimum: 0, maximum: 4294967295 };
     default:
       // 64-bit integers are strings in JSON so no client loses precision.
-      return isIntegerScalar(scalar) ? { type: "string", format: scalar === ScalarType.UINT64 || scalar === ScalarType.FIXED64 ? "uint64" : "int64", pattern: "^-?[0-9]+$" } : {};
+      return isIntegerScalar(scalar)
+        ? {
+            type: "string",
+            format: scalar === ScalarType.UINT64 || scalar === ScalarType.FIXED64 ? "uint64" : "int64",
+            pattern: "^-?[0-9]+$",
+          }
+        : {};
   }
 }
 
@@ -175,7 +181,13 @@ function requestBody(route: Route, schemas: SchemaCollector): Schema | undefined
       break;
     case "whole": {
       const bound = new Set(route.variableFields.filter((chain) => chain.length === 1).map((chain) => chain[0]!));
-      schema = bound.size === 0 ? schemas.messageSchema(input) : schemas.objectSchema(input, input.fields.filter((f) => !bound.has(f)));
+      schema =
+        bound.size === 0
+          ? schemas.messageSchema(input)
+          : schemas.objectSchema(
+              input,
+              input.fields.filter((f) => !bound.has(f)),
+            );
     }
   }
   return { required: route.body.kind === "field", content: { "application/json": { schema } } };
@@ -207,7 +219,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): Schema {
     const seen = operationIds.get(baseId) ?? 0;
     operationIds.set(baseId, seen + 1);
     const pathParameters = route.variableFields.map((chain, i) => {
-      const parameter: Schema = { name: chain.map((f) => f.jsonName).join("."), in: "path", required: true, schema: schemas.fieldSchema(chain[chain.length - 1]!) };
+      const parameter: Schema = {
+        name: chain.map((f) => f.jsonName).join("."),
+        in: "path",
+        required: true,
+        schema: schemas.fieldSchema(chain[chain.length - 1]!),
+      };
       const pattern = variablePattern(route, i);
       // OpenAPI cannot express a parameter spanning segments; say which ones it spans.
       return pattern === "*" ? parameter : { ...parameter, description: `The path segments ${pattern}` };

@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram } from "prom-client";
 import { latencyBuckets, metricsRegistry } from "@shop/runtime";
+import { Counter, Gauge, Histogram } from "prom-client";
 
 /** The gateway's own series, beside the process and RPC client metrics of the shared registry. */
 export const gatewayMetrics = {

@@ -14,7 +14,11 @@ export function operations(contracts: ContractMonitor, openApiJson: string): Rea
     "/readyz": async (_req, res) => {
       const report = await contracts.current();
       const problems = report.upstreams.flatMap((u) => u.problems);
-      sendJson(res, report.ready ? 200 : 503, JSON.stringify({ status: report.ready ? "ready" : "not_ready", problems, upstreams: report.upstreams }));
+      sendJson(
+        res,
+        report.ready ? 200 : 503,
+        JSON.stringify({ status: report.ready ? "ready" : "not_ready", problems, upstreams: report.upstreams }),
+      );
     },
     "/metrics": async (_req, res) => {
       const text = await metricsRegistry.metrics();
@@ -27,7 +31,8 @@ export function operations(contracts: ContractMonitor, openApiJson: string): Rea
     Object.entries(handlers).map(([path, handler]) => [
       path,
       async (req: IncomingMessage, res: ServerResponse) => {
-        if (req.method !== "GET") throw new HttpError(405, Code.Unimplemented, `${req.method} is not allowed on ${path} (allowed: GET)`, { allow: "GET" });
+        if (req.method !== "GET")
+          throw new HttpError(405, Code.Unimplemented, `${req.method} is not allowed on ${path} (allowed: GET)`, { allow: "GET" });
         await handler(req, res);
       },
     ]),

@@ -121,8 +121,5 @@ export function decodeVariable(raw: string): string {
 
 /** How specific a template is, so `/v1/users/me` wins over `/v1/users/{user_id}`. */
 export function specificity(template: PathTemplate): number[] {
-  return [
-    ...template.segments.map((s) => (s.kind === "literal" ? 2 : s.kind === "single" ? 1 : 0)),
-    template.verb === undefined ? 0 : 1,
-  ];
+  return [...template.segments.map((s) => (s.kind === "literal" ? 2 : s.kind === "single" ? 1 : 0)), template.verb === undefined ? 0 : 1];
 }

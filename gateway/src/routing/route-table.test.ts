@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { shopServices } from "@shop/contracts";
+import { describe, expect, it } from "vitest";
 import { LibraryService } from "../testing/library-api.js";
 import { creatingRoutes, publicRoutes, resolveRoutePolicy } from "./route-policy.js";
 import { RouteTable, routesFromAnnotations } from "./route-table.js";
@@ -10,7 +10,12 @@ const library = new RouteTable(routesFromAnnotations({ library: LibraryService }
 const found = (table: RouteTable, method: string, path: string) => {
   const match = table.match(method, path);
   if (match.kind !== "found") throw new Error(`${method} ${path}: ${match.kind}`);
-  return { rpc: `${match.route.method.parent.name}/${match.route.method.name}`, upstream: match.route.upstream, variables: match.variables, route: match.route };
+  return {
+    rpc: `${match.route.method.parent.name}/${match.route.method.name}`,
+    upstream: match.route.upstream,
+    variables: match.variables,
+    route: match.route,
+  };
 };
 
 describe("routes generated from the shop's annotations", () => {
@@ -81,7 +86,12 @@ describe("routes generated from the shop's annotations", () => {
     const policy = resolveRoutePolicy(shop);
     const publicKeys = shop.routes.filter((r) => policy.isPublic(r.method)).map((r) => r.key);
     expect(publicKeys.sort()).toEqual([...publicRoutes].sort());
-    expect(shop.routes.filter((r) => policy.isCreating(r)).map((r) => r.key).sort()).toEqual([...creatingRoutes].sort());
+    expect(
+      shop.routes
+        .filter((r) => policy.isCreating(r))
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual([...creatingRoutes].sort());
   });
 
   it("refuses a policy that names a route no annotation declares", () => {
@@ -93,7 +103,10 @@ describe("routes generated from the shop's annotations", () => {
 
 describe("binding rules of google.api.http", () => {
   it("matches a variable over several segments", () => {
-    expect(found(library, "GET", "/v1/shelves/s1/books/b1")).toMatchObject({ rpc: "LibraryService/GetBook", variables: ["shelves/s1/books/b1"] });
+    expect(found(library, "GET", "/v1/shelves/s1/books/b1")).toMatchObject({
+      rpc: "LibraryService/GetBook",
+      variables: ["shelves/s1/books/b1"],
+    });
   });
 
   it("matches a nested field path variable with a body field", () => {
@@ -130,7 +143,10 @@ describe("binding rules of google.api.http", () => {
   });
 
   it("prefers a literal over a variable, whatever the declaration order", () => {
-    for (const routes of [routesFromAnnotations({ library: LibraryService }), routesFromAnnotations({ library: LibraryService }).reverse()]) {
+    for (const routes of [
+      routesFromAnnotations({ library: LibraryService }),
+      routesFromAnnotations({ library: LibraryService }).reverse(),
+    ]) {
       const table = new RouteTable(routes);
       expect(found(table, "GET", "/v1/files/index").rpc).toBe("LibraryService/GetFileIndex");
       expect(found(table, "GET", "/v1/files/indexes").rpc).toBe("LibraryService/GetFile");

@@ -1,7 +1,7 @@
-import { getOption, type DescField, type DescMessage, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type DescMethod, type DescMethodUnary, type DescService, getOption } from "@bufbuild/protobuf";
 import { http } from "@shop/contracts/google/api/annotations_pb.js";
 import type { HttpRule } from "@shop/contracts/google/api/http_pb.js";
-import { matchPathTemplate, parsePathTemplate, specificity, type PathTemplate } from "./path-template.js";
+import { matchPathTemplate, type PathTemplate, parsePathTemplate, specificity } from "./path-template.js";
 
 /** Where the request body goes: nowhere, the whole request message, or one field of it. */
 export type BodyBinding = { kind: "none" } | { kind: "whole" } | { kind: "field"; field: DescField };

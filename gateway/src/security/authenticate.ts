@@ -1,4 +1,4 @@
-import { errors, verifyAccessToken, type AccessClaims, type TokenSettings } from "@shop/runtime";
+import { type AccessClaims, errors, type TokenSettings, verifyAccessToken } from "@shop/runtime";
 
 const bearerPattern = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i;
 
@@ -16,6 +16,6 @@ export async function authenticate(
     throw errors.unauthenticated("authentication required: send Authorization: Bearer <access token>");
   }
   const match = bearerPattern.exec(authorization);
-  if (!match) throw errors.unauthenticated("Authorization header must be \"Bearer <access token>\"");
+  if (!match) throw errors.unauthenticated('Authorization header must be "Bearer <access token>"');
   return verifyAccessToken(settings, match[1]!);
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
-import { envPrefix, startService, type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import { type BaseServiceConfig, envPrefix, type RunningService, type ServiceDeps, type StartedParts, startService } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../services/catalog/src/server.js";
@@ -9,7 +9,7 @@ import { buildInventory } from "../../../services/inventory/src/server.js";
 import { loadUsersConfig } from "../../../services/users/src/config.js";
 import { buildUsers } from "../../../services/users/src/server.js";
 import type { GatewayDeps } from "../server.js";
-import { closedAddress, startGateway, type RunningGateway } from "./running-gateway.js";
+import { closedAddress, type RunningGateway, startGateway } from "./running-gateway.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../services");
 
@@ -53,7 +53,11 @@ export interface GatewayStack extends RunningGateway {
   /** Registers a new customer through the gateway and signs them in. */
   customer(): Promise<Customer>;
   /** Another gateway (another replica, or one with other settings) in front of the same or other upstreams. */
-  startGateway(options?: { env?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>>; deps?: GatewayDeps }): Promise<RunningGateway>;
+  startGateway(options?: {
+    env?: Record<string, string>;
+    upstreams?: Partial<Record<ShopContext, string>>;
+    deps?: GatewayDeps;
+  }): Promise<RunningGateway>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +72,10 @@ export async function startGatewayStack(
   options: { gatewayEnv?: Record<string, string>; upstreams?: Partial<Record<ShopContext, string>> } = {},
 ): Promise<GatewayStack> {
   const [users, catalog, inventory] = await Promise.all([
-    startInProcess("users", loadUsersConfig, buildUsers, { ADMIN_EMAIL: adminCredentials.email, ADMIN_PASSWORD: adminCredentials.password }),
+    startInProcess("users", loadUsersConfig, buildUsers, {
+      ADMIN_EMAIL: adminCredentials.email,
+      ADMIN_PASSWORD: adminCredentials.password,
+    }),
     startInProcess("catalog", loadCatalogConfig, buildCatalog, { SEED_DEMO_DATA: "true" }),
     startInProcess("inventory", loadInventoryConfig, buildInventory, { SEED_DEMO_DATA: "true" }),
   ]);

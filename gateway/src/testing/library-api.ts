@@ -1,11 +1,11 @@
-import { create, createFileRegistry, setExtension, type DescMessage, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type DescMessage, type DescService, type MessageInitShape, setExtension } from "@bufbuild/protobuf";
 import {
+  type FieldDescriptorProtoSchema,
+  FileDescriptorProtoSchema,
   file_google_protobuf_timestamp,
   FieldDescriptorProto_Label as Label,
-  FieldDescriptorProto_Type as Type,
-  FileDescriptorProtoSchema,
   MethodOptionsSchema,
-  type FieldDescriptorProtoSchema,
+  FieldDescriptorProto_Type as Type,
 } from "@bufbuild/protobuf/wkt";
 import { file_google_api_annotations, http } from "@shop/contracts/google/api/annotations_pb.js";
 import { HttpRuleSchema } from "@shop/contracts/google/api/http_pb.js";
@@ -102,7 +102,10 @@ function libraryFile() {
         ],
       },
       { name: "ListBooksResponse", field: [ref("books", 1, Type.MESSAGE, "Book", true), scalar("next_page_token", 2, Type.STRING)] },
-      { name: "CreateBookRequest", field: [scalar("shelf", 1, Type.STRING), ref("book", 2, Type.MESSAGE, "Book"), scalar("request_id", 3, Type.STRING)] },
+      {
+        name: "CreateBookRequest",
+        field: [scalar("shelf", 1, Type.STRING), ref("book", 2, Type.MESSAGE, "Book"), scalar("request_id", 3, Type.STRING)],
+      },
       { name: "UpdateBookRequest", field: [ref("book", 1, Type.MESSAGE, "Book"), scalar("validate_only", 2, Type.BOOL)] },
       { name: "ArchiveBookRequest", field: [scalar("name", 1, Type.STRING), scalar("reason", 2, Type.STRING)] },
       { name: "GetShelfStatsRequest", field: [scalar("shelf", 1, Type.STRING)] },
@@ -156,8 +159,12 @@ function libraryFile() {
   });
 }
 
-const registry = createFileRegistry(libraryFile(), (name) =>
-  ({ "google/api/annotations.proto": file_google_api_annotations, "google/protobuf/timestamp.proto": file_google_protobuf_timestamp })[name],
+const registry = createFileRegistry(
+  libraryFile(),
+  (name) =>
+    ({ "google/api/annotations.proto": file_google_api_annotations, "google/protobuf/timestamp.proto": file_google_protobuf_timestamp })[
+      name
+    ],
 );
 
 export const LibraryService: DescService = registry.getService(`${pkg}.LibraryService`)!;

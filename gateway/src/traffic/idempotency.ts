@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { KV, NatsConnection } from "nats";
 import { connectNats } from "@shop/runtime";
+import type { KV, NatsConnection } from "nats";
 
 /** Longest Idempotency-Key accepted (the orders service, which keeps keys too, takes the same). */
 export const maxIdempotencyKeyLength = 200;

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { create, createRegistry, fromJson, toJson, type Message } from "@bufbuild/protobuf";
+import { create, createRegistry, fromJson, type Message, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { shopServices } from "@shop/contracts";
+import { describe, expect, it } from "vitest";
 import { RouteTable, routesFromAnnotations } from "../routing/route-table.js";
 import { LibraryService, libraryMessage } from "../testing/library-api.js";
 import { bindRequest } from "./bind-request.js";
@@ -79,7 +79,7 @@ describe("binding a request message from path, query and body", () => {
     });
   });
 
-  it("takes the whole body for body \"*\" and treats an empty body as an empty message", () => {
+  it('takes the whole body for body "*" and treats an empty body as an empty message', () => {
     expect(bind(library, "POST", "/v1/books", { shelf: "s2", book: { title: "T" } })).toEqual({ shelf: "s2", book: { title: "T" } });
     expect(bind(library, "POST", "/v1/shelves/s1/books/b1:archive")).toEqual({ name: "shelves/s1/books/b1" });
     expect(bind(shop, "POST", "/v1/orders/0b7e1c2a-2f4c-4d0e-9a53-7d0c9f3f9a11:cancel", "")).toEqual({
@@ -105,7 +105,13 @@ describe("strict binding: every refusal names the field", () => {
     ["an out-of-range number", "POST", "/v1/books", { book: { pages: 3_000_000_000 } }, "book.pages: 3000000000 is out of range for int32"],
     ["a fractional integer", "POST", "/v1/books", { book: { pages: 1.5 } }, "book.pages: expected an integer (int32), got 1.5"],
     ["a bad int64", "POST", "/v1/books", { book: { isbn: "12x" } }, 'book.isbn: expected an integer (int64), got "12x"'],
-    ["a bad enum", "POST", "/v1/books", { book: { genre: "GENRE_POETRY" } }, "book.genre: expected one of GENRE_UNSPECIFIED, GENRE_FICTION, GENRE_HISTORY"],
+    [
+      "a bad enum",
+      "POST",
+      "/v1/books",
+      { book: { genre: "GENRE_POETRY" } },
+      "book.genre: expected one of GENRE_UNSPECIFIED, GENRE_FICTION, GENRE_HISTORY",
+    ],
     ["a bad timestamp", "POST", "/v1/books", { book: { publishedTime: "yesterday" } }, "book.publishedTime: invalid RFC 3339 string"],
     ["a string for a list", "POST", "/v1/books", { book: { tags: "a" } }, 'book.tags: expected an array, got "a"'],
     ["a bad list item", "POST", "/v1/books", { book: { tags: ["a", 7] } }, "book.tags[1]: expected a string, got 7"],
@@ -113,18 +119,48 @@ describe("strict binding: every refusal names the field", () => {
     ["an object for a string", "POST", "/v1/books", { shelf: { x: 1 } }, "shelf: expected a string, got an object"],
     ["a field set twice", "POST", "/v1/books", { request_id: "a", requestId: "b" }, "requestId: is set more than once"],
     ["a JSON array as the body", "POST", "/v1/books", [1, 2], "body: expected a JSON object, got an array"],
-    ["malformed JSON", "POST", "/v1/books", "{\"shelf\": ", "body: malformed JSON"],
+    ["malformed JSON", "POST", "/v1/books", '{"shelf": ', "body: malformed JSON"],
     ["a path field repeated in the body", "POST", "/v1/shelves/s/books/b:archive", { name: "x" }, "name: is set by the URL path"],
-    ["a query parameter on a body-\"*\" route", "POST", "/v1/books?shelf=s", {}, "shelf: unknown query parameter"],
+    ['a query parameter on a body-"*" route', "POST", "/v1/books?shelf=s", {}, "shelf: unknown query parameter"],
     ["an unknown query parameter", "GET", "/v1/shelves/s/books?sort=asc", undefined, "sort: unknown query parameter"],
     ["a query parameter naming a message", "GET", "/v1/shelves/s/books?filter=x", undefined, "filter: unknown query parameter"],
     ["a query parameter bound by the path", "GET", "/v1/shelves/s/books?shelf=t", undefined, "shelf: is set by the URL path"],
-    ["a non-repeated query parameter twice", "GET", "/v1/shelves/s/books?pageSize=1&pageSize=2", undefined, "pageSize: is given more than once"],
-    ["a non-decimal integer in the query", "GET", "/v1/shelves/s/books?pageSize=0x10", undefined, 'pageSize: expected an integer (int32), got "0x10"'],
-    ["an out-of-range query integer", "GET", "/v1/shelves/s/books?pageSize=99999999999", undefined, "pageSize: 99999999999 is out of range for int32"],
-    ["a bad query boolean", "GET", "/v1/shelves/s/books?filter.inPrint=yes", undefined, 'filter.inPrint: expected true or false, got "yes"'],
+    [
+      "a non-repeated query parameter twice",
+      "GET",
+      "/v1/shelves/s/books?pageSize=1&pageSize=2",
+      undefined,
+      "pageSize: is given more than once",
+    ],
+    [
+      "a non-decimal integer in the query",
+      "GET",
+      "/v1/shelves/s/books?pageSize=0x10",
+      undefined,
+      'pageSize: expected an integer (int32), got "0x10"',
+    ],
+    [
+      "an out-of-range query integer",
+      "GET",
+      "/v1/shelves/s/books?pageSize=99999999999",
+      undefined,
+      "pageSize: 99999999999 is out of range for int32",
+    ],
+    [
+      "a bad query boolean",
+      "GET",
+      "/v1/shelves/s/books?filter.inPrint=yes",
+      undefined,
+      'filter.inPrint: expected true or false, got "yes"',
+    ],
     ["a bad query enum", "GET", "/v1/shelves/s/books?genres=POETRY", undefined, "genres[0]: expected one of GENRE_UNSPECIFIED"],
-    ["a bad query timestamp", "GET", "/v1/shelves/s/books?filter.publishedAfter=soon", undefined, "filter.publishedAfter: invalid RFC 3339 string"],
+    [
+      "a bad query timestamp",
+      "GET",
+      "/v1/shelves/s/books?filter.publishedAfter=soon",
+      undefined,
+      "filter.publishedAfter: invalid RFC 3339 string",
+    ],
     ["a body on a route without one", "GET", "/v1/shelves/s/books", { x: 1 }, "body: GET /v1/shelves/{shelf}/books takes no request body"],
     ["bad percent-encoding in the path", "GET", "/v1/shelves/%E0%A4%A/books", undefined, "shelf: is not valid percent-encoding"],
     ["a body field in a body-field route", "POST", "/v1/shelves/s/books", { shelf: "x" }, "book.shelf: unknown field"],

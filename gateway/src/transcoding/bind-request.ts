@@ -1,4 +1,4 @@
-import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, ScalarType } from "@bufbuild/protobuf";
 import { errors } from "@shop/runtime";
 import { decodeVariable } from "../routing/path-template.js";
 import type { Route } from "../routing/route-table.js";
@@ -118,7 +118,8 @@ function bindBody(route: Route, body: Buffer | undefined): JsonObject {
 function bindQuery(route: Route, query: string, target: JsonObject): void {
   if (query === "") return;
   for (const [name, text] of new URLSearchParams(query)) {
-    if (route.body.kind === "whole") throw errors.invalidArgument(name, `unknown query parameter (${route.key} takes every field in the body)`);
+    if (route.body.kind === "whole")
+      throw errors.invalidArgument(name, `unknown query parameter (${route.key} takes every field in the body)`);
     const chain = queryFieldChain(route.method.input, name);
     if (!chain || !isQueryLeaf(chain[chain.length - 1]!)) throw errors.invalidArgument(name, "unknown query parameter");
     if (boundByPath(route, chain) || (route.body.kind === "field" && chain[0] === route.body.field)) {

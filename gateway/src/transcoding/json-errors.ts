@@ -1,4 +1,4 @@
-import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, fromJson, type JsonObject, ScalarType } from "@bufbuild/protobuf";
 
 /** A JSON value the request message cannot take, with the client-side path to it (`items[0].quantity`). */
 export interface FieldProblem {
@@ -75,8 +75,7 @@ export function expectationOf(field: DescField): string {
 
 function scalarReason(field: DescField, value: unknown): string {
   const scalar = field.scalar;
-  const integral =
-    (typeof value === "number" && Number.isInteger(value)) || (typeof value === "string" && /^-?\d+$/.test(value));
+  const integral = (typeof value === "number" && Number.isInteger(value)) || (typeof value === "string" && /^-?\d+$/.test(value));
   if (scalar !== undefined && isIntegerScalar(scalar) && integral) return `${String(value)} is out of range for ${scalarNames[scalar]}`;
   return `expected ${expectationOf(field)}, got ${describeJsonValue(value)}`;
 }

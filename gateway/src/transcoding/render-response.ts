@@ -1,4 +1,4 @@
-import { toJson, type DescMessage, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
+import { type DescMessage, type JsonValue, type Message, type Registry, toJson } from "@bufbuild/protobuf";
 import type { Route } from "../routing/route-table.js";
 
 /**

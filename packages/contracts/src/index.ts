@@ -1,5 +1,5 @@
 import type { DescFile, DescService } from "@bufbuild/protobuf";
-import { file_shop_catalog_v1_catalog, CatalogService } from "./gen/shop/catalog/v1/catalog_pb.js";
+import { CatalogService, file_shop_catalog_v1_catalog } from "./gen/shop/catalog/v1/catalog_pb.js";
 import { file_shop_catalog_v1_events } from "./gen/shop/catalog/v1/events_pb.js";
 import { file_shop_gateway_v1_summary } from "./gen/shop/gateway/v1/summary_pb.js";
 import { file_shop_inventory_v1_events } from "./gen/shop/inventory/v1/events_pb.js";

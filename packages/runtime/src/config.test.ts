@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, env, loadConfig } from "./config.js";
 
 describe("loadConfig", () => {
-  const spec = { PORT: env.port(8080), NAME: env.string(), DEBUG: env.bool(false), ORIGINS: env.list([]), LEVEL: env.oneOf(["a", "b"], "a") };
+  const spec = {
+    PORT: env.port(8080),
+    NAME: env.string(),
+    DEBUG: env.bool(false),
+    ORIGINS: env.list([]),
+    LEVEL: env.oneOf(["a", "b"], "a"),
+  };
 
   it("applies defaults and parses values", () => {
     expect(loadConfig(spec, { NAME: "shop", DEBUG: "yes", ORIGINS: "http://a, http://b" })).toEqual({

@@ -86,10 +86,7 @@ export const env = {
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never };
 
 /** Reads every variable of `spec` from `source`; throws one ConfigError naming all bad ones. */
-export function loadConfig<S extends Record<string, EnvVar<unknown>>>(
-  spec: S,
-  source: NodeJS.ProcessEnv = process.env,
-): ConfigOf<S> {
+export function loadConfig<S extends Record<string, EnvVar<unknown>>>(spec: S, source: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(spec)) {

@@ -1,18 +1,18 @@
 import { setMaxListeners } from "node:events";
-import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, isMessage, toBinary, type DescService } from "@bufbuild/protobuf";
+import { create, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import {
+  type Client,
   Code,
   ConnectError,
   createClient,
   createContextValues,
-  type Client,
   type Interceptor,
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
+import * as grpc from "@grpc/grpc-js";
 import { errorFromStatus, headersFromMetadata, metadataFromHeaders } from "./grpc-wire.js";
 import { rpcMetrics } from "./metrics.js";
 import { currentContext, propagationHeaders, remainingMs } from "./request-context.js";
@@ -128,7 +128,10 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
         // abort controller and deadline timer to every call and aborts them after it, when
         // grpc-js enforces the deadline itself.
         const response = options.interceptors?.length
-          ? ((await options.interceptors.reduceRight((next, interceptor) => interceptor(next), send as unknown as InterceptedFn)({
+          ? ((await options.interceptors.reduceRight(
+              (next, interceptor) => interceptor(next),
+              send as unknown as InterceptedFn,
+            )({
               ...request,
               signal: signal ?? neverAborted,
               message,
@@ -156,10 +159,7 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
 }
 
 /** A typed client for `service` at `address`, over the grpc-js transport. */
-export function createServiceClient<S extends DescService>(
-  service: S,
-  options: GrpcTransportOptions,
-): Client<S> & { close(): void } {
+export function createServiceClient<S extends DescService>(service: S, options: GrpcTransportOptions): Client<S> & { close(): void } {
   const transport = createGrpcJsTransport(options);
   return Object.assign(createClient(service, transport), { close: () => transport.close() });
 }

@@ -1,16 +1,16 @@
 import { setMaxListeners } from "node:events";
-import * as grpc from "@grpc/grpc-js";
-import { create, isMessage, toBinary, type DescFile, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, type DescFile, type DescMethod, type DescService, isMessage, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { HealthImplementation } from "grpc-health-check";
+import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
 import { rpcMetrics } from "./metrics.js";
 import { contextFromHeaders, runWithContext } from "./request-context.js";
 import { SpanKind, startSpan } from "./tracing.js";
-import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import { validateMessage } from "./validation.js";
 
 type AnyImpl = Record<string, (request: unknown, context: HandlerContext) => unknown>;
@@ -121,7 +121,10 @@ class UnaryCallContext implements HandlerContext {
       const timer =
         this.deadline === undefined
           ? undefined
-          : setTimeout(() => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), Math.max(0, this.deadline - Date.now()));
+          : setTimeout(
+              () => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+              Math.max(0, this.deadline - Date.now()),
+            );
       this.call.once("cancelled", onCancelled);
       this.shutdown.addEventListener("abort", onShutdown, { once: true });
       if (this.shutdown.aborted) onShutdown();
@@ -186,7 +189,10 @@ function unaryHandler(
         if (err.code === Code.Internal || err.code === Code.Unknown || !(thrown instanceof ConnectError)) {
           logger.error({ err: thrown, method: label, correlationId: requestContext.correlationId }, "rpc failed");
         } else {
-          logger.debug({ method: label, code: Code[err.code], msg: err.rawMessage, correlationId: requestContext.correlationId }, "rpc error");
+          logger.debug(
+            { method: label, code: Code[err.code], msg: err.rawMessage, correlationId: requestContext.correlationId },
+            "rpc error",
+          );
         }
         callback(statusFromError(err), null);
         rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });

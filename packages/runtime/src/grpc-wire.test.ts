@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { dependencyUnavailable, isDependencyFailure } from "./errors.js";
 import { errorFromStatus, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** Process-wide Prometheus registry: default process metrics plus the RPC metrics below. */
 export const metricsRegistry = new Registry();

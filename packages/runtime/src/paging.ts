@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { PageCursorSchema, type PageCursor } from "@shop/contracts/shop/common/v1/paging_pb.js";
+import { type PageCursor, PageCursorSchema } from "@shop/contracts/shop/common/v1/paging_pb.js";
 import { errors } from "./errors.js";
 import { isUuid } from "./uuid.js";
 

@@ -21,6 +21,7 @@ export function servicePrismaConfig(serviceDir: string) {
     engine: "js",
     schema: path.join(serviceDir, "prisma/schema.prisma"),
     migrations: { path: path.join(serviceDir, "prisma/migrations") },
-    adapter: async () => new PrismaPg(new CatalogSafePool({ connectionString: process.env.DATABASE_URL, allowExitOnIdle: true, idleTimeoutMillis: 100 })),
+    adapter: async () =>
+      new PrismaPg(new CatalogSafePool({ connectionString: process.env.DATABASE_URL, allowExitOnIdle: true, idleTimeoutMillis: 100 })),
   });
 }

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServiceClient } from "./grpc-client.js";
-import { registration, startGrpcServer, type RunningGrpcServer } from "./grpc-server.js";
+import { type RunningGrpcServer, registration, startGrpcServer } from "./grpc-server.js";
 import { createLogger } from "./logger.js";
-import { currentContext, runWithContext, type RequestContext } from "./request-context.js";
+import { currentContext, type RequestContext, runWithContext } from "./request-context.js";
 import { initTracing } from "./tracing.js";
 
 const spans = new InMemorySpanExporter();
@@ -64,7 +64,10 @@ describe("work context across gRPC hops", () => {
     expect(seen.deadline).toBeGreaterThan(started);
     // grpc-timeout travels in whole milliseconds, so allow for rounding; the default would be 10 s.
     expect(seen.deadline).toBeLessThan(started + 5_100);
-    const names = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId).map((s) => s.name);
+    const names = spans
+      .getFinishedSpans()
+      .filter((s) => s.spanContext().traceId === traceId)
+      .map((s) => s.name);
     expect(names.filter((n) => n === "shop.catalog.v1.CatalogService/GetProduct")).toHaveLength(4);
   });
 
@@ -87,7 +90,8 @@ describe("work context across gRPC hops", () => {
         (next) => async (req) => {
           seen.push(`${req.method.name} ${req.header.get("x-request-id")}`);
           // Like a call queued in a full bulkhead.
-          if ((req.message as { productId?: string }).productId === product.id && seen.length > 1) await new Promise((resolve) => setTimeout(resolve, 300));
+          if ((req.message as { productId?: string }).productId === product.id && seen.length > 1)
+            await new Promise((resolve) => setTimeout(resolve, 300));
           return next(req);
         },
       ],

@@ -1,13 +1,13 @@
 import type { Server } from "node:http";
 import type { ShopContext } from "@shop/contracts";
-import { ConfigError, env, loadConfig, type ConfigOf, type EnvVar } from "./config.js";
+import { ConfigError, type ConfigOf, type EnvVar, env, loadConfig } from "./config.js";
 import { prepareDatabase } from "./db.js";
-import { createSqlDatabase, defaultDatabasePoolSize, type SqlDatabase } from "./sql.js";
-import { startGrpcServer, type RunningGrpcServer, type ServiceRegistration } from "./grpc-server.js";
+import { type RunningGrpcServer, type ServiceRegistration, startGrpcServer } from "./grpc-server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
-import { initTracing } from "./tracing.js";
+import { createSqlDatabase, defaultDatabasePoolSize, type SqlDatabase } from "./sql.js";
 import { databaseUrl, envPrefix, topology } from "./topology.js";
+import { initTracing } from "./tracing.js";
 
 export interface BaseServiceConfig {
   host: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropDatabase, ensureDatabase } from "./db.js";
-import { createSqlDatabase, databaseUrlOf, isUniqueViolation, sqlState, type Sql, type SqlDatabase } from "./sql.js";
+import { createSqlDatabase, databaseUrlOf, isUniqueViolation, type Sql, type SqlDatabase, sqlState } from "./sql.js";
 import { defaultPostgresUrl } from "./topology.js";
 
 describe("SqlDatabase", () => {
@@ -12,7 +12,9 @@ describe("SqlDatabase", () => {
   beforeAll(async () => {
     await ensureDatabase(url.toString());
     db = createSqlDatabase(url.toString(), { poolSize: 3 });
-    await db.execute(`CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance_minor bigint NOT NULL, opened_at timestamptz NOT NULL, tags jsonb)`);
+    await db.execute(
+      `CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance_minor bigint NOT NULL, opened_at timestamptz NOT NULL, tags jsonb)`,
+    );
   });
 
   afterAll(async () => {
@@ -20,7 +22,8 @@ describe("SqlDatabase", () => {
     await dropDatabase(url.toString());
   });
 
-  const balanceOf = async (id: number) => (await db.query<{ balance_minor: bigint }>(`SELECT balance_minor FROM accounts WHERE id = $1`, [id]))[0]?.balance_minor;
+  const balanceOf = async (id: number) =>
+    (await db.query<{ balance_minor: bigint }>(`SELECT balance_minor FROM accounts WHERE id = $1`, [id]))[0]?.balance_minor;
 
   it("reads int8 as bigint without rounding, timestamps as Date and jsonb as values", async () => {
     const openedAt = new Date("2026-12-03T10:00:00.123Z");

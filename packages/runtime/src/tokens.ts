@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT, errors as joseErrors } from "jose";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { env } from "./config.js";
 import { errors } from "./errors.js";
 import type { Role } from "./identity.js";

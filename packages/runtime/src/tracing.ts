@@ -1,6 +1,6 @@
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
+import { type Attributes, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace";
+import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
 
 export { SpanKind };
 
@@ -45,7 +45,8 @@ export function startSpan(name: string, kind: SpanKind, parent: TraceCarrier, at
     span,
     carrier: { traceparent: carrier.traceparent ?? parent.traceparent, tracestate: carrier.tracestate ?? parent.tracestate },
     end(error?: unknown) {
-      if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      if (error !== undefined)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
       span.end();
     },
   };

@@ -1,8 +1,7 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import { createServiceClient, demoProducts, startService, type RunningService } from "@shop/runtime";
+import { createServiceClient, demoProducts, type RunningService, startService } from "@shop/runtime";
 import {
   adminHeaders,
   callerHeaders,
@@ -12,6 +11,7 @@ import {
   type TestDatabase,
   type TestService,
 } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCatalogConfig } from "./config.js";
 import { buildCatalog } from "./server.js";
 

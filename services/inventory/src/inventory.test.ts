@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { ReservationStatus } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { demoProducts } from "@shop/runtime";
 import { callerHeaders } from "@shop/runtime/testing";
-import { admin, failureOf, startTestInventory, stockLevels, stockProduct, type InventoryClient, type TestInventory } from "./testing.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin, failureOf, type InventoryClient, startTestInventory, stockLevels, stockProduct, type TestInventory } from "./testing.js";
 
 let inventory: TestInventory;
 let client: InventoryClient;
@@ -21,8 +21,7 @@ afterAll(async () => {
 const stockedProduct = (available: number) => stockProduct(client, available);
 const levelsOf = (productId: string) => stockLevels(client, productId);
 
-const lockOrder = (items: { productId: string; quantity: number }[]) =>
-  [...items].sort((a, b) => a.productId.localeCompare(b.productId));
+const lockOrder = (items: { productId: string; quantity: number }[]) => [...items].sort((a, b) => a.productId.localeCompare(b.productId));
 
 describe("stock levels", () => {
   it("seeds the demo stock on first start", async () => {
@@ -104,7 +103,10 @@ describe("reserve", () => {
   it("treats upper-case ids as the same order and product", async () => {
     const productId = await stockedProduct(5);
     const orderId = randomUUID();
-    const upper = await client.reserveStock({ orderId: orderId.toUpperCase(), items: [{ productId: productId.toUpperCase(), quantity: 2 }] });
+    const upper = await client.reserveStock({
+      orderId: orderId.toUpperCase(),
+      items: [{ productId: productId.toUpperCase(), quantity: 2 }],
+    });
     const lower = await client.reserveStock({ orderId, items: [{ productId, quantity: 2 }] });
     expect(upper.reservation).toEqual(lower.reservation);
     expect(lower.reservation?.items).toEqual([expect.objectContaining({ productId, quantity: 2 })]);
@@ -212,7 +214,13 @@ describe("commit", () => {
   it("turns held units into sold units, and a repeat returns the same result without changing stock", async () => {
     const [a, b] = [await stockedProduct(5), await stockedProduct(5)];
     const orderId = randomUUID();
-    await client.reserveStock({ orderId, items: [{ productId: a, quantity: 2 }, { productId: b, quantity: 5 }] });
+    await client.reserveStock({
+      orderId,
+      items: [
+        { productId: a, quantity: 2 },
+        { productId: b, quantity: 5 },
+      ],
+    });
     const committed = await client.commitStock({ orderId });
     expect(committed.reservation?.status).toBe(ReservationStatus.COMMITTED);
     expect(await levelsOf(a)).toEqual({ available: 3, reserved: 0, committed: 2 });
@@ -230,7 +238,10 @@ describe("commit", () => {
     await client.reserveStock({ orderId, items: [{ productId, quantity: 2 }] });
     await client.releaseStock({ orderId });
     const err = await failureOf(client.commitStock({ orderId }));
-    expect(err).toEqual({ code: Code.FailedPrecondition, message: `reservation for order ${orderId} was released and cannot be committed` });
+    expect(err).toEqual({
+      code: Code.FailedPrecondition,
+      message: `reservation for order ${orderId} was released and cannot be committed`,
+    });
     expect(await levelsOf(productId)).toEqual({ available: 5, reserved: 0, committed: 0 });
   });
 
@@ -251,7 +262,10 @@ describe("commit", () => {
 describe("get reservation", () => {
   it("answers NOT_FOUND for an unknown order and INVALID_ARGUMENT for a malformed id", async () => {
     const orderId = randomUUID();
-    expect(await failureOf(client.getReservation({ orderId }))).toEqual({ code: Code.NotFound, message: `reservation for order ${orderId} not found` });
+    expect(await failureOf(client.getReservation({ orderId }))).toEqual({
+      code: Code.NotFound,
+      message: `reservation for order ${orderId} not found`,
+    });
     const malformed = await failureOf(client.getReservation({ orderId: "abc" }));
     expect(malformed.code).toBe(Code.InvalidArgument);
     expect(malformed.message).toContain("orderId:");

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ReservationStatus } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
-import { failureOf, startTestInventory, stockLevels, stockProduct, type InventoryClient, type TestInventory } from "./testing.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failureOf, type InventoryClient, startTestInventory, stockLevels, stockProduct, type TestInventory } from "./testing.js";
 
 let inventory: TestInventory;
 let client: InventoryClient;
@@ -21,13 +21,22 @@ const levelsOf = (productId: string) => stockLevels(client, productId);
 
 /** Runs every call at once; each settles to its response or its ConnectError. */
 const allSettled = (calls: Promise<unknown>[]) =>
-  Promise.all(calls.map((call) => call.then((value) => ({ ok: true as const, value }), (e: unknown) => ({ ok: false as const, error: ConnectError.from(e) }))));
+  Promise.all(
+    calls.map((call) =>
+      call.then(
+        (value) => ({ ok: true as const, value }),
+        (e: unknown) => ({ ok: false as const, error: ConnectError.from(e) }),
+      ),
+    ),
+  );
 
 describe("reserve under concurrency", () => {
   it("never oversells: 40 orders racing for 10 units", async () => {
     const productId = await stockedProduct(10);
     const orders = Array.from({ length: 40 }, (_, i) => ({ orderId: randomUUID(), quantity: (i % 3) + 1 }));
-    const outcomes = await allSettled(orders.map(({ orderId, quantity }) => client.reserveStock({ orderId, items: [{ productId, quantity }] })));
+    const outcomes = await allSettled(
+      orders.map(({ orderId, quantity }) => client.reserveStock({ orderId, items: [{ productId, quantity }] })),
+    );
 
     const failures = outcomes.flatMap((outcome) => (outcome.ok ? [] : [outcome.error]));
     for (const error of failures) {
@@ -89,7 +98,10 @@ describe("reserve under concurrency", () => {
     const productId = await stockedProduct(50);
     const orderIds = Array.from({ length: 20 }, () => randomUUID());
     const outcomes = await allSettled(
-      orderIds.flatMap((orderId) => [client.reserveStock({ orderId, items: [{ productId, quantity: 2 }] }), client.releaseStock({ orderId })]),
+      orderIds.flatMap((orderId) => [
+        client.reserveStock({ orderId, items: [{ productId, quantity: 2 }] }),
+        client.releaseStock({ orderId }),
+      ]),
     );
     for (const outcome of outcomes) {
       if (!outcome.ok) expect(outcome.error.rawMessage).toMatch(/^reservation for order .* was released$/);

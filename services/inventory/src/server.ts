@@ -1,10 +1,10 @@
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { registration, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import type { InventoryConfig } from "./config.js";
 import { ReservationRepository } from "./db/reservations.js";
 import { StockRepository } from "./db/stock.js";
 import { inventoryHandlers } from "./handlers/inventory-handlers.js";
 import { seedDemoStock } from "./seed.js";
-import type { InventoryConfig } from "./config.js";
 
 /** Wires inventory: repositories, handlers. No listening here. */
 export async function buildInventory({ config, logger, db }: ServiceDeps<InventoryConfig>): Promise<StartedParts> {

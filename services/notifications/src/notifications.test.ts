@@ -1,9 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { NotificationKind, NotificationService, type Notification } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
+import { type Notification, NotificationKind, NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
@@ -15,13 +14,14 @@ import {
   eventMetrics,
   eventSubject,
   newEventId,
-  startService,
-  streamName,
   type RunningService,
   type SqlDatabase,
+  startService,
+  streamName,
 } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, failureOf, forgedPageToken, waitFor, type TestDatabase } from "@shop/runtime/testing";
-import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from "nats";
+import { callerHeaders, createTestDatabase, failureOf, forgedPageToken, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, headers as natsHeaders } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNotificationsConfig } from "./config.js";
 import type { NotificationSubscription } from "./events/notification-consumer.js";
 import { buildNotifications } from "./server.js";
@@ -99,7 +99,11 @@ const listAll = async (userId: string): Promise<Notification[]> =>
   (await client.listNotifications({ pageSize: 100 }, { headers: callerHeaders(userId) })).notifications;
 
 const notificationsOf = (userId: string, count: number) =>
-  waitFor(() => listAll(userId), (list) => list.length >= count, { what: `${count} notification(s) for ${userId}` });
+  waitFor(
+    () => listAll(userId),
+    (list) => list.length >= count,
+    { what: `${count} notification(s) for ${userId}` },
+  );
 
 /** Waits until the consumer has acked everything up to `seq` on a source stream. */
 const ackedThrough = (context: string, seq: number, consumerName = subscription.consumerName) =>
@@ -112,10 +116,9 @@ const ackedThrough = (context: string, seq: number, consumerName = subscription.
 /** How many notifications are stored: all of them, or those the given events made. */
 async function storedCount(sourceEventIds?: string[]): Promise<number> {
   const [row] = sourceEventIds
-    ? await inspect.query<{ count: number }>(
-        "SELECT count(*)::int AS count FROM notifications WHERE source_event_id = ANY($1::uuid[])",
-        [sourceEventIds],
-      )
+    ? await inspect.query<{ count: number }>("SELECT count(*)::int AS count FROM notifications WHERE source_event_id = ANY($1::uuid[])", [
+        sourceEventIds,
+      ])
     : await inspect.query<{ count: number }>("SELECT count(*)::int AS count FROM notifications");
   return row!.count;
 }

@@ -1,14 +1,14 @@
 import { NotificationService } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { connectNats, registration, type EventConsumer, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import { connectNats, type EventConsumer, registration, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import type { NotificationsConfig } from "./config.js";
 import { NotificationRepository } from "./db/notifications.js";
 import {
   defaultSubscription,
+  type NotificationSubscription,
   notificationEventHandlers,
   startNotificationConsumers,
-  type NotificationSubscription,
 } from "./events/notification-consumer.js";
 import { notificationHandlers } from "./handlers/notification-handlers.js";
-import type { NotificationsConfig } from "./config.js";
 
 /** Wires notifications: event consumers, handlers. No listening here. */
 export async function buildNotifications(

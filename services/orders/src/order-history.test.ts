@@ -2,22 +2,29 @@ import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
-import { create, equals, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, equals, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { headers as natsHeaders } from "nats";
 import { OrderConfirmedSchema, OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { OrderSchema, OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { type Order, OrderSchema, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { createSqlDatabase, ensureStreams, eventHeaders, newEventId, streamName } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { callerHeaders, createTestDatabase, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import { headers as natsHeaders } from "nats";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { rebuildOrderHistory } from "./events/order-history-rebuild.js";
-import { startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
+import { type CheckoutStack, startCheckoutStack } from "./testing/checkout-stack.js";
 
 const run = promisify(execFile);
 const serviceDir = path.resolve(import.meta.dirname, "..");
-const address = { recipient: "Grace Hopper", line1: "1 Harbor Way", line2: "Unit 2", city: "Arlington", postalCode: "22201", countryCode: "US" };
+const address = {
+  recipient: "Grace Hopper",
+  line1: "1 Harbor Way",
+  line2: "Unit 2",
+  city: "Arlington",
+  postalCode: "22201",
+  countryCode: "US",
+};
 
 let stack: CheckoutStack;
 let copy: TestDatabase;
@@ -114,21 +121,34 @@ describe("order history read model", () => {
     const all = await listAll(shopper, 100);
     expect(await listAll(shopper, 3)).toEqual(all);
     expect(await listAll(shopper, 1)).toEqual(all);
-    const theirs = await waitFor(() => listAll(bystander, 10), (orders) => orders.length === 1, { timeoutMs: 20_000 });
+    const theirs = await waitFor(
+      () => listAll(bystander, 10),
+      (orders) => orders.length === 1,
+      { timeoutMs: 20_000 },
+    );
     expect(theirs.map((o) => o.id)).toEqual([placed[4]]);
     expect(await listAll(randomUUID(), 10)).toEqual([]);
   });
 
   // The replay reads the whole shared stream, every earlier run's events included.
   it("rebuilds to the same rows by replaying the orders stream (rebuild command on a copy)", { timeout: 180_000 }, async () => {
-    await waitFor(() => listAll(bystander, 10), (orders) => orders[0]?.status === OrderStatus.CONFIRMED, { timeoutMs: 20_000 });
+    await waitFor(
+      () => listAll(bystander, 10),
+      (orders) => orders[0]?.status === OrderStatus.CONFIRMED,
+      { timeoutMs: 20_000 },
+    );
     const liveRows = await historyRows(stack.ordersDatabaseUrl, placed);
     expect(liveRows).toHaveLength(placed.length);
 
     copy = await createTestDatabase("orders", serviceDir);
     const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", path.join(serviceDir, "src/rebuild-order-history.ts")], {
       cwd: serviceDir,
-      env: { ...process.env, ORDERS_DATABASE_URL: copy.url, ORDER_HISTORY_CONSUMER: `orders-history-rebuild-${randomBytes(4).toString("hex")}`, LOG_LEVEL: "info" },
+      env: {
+        ...process.env,
+        ORDERS_DATABASE_URL: copy.url,
+        ORDER_HISTORY_CONSUMER: `orders-history-rebuild-${randomBytes(4).toString("hex")}`,
+        LOG_LEVEL: "info",
+      },
     });
     expect(stderr).toBe("");
     expect(stdout).toContain("order history rebuilt");
@@ -153,7 +173,13 @@ describe("order history rebuild", () => {
     const orderId = randomUUID();
     const userId = randomUUID();
     const at = { seconds: 1_800_000_000n, nanos: 0 };
-    await publish(OrderPlacedSchema, { orderId, userId, items: [{ productId: randomUUID(), quantity: 1 }], shippingAddress: address, occurTime: at });
+    await publish(OrderPlacedSchema, {
+      orderId,
+      userId,
+      items: [{ productId: randomUUID(), quantity: 1 }],
+      shippingAddress: address,
+      occurTime: at,
+    });
     const notAnOrder = await publish(OrderPlacedSchema, { orderId: "not-a-uuid", userId, occurTime: at });
     await publish(OrderConfirmedSchema, { orderId, userId, total: { currencyCode: "USD", amountMinor: 1999n }, occurTime: at });
 
@@ -169,7 +195,9 @@ describe("order history rebuild", () => {
       });
       expect(result.applied).toBe(2);
       expect(result.skipped).toEqual([{ eventId: notAnOrder, type: OrderPlacedSchema.typeName, error: expect.stringContaining("uuid") }]);
-      const rows = await db.query<{ order_id: string; status: string; priced: boolean }>("SELECT order_id, status, priced FROM order_history");
+      const rows = await db.query<{ order_id: string; status: string; priced: boolean }>(
+        "SELECT order_id, status, priced FROM order_history",
+      );
       expect(rows.map((row) => [row.order_id, row.status, row.priced])).toEqual([[orderId, "CONFIRMED", false]]);
     } finally {
       await db.close();

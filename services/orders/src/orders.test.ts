@@ -1,17 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { OrderStatus, type Order } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { type Order, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShipmentStatus } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { adminHeaders, callerHeaders, failureOf, waitFor } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { admin, type CheckoutStack, startCheckoutStack } from "./testing/checkout-stack.js";
 import { StepGate } from "./testing/step-gate.js";
-import { admin, startCheckoutStack, type CheckoutStack } from "./testing/checkout-stack.js";
 
 let stack: CheckoutStack;
 const gate = new StepGate();
 
-const address = { recipient: "Ada Lovelace", line1: "12 Analytical Row", line2: "", city: "London", postalCode: "N1 7AA", countryCode: "GB" };
+const address = {
+  recipient: "Ada Lovelace",
+  line1: "12 Analytical Row",
+  line2: "",
+  city: "London",
+  postalCode: "N1 7AA",
+  countryCode: "GB",
+};
 
 /** A customer of its own per test, so nothing is shared between tests. */
 function customer() {
@@ -20,7 +27,12 @@ function customer() {
 }
 
 /** Places an order of `[productId, quantity]` lines. */
-async function checkout(call: { headers: Record<string, string> }, lines: [string, number][], paymentToken = "tok_visa", shippingAddress = address) {
+async function checkout(
+  call: { headers: Record<string, string> },
+  lines: [string, number][],
+  paymentToken = "tok_visa",
+  shippingAddress = address,
+) {
   const items = lines.map(([productId, quantity]) => ({ productId, quantity }));
   return (await stack.orders.placeOrder({ items, shippingAddress, paymentToken }, call)).order!;
 }
@@ -64,7 +76,10 @@ describe("checkout", () => {
       [lamp, 1],
     ]);
     expect(placed).toMatchObject({ userId, status: OrderStatus.PENDING, cancellationReason: "" });
-    expect(placed.items.map((i) => [i.productId, i.quantity])).toEqual([[mug, 3], [lamp, 1]]);
+    expect(placed.items.map((i) => [i.productId, i.quantity])).toEqual([
+      [mug, 3],
+      [lamp, 1],
+    ]);
 
     const order = await finalOrder(placed.id, call);
     expect(order.status).toBe(OrderStatus.CONFIRMED);
@@ -204,7 +219,10 @@ describe("cancelling", () => {
     await held.reached;
     held.open();
 
-    expect(await finalCancellation(placed.id, call)).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "CUSTOMER_REQUESTED" });
+    expect(await finalCancellation(placed.id, call)).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      cancellationReason: "CUSTOMER_REQUESTED",
+    });
     expect((await stack.payments.getPayment({ orderId: placed.id })).payment!.status).toBe(PaymentStatus.REFUNDED);
   });
 
@@ -271,7 +289,16 @@ describe("bad input", () => {
     [{ ...valid, shippingAddress: { ...address, city: "" } }, "shippingAddress.city"],
     [{ ...valid, shippingAddress: undefined }, "shippingAddress"],
     [{ ...valid, paymentToken: "visa" }, "paymentToken"],
-    [{ ...valid, items: [{ productId: product, quantity: 1 }, { productId: product, quantity: 2 }] }, "items[1].productId"],
+    [
+      {
+        ...valid,
+        items: [
+          { productId: product, quantity: 1 },
+          { productId: product, quantity: 2 },
+        ],
+      },
+      "items[1].productId",
+    ],
   ])("rejects %o naming %s", async (request, field) => {
     const failure = await failureOf(stack.orders.placeOrder(request, customer().call));
     expect(failure.code).toBe(Code.InvalidArgument);

@@ -2,20 +2,27 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createLogger, createSqlDatabase, metricsRegistry, type SqlDatabase } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, outboxEvents, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { callerHeaders, createTestDatabase, outboxEvents, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
 import type { SagaAction, StepOutcome } from "./saga/checkout-saga.js";
 import { SagaRunner } from "./saga/saga-runner.js";
-import { admin, startCheckoutStack, type CheckoutStack, type OrdersReplica } from "./testing/checkout-stack.js";
-import { StepGate, type ExecutedAction } from "./testing/step-gate.js";
+import { admin, type CheckoutStack, type OrdersReplica, startCheckoutStack } from "./testing/checkout-stack.js";
+import { type ExecutedAction, StepGate } from "./testing/step-gate.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
-const address = { recipient: "Alan Turing", line1: "2 Bletchley Park", line2: "", city: "Milton Keynes", postalCode: "MK3 6EB", countryCode: "GB" };
+const address = {
+  recipient: "Alan Turing",
+  line1: "2 Bletchley Park",
+  line2: "",
+  city: "Milton Keynes",
+  postalCode: "MK3 6EB",
+  countryCode: "GB",
+};
 
 let stack: CheckoutStack;
 let db: SqlDatabase;
@@ -85,7 +92,13 @@ describe("saga leases", () => {
 
   it("lets one runner hold a saga at a time, and another take it only once the lease expired", async () => {
     const { order } = await new OrderRepository(scratchDb).place(
-      { id: randomUUID(), userId: randomUUID(), items: [{ productId: randomUUID(), quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+      {
+        id: randomUUID(),
+        userId: randomUUID(),
+        items: [{ productId: randomUUID(), quantity: 1 }],
+        shippingAddress: address,
+        paymentToken: "tok_visa",
+      },
       { correlationId: randomUUID() },
     );
     const sagas = new SagaStore(scratchDb);
@@ -100,10 +113,14 @@ describe("saga leases", () => {
     await expect(sagas.record(other, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     expect(await sagas.renew(holder, 300, order.id)).toBe(true);
 
-    const takenOver = await waitFor(() => sagas.claim(other, 60_000, order.id), (saga) => saga !== undefined, {
-      timeoutMs: 5_000,
-      what: "the expired lease to be claimable",
-    });
+    const takenOver = await waitFor(
+      () => sagas.claim(other, 60_000, order.id),
+      (saga) => saga !== undefined,
+      {
+        timeoutMs: 5_000,
+        what: "the expired lease to be claimable",
+      },
+    );
     expect(takenOver!.state).toEqual(claimed.state);
     await expect(sagas.record(holder, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     await expect(sagas.retryLater(holder, order.id, 1, 10)).rejects.toBeInstanceOf(LeaseLostError);
@@ -111,13 +128,20 @@ describe("saga leases", () => {
 
   it("retries a failing compensation with backoff between claims, counts each failure, and records the end with its events", async () => {
     const metric = async (name: string, labels: Record<string, string>) =>
-      (await metricsRegistry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value ?? 0;
+      (await metricsRegistry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+        ?.value ?? 0;
     const failuresBefore = await metric("saga_compensation_failures_total", { compensation: "RELEASE_STOCK" });
     const cancelledBefore = await metric("saga_outcomes_total", { result: "cancelled", reason: "INSUFFICIENT_STOCK" });
 
     const orders = new OrderRepository(scratchDb);
     const { order } = await orders.place(
-      { id: randomUUID(), userId: randomUUID(), items: [{ productId: randomUUID(), quantity: 3 }], shippingAddress: address, paymentToken: "tok_visa" },
+      {
+        id: randomUUID(),
+        userId: randomUUID(),
+        items: [{ productId: randomUUID(), quantity: 3 }],
+        shippingAddress: address,
+        paymentToken: "tok_visa",
+      },
       { correlationId: "checkout-correlation" },
     );
     const calls: SagaAction[] = [];
@@ -148,12 +172,25 @@ describe("saga leases", () => {
     );
     runner.start();
     try {
-      const ended = await waitFor(() => orders.get(order.id), (o) => o?.status === "CANCELLED", { what: "the order to be cancelled" });
+      const ended = await waitFor(
+        () => orders.get(order.id),
+        (o) => o?.status === "CANCELLED",
+        { what: "the order to be cancelled" },
+      );
       expect(ended).toMatchObject({ cancellationReason: "INSUFFICIENT_STOCK", total: { currency: "USD", amountMinor: 2100n } });
     } finally {
       await runner.stop();
     }
-    expect(calls).toEqual(["PRICE", "AUTHORIZE", "RESERVE", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "VOID_PAYMENT"]);
+    expect(calls).toEqual([
+      "PRICE",
+      "AUTHORIZE",
+      "RESERVE",
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "VOID_PAYMENT",
+    ]);
     expect(await sagaRow(scratchDb, order.id)).toMatchObject({
       phase: "CANCELLED",
       reason: "INSUFFICIENT_STOCK",
@@ -166,9 +203,10 @@ describe("saga leases", () => {
     const events = (await outboxEvents(scratchDb)).filter((e) => e.payload.orderId === order.id);
     expect(events.map((e) => e.subject)).toEqual(["shop.orders.order_placed", "shop.orders.order_priced", "shop.orders.order_cancelled"]);
     expect(events[2]!.payload).toMatchObject({ reason: "INSUFFICIENT_STOCK", userId: order.userId });
-    const [{ headers }] = await scratchDb.query<{ headers: Record<string, string> }>(`SELECT headers FROM outbox_events WHERE id = $1::uuid`, [
-      events[2]!.id,
-    ]);
+    const [{ headers }] = await scratchDb.query<{ headers: Record<string, string> }>(
+      `SELECT headers FROM outbox_events WHERE id = $1::uuid`,
+      [events[2]!.id],
+    );
     expect(headers["x-request-id"]).toBe("checkout-correlation");
   });
 });
@@ -190,7 +228,11 @@ describe("several orders replicas", () => {
     );
     // Two dozen sagas at once on a small machine: give them time, but still a deadline.
     for (const orderId of orderIds) {
-      const status = await waitFor(() => statusOf(orderId), (s) => s !== OrderStatus.PENDING, { timeoutMs: 60_000, what: `order ${orderId} to end` });
+      const status = await waitFor(
+        () => statusOf(orderId),
+        (s) => s !== OrderStatus.PENDING,
+        { timeoutMs: 60_000, what: `order ${orderId} to end` },
+      );
       expect(status).toBe(OrderStatus.CONFIRMED);
     }
 
@@ -229,7 +271,10 @@ describe("several orders replicas", () => {
       "C:CAPTURE:succeeded",
       "C:COMMIT:succeeded",
     ]);
-    expect((await stack.payments.getPayment({ orderId: order!.id })).payment).toMatchObject({ status: PaymentStatus.CAPTURED, amount: { amountMinor: 8_000n } });
+    expect((await stack.payments.getPayment({ orderId: order!.id })).payment).toMatchObject({
+      status: PaymentStatus.CAPTURED,
+      amount: { amountMinor: 8_000n },
+    });
     expect((await stack.inventory.getStock({ productId: product })).stock).toMatchObject({ available: 1, reserved: 0, committed: 2 });
   });
 
@@ -237,7 +282,13 @@ describe("several orders replicas", () => {
     await stopAll();
     const product = await stack.addProduct({ priceMinor: 1_000n, stock: 5 });
     const { order } = await new OrderRepository(db).place(
-      { id: randomUUID(), userId: randomUUID(), items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" },
+      {
+        id: randomUUID(),
+        userId: randomUUID(),
+        items: [{ productId: product, quantity: 1 }],
+        shippingAddress: address,
+        paymentToken: "tok_visa",
+      },
       { correlationId: randomUUID() },
     );
 

@@ -1,5 +1,13 @@
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { registration, startEventPublishing, type EventConsumer, type EventPublishing, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import {
+  type EventConsumer,
+  type EventPublishing,
+  registration,
+  type ServiceDeps,
+  type StartedParts,
+  startEventPublishing,
+} from "@shop/runtime";
+import type { OrdersConfig } from "./config.js";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { OrderRepository } from "./db/orders.js";
 import { SagaStore } from "./db/sagas.js";
@@ -8,7 +16,6 @@ import { startOrderHistoryConsumer } from "./events/order-history-consumer.js";
 import { orderHandlers } from "./handlers/order-handlers.js";
 import { SagaRunner } from "./saga/saga-runner.js";
 import { DownstreamStepExecutor, type SagaStepExecutor } from "./saga/step-executor.js";
-import type { OrdersConfig } from "./config.js";
 
 export interface OrdersOverrides {
   /** Wraps the saga's downstream calls (tests observe or interrupt them). */
@@ -19,7 +26,10 @@ export interface OrdersOverrides {
  * Wires orders: downstream clients, the checkout saga runner, the outbox relay, the order
  * history consumer and the handlers. No listening here.
  */
-export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConfig>, overrides: OrdersOverrides = {}): Promise<StartedParts> {
+export async function buildOrders(
+  { config, logger, db }: ServiceDeps<OrdersConfig>,
+  overrides: OrdersOverrides = {},
+): Promise<StartedParts> {
   const history = new OrderHistoryRepository(db);
   let events: EventPublishing | undefined;
   let consumer: EventConsumer;
@@ -32,7 +42,12 @@ export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConf
   }
 
   const downstream = connectDownstream({
-    addresses: { catalog: config.CATALOG_ADDR, inventory: config.INVENTORY_ADDR, payments: config.PAYMENTS_ADDR, shipping: config.SHIPPING_ADDR },
+    addresses: {
+      catalog: config.CATALOG_ADDR,
+      inventory: config.INVENTORY_ADDR,
+      payments: config.PAYMENTS_ADDR,
+      shipping: config.SHIPPING_ADDR,
+    },
     callTimeoutMs: config.DOWNSTREAM_TIMEOUT_MS,
     resilience: {
       maxConcurrentCalls: config.DOWNSTREAM_MAX_CONCURRENT_CALLS,
@@ -60,7 +75,9 @@ export async function buildOrders({ config, logger, db }: ServiceDeps<OrdersConf
   runner.start();
 
   return {
-    registrations: [registration(OrderService, orderHandlers({ orders, history, sagas: runner, cancelWaitMs: config.ORDER_CANCEL_WAIT_MS }))],
+    registrations: [
+      registration(OrderService, orderHandlers({ orders, history, sagas: runner, cancelWaitMs: config.ORDER_CANCEL_WAIT_MS })),
+    ],
     async stop() {
       await runner.stop(config.shutdownGraceMs);
       downstream.close();

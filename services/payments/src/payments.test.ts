@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { connect, type Msg } from "nats";
 import { PaymentAuthorizedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { createServiceClient, createSqlDatabase, eventHeaders, startService, type RunningService, type SqlDatabase } from "@shop/runtime";
+import { createServiceClient, createSqlDatabase, eventHeaders, type RunningService, type SqlDatabase, startService } from "@shop/runtime";
 import { createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
+import { connect, type Msg } from "nats";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadPaymentsConfig } from "./config.js";
 import { buildPayments } from "./server.js";
 
@@ -59,7 +59,9 @@ const eventsOf = async (orderId: string) => (await outboxEvents(inspect)).filter
 const subjectsOf = async (orderId: string) => (await eventsOf(orderId)).map((event) => event.subject);
 
 async function attemptsOf(orderId: string): Promise<number> {
-  const [row] = await inspect.query<{ attempts: number }>("SELECT attempts FROM authorization_attempts WHERE order_id = $1::uuid", [orderId]);
+  const [row] = await inspect.query<{ attempts: number }>("SELECT attempts FROM authorization_attempts WHERE order_id = $1::uuid", [
+    orderId,
+  ]);
   return row?.attempts ?? 0;
 }
 
@@ -303,7 +305,10 @@ describe("payments bad paths", () => {
 
   it("rejects a malformed order id on every operation", async () => {
     for (const call of [client.capturePayment, client.voidPayment, client.refundPayment, client.getPayment]) {
-      await expect(call({ orderId: "nope" })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("orderId:") });
+      await expect(call({ orderId: "nope" })).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        rawMessage: expect.stringContaining("orderId:"),
+      });
     }
   });
 });
@@ -350,11 +355,15 @@ describe("publishing", () => {
       const authorizedMessage = received.find((msg) => messageIdOf(msg) === events[0]!.id)!;
       expect(authorizedMessage.subject).toBe("shop.payments.payment_authorized");
       expect(authorizedMessage.headers?.get(eventHeaders.type)).toBe("shop.payments.v1.PaymentAuthorized");
-      expect(fromBinary(PaymentAuthorizedSchema, authorizedMessage.data)).toMatchObject({ paymentId: payment!.id, orderId: request.orderId });
+      expect(fromBinary(PaymentAuthorizedSchema, authorizedMessage.data)).toMatchObject({
+        paymentId: payment!.id,
+        orderId: request.orderId,
+      });
       subscription.unsubscribe();
 
       const unsent = async () =>
-        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)])).length;
+        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)]))
+          .length;
       await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
     } finally {
       await nc.drain();

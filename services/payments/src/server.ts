@@ -1,8 +1,8 @@
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { registration, startEventPublishing, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import { registration, type ServiceDeps, type StartedParts, startEventPublishing } from "@shop/runtime";
+import type { PaymentsConfig } from "./config.js";
 import { PaymentRepository } from "./db/payments.js";
 import { paymentHandlers } from "./handlers/payment-handlers.js";
-import type { PaymentsConfig } from "./config.js";
 
 /** Wires payments: event relay to NATS, repository, handlers. No listening here. */
 export async function buildPayments({ config, logger, db }: ServiceDeps<PaymentsConfig>): Promise<StartedParts> {

@@ -1,8 +1,8 @@
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { registration, startEventPublishing, type ServiceDeps, type StartedParts } from "@shop/runtime";
+import { registration, type ServiceDeps, type StartedParts, startEventPublishing } from "@shop/runtime";
+import type { ShippingConfig } from "./config.js";
 import { ShipmentRepository } from "./db/shipments.js";
 import { shippingHandlers } from "./handlers/shipping-handlers.js";
-import type { ShippingConfig } from "./config.js";
 
 /** Wires shipping: event relay to NATS, repository, handlers. No listening here. */
 export async function buildShipping({ config, logger, db }: ServiceDeps<ShippingConfig>): Promise<StartedParts> {

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { connect, type Msg } from "nats";
 import { ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { createServiceClient, createSqlDatabase, eventHeaders, startService, type RunningService, type SqlDatabase } from "@shop/runtime";
+import { createServiceClient, createSqlDatabase, eventHeaders, type RunningService, type SqlDatabase, startService } from "@shop/runtime";
 import { adminHeaders, callerHeaders, createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
+import { connect, type Msg } from "nats";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadShippingConfig } from "./config.js";
 import { buildShipping } from "./server.js";
 
@@ -111,7 +111,11 @@ describe("cancelling and dispatching", () => {
   it("cancels a created shipment once and then refuses to create it again", async () => {
     const { orderId, shipment } = await created();
     const cancelled = await client.cancelShipment({ orderId });
-    expect(cancelled.shipment).toMatchObject({ id: shipment.id, status: ShipmentStatus.CANCELLED, trackingNumber: shipment.trackingNumber });
+    expect(cancelled.shipment).toMatchObject({
+      id: shipment.id,
+      status: ShipmentStatus.CANCELLED,
+      trackingNumber: shipment.trackingNumber,
+    });
     expect((await client.cancelShipment({ orderId })).shipment).toEqual(cancelled.shipment);
     await expect(client.createShipment({ ...creation(), orderId })).rejects.toMatchObject({
       code: Code.FailedPrecondition,
@@ -299,7 +303,8 @@ describe("publishing", () => {
       subscription.unsubscribe();
 
       const unsent = async () =>
-        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)])).length;
+        (await inspect.query("SELECT id FROM outbox_events WHERE id = ANY($1::uuid[]) AND sent_at IS NULL", [events.map((e) => e.id)]))
+          .length;
       await vi.waitFor(async () => expect(await unsent()).toBe(0), polling);
     } finally {
       await nc.drain();

@@ -1,11 +1,11 @@
 import path from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Role, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
+import { createServiceClient, type RunningService, startService, verifyAccessToken } from "@shop/runtime";
+import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
 import { decodeJwt } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { Role, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { createServiceClient, startService, verifyAccessToken, type RunningService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
 import { loadUsersConfig, type UsersConfig } from "./config.js";
 import { buildUsers } from "./server.js";
 
@@ -64,7 +64,11 @@ afterAll(async () => {
 
 describe("registration", () => {
   it("creates a customer with a lower-cased email and a scrypt hash of the password", async () => {
-    const { user } = await client.registerUser({ email: "Ada.Lovelace@Example.COM", name: "  Ada Lovelace ", password: "analytical-engine" });
+    const { user } = await client.registerUser({
+      email: "Ada.Lovelace@Example.COM",
+      name: "  Ada Lovelace ",
+      password: "analytical-engine",
+    });
     expect(user?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(user?.email).toBe("ada.lovelace@example.com");
     expect(user?.name).toBe("Ada Lovelace");
@@ -126,8 +130,12 @@ describe("access tokens", () => {
   it("signs tokens that a verifier with another audience or secret refuses", async () => {
     const user = await registerCustomer();
     const { accessToken } = await client.createToken({ email: user.email, password: "customer-password" });
-    await expect(verifyAccessToken({ ...config, JWT_AUDIENCE: "someone-else" }, accessToken)).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(verifyAccessToken({ ...config, JWT_SECRET: "another-secret" }, accessToken)).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(verifyAccessToken({ ...config, JWT_AUDIENCE: "someone-else" }, accessToken)).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
+    await expect(verifyAccessToken({ ...config, JWT_SECRET: "another-secret" }, accessToken)).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
   });
 
   it("answers a wrong password and an unknown email alike with UNAUTHENTICATED", async () => {
@@ -158,7 +166,12 @@ describe("seeded admin account", () => {
   });
 
   it("is left alone by a later start with other admin settings", async () => {
-    const again = await startService({ context: "users", serviceDir, config: configFor({ ADMIN_PASSWORD: "changed-password" }), start: buildUsers });
+    const again = await startService({
+      context: "users",
+      serviceDir,
+      config: configFor({ ADMIN_PASSWORD: "changed-password" }),
+      start: buildUsers,
+    });
     await again.stop();
     const admins = await queryDb<{ id: string }>("SELECT id FROM users WHERE role = 'admin'", []);
     expect(admins).toHaveLength(1);

@@ -2,17 +2,17 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient } from "@shop/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StorefrontClient } from "./storefront-client.js";
 import { buyer, checkoutOrder, connectJson, connectPath, noAbort, sagaStepsAgainst } from "./support/checkout.js";
-import { serveOverConnect, type ConnectProvider } from "./support/connect-provider.js";
-import { startDriftingProxy, type JsonRewrite } from "./support/drifting-proxy.js";
+import { type ConnectProvider, serveOverConnect } from "./support/connect-provider.js";
+import { type JsonRewrite, startDriftingProxy } from "./support/drifting-proxy.js";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
-import { startNotificationsConsumer, type NotificationsConsumer } from "./support/notifications.js";
+import { type NotificationsConsumer, startNotificationsConsumer } from "./support/notifications.js";
 import { httpConsumerPact, money, pactFile, uuidV4, verifyHttpPact, verifyMessagePact } from "./support/pacts.js";
 import { refundAPayment } from "./support/payments.js";
 import { buildTestProvider, startTestService, type TestProvider, type TestService } from "./support/services.js";
@@ -59,7 +59,9 @@ describe("a consumer test that never exercises its interaction", () => {
       // Even a consumer that swallows the mock's error answer cannot pass.
       await new StorefrontClient(mock.url).getStock(productId).catch(() => undefined);
     });
-    await expect(run).rejects.toThrow(new RegExp(`was not expected[\\s\\S]*/v1/products/${productId}/stock[\\s\\S]*was expected but not received`));
+    await expect(run).rejects.toThrow(
+      new RegExp(`was not expected[\\s\\S]*/v1/products/${productId}/stock[\\s\\S]*was expected but not received`),
+    );
     expect(existsSync(pactFile("confused-storefront", "gateway", dir))).toBe(false);
   });
 });
@@ -81,7 +83,12 @@ describe("a provider that drops or retypes a field a consumer relies on", () => 
         method: "POST",
         path: connectPath(PaymentService, "AuthorizePayment"),
         headers: connectJson,
-        body: { orderId: declinedOrder, userId: buyer.userId, amount: { currencyCode: "USD", amountMinor: "2598" }, paymentToken: "tok_decline" },
+        body: {
+          orderId: declinedOrder,
+          userId: buyer.userId,
+          amount: { currencyCode: "USD", amountMinor: "2598" },
+          paymentToken: "tok_decline",
+        },
       })
       .willRespondWith({
         status: 200,
@@ -89,7 +96,11 @@ describe("a provider that drops or retypes a field a consumer relies on", () => 
         body: { payment: { status: "PAYMENT_STATUS_DECLINED", declineReason: MatchersV3.string("CARD_DECLINED") } },
       });
     await pact.executeTest(async (mock) => {
-      const outcome = await sagaStepsAgainst(mock.url).execute("AUTHORIZE", checkoutOrder(declinedOrder, { paymentToken: "tok_decline" }), noAbort());
+      const outcome = await sagaStepsAgainst(mock.url).execute(
+        "AUTHORIZE",
+        checkoutOrder(declinedOrder, { paymentToken: "tok_decline" }),
+        noAbort(),
+      );
       expect(outcome).toMatchObject({ kind: "rejected", reason: "PAYMENT_DECLINED" });
     });
   });
@@ -193,7 +204,9 @@ describe("a provider verification without a state the consumer needs", () => {
     await pact.executeTest(async (mock) => {
       await new StorefrontClient(mock.url).listProducts();
     });
-    const failure = await failureOf(verifyHttpPact({ consumer: "stateful-storefront", provider: "gateway", providerBaseUrl: "http://127.0.0.1:9", dir }));
+    const failure = await failureOf(
+      verifyHttpPact({ consumer: "stateful-storefront", provider: "gateway", providerBaseUrl: "http://127.0.0.1:9", dir }),
+    );
     expect(failure.message).toBe(`gateway sets up no provider state named "a product is in stock", which stateful-storefront's pact needs`);
   });
 });

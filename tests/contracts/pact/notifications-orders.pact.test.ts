@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { checkoutStates, startCheckoutEventSource, type CheckoutEventSource } from "./support/checkout-events.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CheckoutEventSource, checkoutStates, startCheckoutEventSource } from "./support/checkout-events.js";
 import { deliver, eventMetadata, messageConsumerPact } from "./support/events.js";
-import { startNotificationsConsumer, type NotificationsConsumer } from "./support/notifications.js";
+import { type NotificationsConsumer, startNotificationsConsumer } from "./support/notifications.js";
 import { money, removePact, uuidV4, verifyMessagePact } from "./support/pacts.js";
 
 const consumer = "notifications";

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient } from "@shop/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
-import { startNotificationsConsumer, type NotificationsConsumer } from "./support/notifications.js";
+import { type NotificationsConsumer, startNotificationsConsumer } from "./support/notifications.js";
 import { money, removePact, uuidV4, verifyMessagePact } from "./support/pacts.js";
 import { refundAPayment } from "./support/payments.js";
 import { startTestService, type TestService } from "./support/services.js";
@@ -69,7 +69,8 @@ describe("payments (provider) verifies the notifications pact", () => {
         },
       },
       messageProviders: {
-        "a payment refunded event": () => eventFromOutbox(payments.databaseUrl, PaymentRefundedSchema, (event) => event.orderId === refundedOrder),
+        "a payment refunded event": () =>
+          eventFromOutbox(payments.databaseUrl, PaymentRefundedSchema, (event) => event.orderId === refundedOrder),
       },
     });
   });

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { createServiceClient } from "@shop/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shippingAddress } from "./support/checkout.js";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
-import { startNotificationsConsumer, type NotificationsConsumer } from "./support/notifications.js";
+import { type NotificationsConsumer, startNotificationsConsumer } from "./support/notifications.js";
 import { removePact, uuidV4, verifyMessagePact } from "./support/pacts.js";
 import { startTestService, type TestService } from "./support/services.js";
 
@@ -73,7 +73,8 @@ describe("shipping (provider) verifies the notifications pact", () => {
         },
       },
       messageProviders: {
-        "a shipment created event": () => eventFromOutbox(shipping.databaseUrl, ShipmentCreatedSchema, (event) => event.orderId === shippedOrder),
+        "a shipment created event": () =>
+          eventFromOutbox(shipping.databaseUrl, ShipmentCreatedSchema, (event) => event.orderId === shippedOrder),
       },
     });
   });

@@ -1,14 +1,19 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MatchersV3 } from "@pact-foundation/pact";
-import { OrderCancelledSchema, OrderConfirmedSchema, OrderPlacedSchema, OrderPricedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderPlacedSchema,
+  OrderPricedSchema,
+} from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { createSqlDatabase, type EventHandlers, type SqlDatabase } from "@shop/runtime";
 import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderHistoryRepository } from "../../../services/orders/src/db/order-history.js";
 import { orderHistoryHandlers } from "../../../services/orders/src/events/order-history-consumer.js";
-import { checkoutStates, startCheckoutEventSource, type CheckoutEventSource } from "./support/checkout-events.js";
+import { type CheckoutEventSource, checkoutStates, startCheckoutEventSource } from "./support/checkout-events.js";
 import { deliver, eventMetadata, messageConsumerPact } from "./support/events.js";
 import { money, removePact, rfc3339, uuidV4, verifyMessagePact } from "./support/pacts.js";
 
@@ -98,7 +103,15 @@ describe("order history (consumer) of orders events", () => {
         expect(order).toMatchObject({
           id: ids.orderId,
           status: OrderStatus.PENDING,
-          items: [{ productId, name: "Mug", quantity: 2, unitPrice: { currencyCode: "USD", amountMinor: 1299n }, lineTotal: { amountMinor: 2598n } }],
+          items: [
+            {
+              productId,
+              name: "Mug",
+              quantity: 2,
+              unitPrice: { currencyCode: "USD", amountMinor: 1299n },
+              lineTotal: { amountMinor: 2598n },
+            },
+          ],
           total: { currencyCode: "USD", amountMinor: 2598n },
         });
       });
@@ -123,7 +136,12 @@ describe("order history (consumer) of orders events", () => {
     await pact
       .given(checkoutStates.declined)
       .expectsToReceive("an order cancelled event")
-      .withContent({ orderId: uuidV4(ids.orderId), userId: uuidV4(ids.userId), reason: MatchersV3.string("PAYMENT_DECLINED"), occurTime: rfc3339(occurTime) })
+      .withContent({
+        orderId: uuidV4(ids.orderId),
+        userId: uuidV4(ids.userId),
+        reason: MatchersV3.string("PAYMENT_DECLINED"),
+        occurTime: rfc3339(occurTime),
+      })
       .withMetadata(eventMetadata(OrderCancelledSchema))
       .verify(async (message) => {
         await deliver(message, handlers, db);

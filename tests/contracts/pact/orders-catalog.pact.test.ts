@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { adminHeaders } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Order } from "../../../services/orders/src/domain/order.js";
 import { checkoutOrder, connectJson, connectPath, noAbort, sagaStepsAgainst } from "./support/checkout.js";
-import { connectJsonClient, serveOverConnect, type ConnectProvider } from "./support/connect-provider.js";
+import { type ConnectProvider, connectJsonClient, serveOverConnect } from "./support/connect-provider.js";
 import { httpConsumerPact, money, removePact, verifyHttpPact } from "./support/pacts.js";
 import { buildTestProvider, type TestProvider } from "./support/services.js";
 
@@ -72,7 +72,12 @@ describe("orders (consumer) of catalog", () => {
   it("cancels the checkout as PRODUCT_UNAVAILABLE when a product is unknown", async () => {
     pact
       .uponReceiving("a batch lookup naming a product that does not exist")
-      .withRequest({ method: "POST", path: connectPath(CatalogService, "BatchGetProducts"), headers: connectJson, body: { productIds: [unknownId] } })
+      .withRequest({
+        method: "POST",
+        path: connectPath(CatalogService, "BatchGetProducts"),
+        headers: connectJson,
+        body: { productIds: [unknownId] },
+      })
       .willRespondWith({ status: 404, headers: connectJson, body: { code: "not_found", message: MatchersV3.includes(unknownId) } });
     await pact.executeTest(async (mock) => {
       const order = unpricedOrder("2468ace0-1357-4bdf-8ace-0123456789ab", [{ productId: unknownId, quantity: 1 }]);
@@ -109,7 +114,10 @@ describe("catalog (provider) verifies the orders pact", () => {
       provider,
       providerBaseUrl: server.url,
       stateHandlers: {
-        "a mug and a lamp are in the catalog": async () => ({ mugId: await createProduct("Mug", 1299n), lampId: await createProduct("Desk lamp", 4500n) }),
+        "a mug and a lamp are in the catalog": async () => ({
+          mugId: await createProduct("Mug", 1299n),
+          lampId: await createProduct("Desk lamp", 4500n),
+        }),
       },
     });
   });

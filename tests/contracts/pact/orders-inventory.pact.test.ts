@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { adminHeaders } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkoutOrder, connectJson, connectPath, noAbort, sagaStepsAgainst } from "./support/checkout.js";
-import { connectJsonClient, serveOverConnect, type ConnectProvider } from "./support/connect-provider.js";
+import { type ConnectProvider, connectJsonClient, serveOverConnect } from "./support/connect-provider.js";
 import { httpConsumerPact, removePact, verifyHttpPact } from "./support/pacts.js";
 import { buildTestProvider, type TestProvider } from "./support/services.js";
 
@@ -26,7 +26,12 @@ describe("orders (consumer) of inventory", () => {
     pact
       .given("the product has stock", { productId: reservable.productId, available: "5" })
       .uponReceiving("a reservation of items in stock")
-      .withRequest({ method: "POST", path: connectPath(InventoryService, "ReserveStock"), headers: connectJson, body: reserveRequest(reservable) })
+      .withRequest({
+        method: "POST",
+        path: connectPath(InventoryService, "ReserveStock"),
+        headers: connectJson,
+        body: reserveRequest(reservable),
+      })
       .willRespondWith({ status: 200, headers: connectJson, body: {} });
     await pact.executeTest(async (mock) => {
       const order = checkoutOrder(reservable.orderId, { productId: reservable.productId });
@@ -38,12 +43,20 @@ describe("orders (consumer) of inventory", () => {
     pact
       .given("the product has stock", { productId: scarce.productId, available: "1" })
       .uponReceiving("a reservation of more items than are in stock")
-      .withRequest({ method: "POST", path: connectPath(InventoryService, "ReserveStock"), headers: connectJson, body: reserveRequest(scarce) })
+      .withRequest({
+        method: "POST",
+        path: connectPath(InventoryService, "ReserveStock"),
+        headers: connectJson,
+        body: reserveRequest(scarce),
+      })
       // The Connect protocol answers failed_precondition with HTTP 400 and the code in the body.
       .willRespondWith({
         status: 400,
         headers: connectJson,
-        body: { code: "failed_precondition", message: MatchersV3.string(`insufficient stock for product ${scarce.productId}: requested 2, available 1`) },
+        body: {
+          code: "failed_precondition",
+          message: MatchersV3.string(`insufficient stock for product ${scarce.productId}: requested 2, available 1`),
+        },
       });
     await pact.executeTest(async (mock) => {
       const order = checkoutOrder(scarce.orderId, { productId: scarce.productId });
@@ -65,9 +78,11 @@ describe("orders (consumer) of inventory", () => {
       .withRequest({ method: "POST", path: connectPath(InventoryService, method), headers: connectJson, body: { orderId: ids.orderId } })
       .willRespondWith({ status: 200, headers: connectJson, body: {} });
     await pact.executeTest(async (mock) => {
-      expect(await sagaStepsAgainst(mock.url).execute(action, checkoutOrder(ids.orderId, { productId: ids.productId }), noAbort())).toEqual({
-        kind: "succeeded",
-      });
+      expect(await sagaStepsAgainst(mock.url).execute(action, checkoutOrder(ids.orderId, { productId: ids.productId }), noAbort())).toEqual(
+        {
+          kind: "succeeded",
+        },
+      );
     });
   });
 });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buyer, checkoutOrder, connectJson, connectPath, noAbort, sagaStepsAgainst } from "./support/checkout.js";
-import { connectJsonClient, serveOverConnect, type ConnectProvider } from "./support/connect-provider.js";
+import { type ConnectProvider, connectJsonClient, serveOverConnect } from "./support/connect-provider.js";
 import { httpConsumerPact, removePact, verifyHttpPact } from "./support/pacts.js";
 import { buildTestProvider, type TestProvider } from "./support/services.js";
 
@@ -29,7 +29,12 @@ describe("orders (consumer) of payments", () => {
         method: "POST",
         path: connectPath(PaymentService, "AuthorizePayment"),
         headers: connectJson,
-        body: { orderId: approvedOrder, userId: buyer.userId, amount: { currencyCode: "USD", amountMinor: "2598" }, paymentToken: "tok_visa" },
+        body: {
+          orderId: approvedOrder,
+          userId: buyer.userId,
+          amount: { currencyCode: "USD", amountMinor: "2598" },
+          paymentToken: "tok_visa",
+        },
       })
       .willRespondWith({ status: 200, headers: connectJson, body: { payment: { status: "PAYMENT_STATUS_AUTHORIZED" } } });
     await pact.executeTest(async (mock) => {
@@ -44,7 +49,12 @@ describe("orders (consumer) of payments", () => {
         method: "POST",
         path: connectPath(PaymentService, "AuthorizePayment"),
         headers: connectJson,
-        body: { orderId: declinedOrder, userId: buyer.userId, amount: { currencyCode: "USD", amountMinor: "2598" }, paymentToken: "tok_decline" },
+        body: {
+          orderId: declinedOrder,
+          userId: buyer.userId,
+          amount: { currencyCode: "USD", amountMinor: "2598" },
+          paymentToken: "tok_decline",
+        },
       })
       .willRespondWith({
         status: 200,
@@ -52,7 +62,11 @@ describe("orders (consumer) of payments", () => {
         body: { payment: { status: "PAYMENT_STATUS_DECLINED", declineReason: MatchersV3.string("CARD_DECLINED") } },
       });
     await pact.executeTest(async (mock) => {
-      const outcome = await sagaStepsAgainst(mock.url).execute("AUTHORIZE", checkoutOrder(declinedOrder, { paymentToken: "tok_decline" }), noAbort());
+      const outcome = await sagaStepsAgainst(mock.url).execute(
+        "AUTHORIZE",
+        checkoutOrder(declinedOrder, { paymentToken: "tok_decline" }),
+        noAbort(),
+      );
       expect(outcome).toEqual({ kind: "rejected", reason: "PAYMENT_DECLINED", detail: "CARD_DECLINED" });
     });
   });
@@ -61,16 +75,19 @@ describe("orders (consumer) of payments", () => {
     ["captures", "CAPTURE", "CapturePayment", "a capture of an authorized payment", orderToCapture, "an authorized payment for the order"],
     ["voids", "VOID_PAYMENT", "VoidPayment", "a void of an authorized payment", orderToVoid, "an authorized payment for the order"],
     ["refunds", "REFUND_PAYMENT", "RefundPayment", "a refund of a captured payment", orderToRefund, "a captured payment for the order"],
-  ] as const)("%s the payment of an order and relies on nothing but success", async (_verb, action, method, description, orderId, state) => {
-    pact
-      .given(state, paymentFor(orderId))
-      .uponReceiving(description)
-      .withRequest({ method: "POST", path: connectPath(PaymentService, method), headers: connectJson, body: { orderId } })
-      .willRespondWith({ status: 200, headers: connectJson, body: {} });
-    await pact.executeTest(async (mock) => {
-      expect(await sagaStepsAgainst(mock.url).execute(action, checkoutOrder(orderId), noAbort())).toEqual({ kind: "succeeded" });
-    });
-  });
+  ] as const)(
+    "%s the payment of an order and relies on nothing but success",
+    async (_verb, action, method, description, orderId, state) => {
+      pact
+        .given(state, paymentFor(orderId))
+        .uponReceiving(description)
+        .withRequest({ method: "POST", path: connectPath(PaymentService, method), headers: connectJson, body: { orderId } })
+        .willRespondWith({ status: 200, headers: connectJson, body: {} });
+      await pact.executeTest(async (mock) => {
+        expect(await sagaStepsAgainst(mock.url).execute(action, checkoutOrder(orderId), noAbort())).toEqual({ kind: "succeeded" });
+      });
+    },
+  );
 });
 
 describe("payments (provider) verifies the orders pact", () => {
@@ -92,7 +109,12 @@ describe("payments (provider) verifies the orders pact", () => {
     const client = connectJsonClient(PaymentService, server.url);
     const authorize = async (params: unknown) => {
       const { orderId, userId, amountMinor } = params as ReturnType<typeof paymentFor>;
-      await client.authorizePayment({ orderId, userId, amount: { currencyCode: "USD", amountMinor: BigInt(amountMinor) }, paymentToken: "tok_visa" });
+      await client.authorizePayment({
+        orderId,
+        userId,
+        amount: { currencyCode: "USD", amountMinor: BigInt(amountMinor) },
+        paymentToken: "tok_visa",
+      });
       return { orderId };
     };
     await verifyHttpPact({

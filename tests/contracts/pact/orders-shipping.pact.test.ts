@@ -1,8 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { buyer, checkoutOrder, connectJson, connectPath, noAbort, sagaStepsAgainst, shippingAddress, shippingAddressJson } from "./support/checkout.js";
-import { connectJsonClient, serveOverConnect, type ConnectProvider } from "./support/connect-provider.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  buyer,
+  checkoutOrder,
+  connectJson,
+  connectPath,
+  noAbort,
+  sagaStepsAgainst,
+  shippingAddress,
+  shippingAddressJson,
+} from "./support/checkout.js";
+import { type ConnectProvider, connectJsonClient, serveOverConnect } from "./support/connect-provider.js";
 import { httpConsumerPact, removePact, verifyHttpPact } from "./support/pacts.js";
 import { buildTestProvider, type TestProvider } from "./support/services.js";
 
@@ -37,10 +46,17 @@ describe("orders (consumer) of shipping", () => {
     pact
       .given("a shipment exists for the order", { orderId: orderToCancel, userId: buyer.userId })
       .uponReceiving("a cancellation of a shipment not yet dispatched")
-      .withRequest({ method: "POST", path: connectPath(ShippingService, "CancelShipment"), headers: connectJson, body: { orderId: orderToCancel } })
+      .withRequest({
+        method: "POST",
+        path: connectPath(ShippingService, "CancelShipment"),
+        headers: connectJson,
+        body: { orderId: orderToCancel },
+      })
       .willRespondWith({ status: 200, headers: connectJson, body: {} });
     await pact.executeTest(async (mock) => {
-      expect(await sagaStepsAgainst(mock.url).execute("CANCEL_SHIPMENT", checkoutOrder(orderToCancel), noAbort())).toEqual({ kind: "succeeded" });
+      expect(await sagaStepsAgainst(mock.url).execute("CANCEL_SHIPMENT", checkoutOrder(orderToCancel), noAbort())).toEqual({
+        kind: "succeeded",
+      });
     });
   });
 
@@ -48,7 +64,12 @@ describe("orders (consumer) of shipping", () => {
     pact
       .given("the order's shipment was dispatched", { orderId: dispatchedOrder, userId: buyer.userId })
       .uponReceiving("a cancellation of a dispatched shipment")
-      .withRequest({ method: "POST", path: connectPath(ShippingService, "CancelShipment"), headers: connectJson, body: { orderId: dispatchedOrder } })
+      .withRequest({
+        method: "POST",
+        path: connectPath(ShippingService, "CancelShipment"),
+        headers: connectJson,
+        body: { orderId: dispatchedOrder },
+      })
       .willRespondWith({
         status: 400,
         headers: connectJson,

@@ -115,7 +115,8 @@ export interface PageRequest {
 
 /** Minor units of an amount, exactly: int64 travels as a decimal string, which BigInt reads whole. */
 export function minorUnits(money: Money): bigint {
-  if (!/^-?\d+$/.test(money.amountMinor)) throw new TypeError(`amountMinor must be an integer string, got ${JSON.stringify(money.amountMinor)}`);
+  if (!/^-?\d+$/.test(money.amountMinor))
+    throw new TypeError(`amountMinor must be an integer string, got ${JSON.stringify(money.amountMinor)}`);
   return BigInt(money.amountMinor);
 }
 

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchersV3 } from "@pact-foundation/pact";
-import { minorUnits, StorefrontClient, type NewOrder } from "./storefront-client.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { minorUnits, type NewOrder, StorefrontClient } from "./storefront-client.js";
 import { httpConsumerPact, money, removePact, rfc3339, uuidV4, verifyHttpPact } from "./support/pacts.js";
-import { storefrontStateHandlers, storefrontStates as states, type StorefrontStateHandlers } from "./support/storefront-states.js";
+import { type StorefrontStateHandlers, storefrontStates as states, storefrontStateHandlers } from "./support/storefront-states.js";
 import { startSystem, type TestSystem } from "./support/system.js";
 
 const consumer = "storefront";
@@ -27,7 +27,11 @@ const jsonResponse = { "Content-Type": MatchersV3.regex("application/json.*", "a
 const apiError = (code: string, message: ReturnType<typeof MatchersV3.string>) => ({ code, message });
 
 const address = { recipient: "Ada Lovelace", line1: "12 St James's Square", city: "London", postalCode: "SW1Y 4JH", countryCode: "GB" };
-const twoMugs = (productId: string, quantity = 2): NewOrder => ({ items: [{ productId, quantity }], shippingAddress: address, paymentToken: "tok_visa" });
+const twoMugs = (productId: string, quantity = 2): NewOrder => ({
+  items: [{ productId, quantity }],
+  shippingAddress: address,
+  paymentToken: "tok_visa",
+});
 
 const anonymous = (url: string) => new StorefrontClient(url);
 const signedIn = (url: string) => anonymous(url).signedIn(example.accessToken);
@@ -45,7 +49,9 @@ describe("storefront (consumer) of the gateway's public API", () => {
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
-          body: { user: { id: uuidV4(example.userId), email: account.email, name: account.name, role: "ROLE_CUSTOMER", createTime: rfc3339() } },
+          body: {
+            user: { id: uuidV4(example.userId), email: account.email, name: account.name, role: "ROLE_CUSTOMER", createTime: rfc3339() },
+          },
         });
       await pact.executeTest(async (mock) => {
         const user = await anonymous(mock.url).register(account);
@@ -96,7 +102,11 @@ describe("storefront (consumer) of the gateway's public API", () => {
           headers: jsonRequest,
           body: { email: fromState("${email}", example.email), password: "not-my-password" },
         })
-        .willRespondWith({ status: 401, headers: jsonResponse, body: apiError("unauthenticated", MatchersV3.string("invalid email or password")) });
+        .willRespondWith({
+          status: 401,
+          headers: jsonResponse,
+          body: apiError("unauthenticated", MatchersV3.string("invalid email or password")),
+        });
       await pact.executeTest(async (mock) => {
         await expect(anonymous(mock.url).signIn({ email: example.email, password: "not-my-password" })).rejects.toMatchObject({
           status: 401,
@@ -109,7 +119,11 @@ describe("storefront (consumer) of the gateway's public API", () => {
       pact
         .given(states.signedIn)
         .uponReceiving("a request for the signed-in customer's profile")
-        .withRequest({ method: "GET", path: fromState("/v1/users/${userId}", `/v1/users/${example.userId}`), headers: { Authorization: bearer } })
+        .withRequest({
+          method: "GET",
+          path: fromState("/v1/users/${userId}", `/v1/users/${example.userId}`),
+          headers: { Authorization: bearer },
+        })
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
@@ -145,7 +159,10 @@ describe("storefront (consumer) of the gateway's public API", () => {
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
-          body: { products: MatchersV3.eachLike({ ...product, id: uuidV4(example.productId) }, 2), nextPageToken: MatchersV3.regex(/.+/, "bmV4dA") },
+          body: {
+            products: MatchersV3.eachLike({ ...product, id: uuidV4(example.productId) }, 2),
+            nextPageToken: MatchersV3.regex(/.+/, "bmV4dA"),
+          },
         });
       await pact.executeTest(async (mock) => {
         const page = await anonymous(mock.url).listProducts({ pageSize: 2 });
@@ -186,7 +203,13 @@ describe("storefront (consumer) of the gateway's public API", () => {
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
-          body: { stock: { productId: fromState("${productId}", example.productId), available: MatchersV3.integer(5), reserved: MatchersV3.integer(0) } },
+          body: {
+            stock: {
+              productId: fromState("${productId}", example.productId),
+              available: MatchersV3.integer(5),
+              reserved: MatchersV3.integer(0),
+            },
+          },
         });
       await pact.executeTest(async (mock) => {
         expect(await anonymous(mock.url).getStock(example.productId)).toEqual({ productId: example.productId, available: 5, reserved: 0 });
@@ -226,17 +249,33 @@ describe("storefront (consumer) of the gateway's public API", () => {
         });
       await pact.executeTest(async (mock) => {
         const order = await signedIn(mock.url).placeOrder(twoMugs(example.productId), example.idempotencyKey);
-        expect(order).toMatchObject({ id: example.orderId, status: "ORDER_STATUS_PENDING", items: [{ productId: example.productId, quantity: 2 }] });
+        expect(order).toMatchObject({
+          id: example.orderId,
+          status: "ORDER_STATUS_PENDING",
+          items: [{ productId: example.productId, quantity: 2 }],
+        });
       });
     });
 
     it("asks a visitor to sign in before ordering", async () => {
       pact
         .uponReceiving("an order placement without a token")
-        .withRequest({ method: "POST", path: "/v1/orders", headers: jsonRequest, body: { ...placeRequest(2).body, items: [{ productId: example.productId, quantity: 2 }] } })
-        .willRespondWith({ status: 401, headers: jsonResponse, body: apiError("unauthenticated", MatchersV3.string("authentication required")) });
+        .withRequest({
+          method: "POST",
+          path: "/v1/orders",
+          headers: jsonRequest,
+          body: { ...placeRequest(2).body, items: [{ productId: example.productId, quantity: 2 }] },
+        })
+        .willRespondWith({
+          status: 401,
+          headers: jsonResponse,
+          body: apiError("unauthenticated", MatchersV3.string("authentication required")),
+        });
       await pact.executeTest(async (mock) => {
-        await expect(anonymous(mock.url).placeOrder(twoMugs(example.productId))).rejects.toMatchObject({ status: 401, code: "unauthenticated" });
+        await expect(anonymous(mock.url).placeOrder(twoMugs(example.productId))).rejects.toMatchObject({
+          status: 401,
+          code: "unauthenticated",
+        });
       });
     });
 
@@ -245,19 +284,37 @@ describe("storefront (consumer) of the gateway's public API", () => {
         .given(states.readyToOrder)
         .uponReceiving("an order placement with a quantity of zero")
         .withRequest(placeRequest(0))
-        .willRespondWith({ status: 400, headers: jsonResponse, body: apiError("invalid_argument", MatchersV3.includes("items[0].quantity")) });
+        .willRespondWith({
+          status: 400,
+          headers: jsonResponse,
+          body: apiError("invalid_argument", MatchersV3.includes("items[0].quantity")),
+        });
       await pact.executeTest(async (mock) => {
         const failure = signedIn(mock.url).placeOrder(twoMugs(example.productId, 0), example.idempotencyKey);
-        await expect(failure).rejects.toMatchObject({ status: 400, code: "invalid_argument", message: expect.stringContaining("items[0].quantity") });
+        await expect(failure).rejects.toMatchObject({
+          status: 400,
+          code: "invalid_argument",
+          message: expect.stringContaining("items[0].quantity"),
+        });
       });
     });
 
     it("shows a confirmed order with its priced lines and total", async () => {
-      const line = { productId: uuidV4(example.productId), name: MatchersV3.string("Mug"), quantity: MatchersV3.integer(2), unitPrice: money("1299"), lineTotal: money("2598") };
+      const line = {
+        productId: uuidV4(example.productId),
+        name: MatchersV3.string("Mug"),
+        quantity: MatchersV3.integer(2),
+        unitPrice: money("1299"),
+        lineTotal: money("2598"),
+      };
       pact
         .given(states.confirmedOrder)
         .uponReceiving("a request for a confirmed order")
-        .withRequest({ method: "GET", path: fromState("/v1/orders/${orderId}", `/v1/orders/${example.orderId}`), headers: { Authorization: bearer } })
+        .withRequest({
+          method: "GET",
+          path: fromState("/v1/orders/${orderId}", `/v1/orders/${example.orderId}`),
+          headers: { Authorization: bearer },
+        })
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
@@ -331,7 +388,13 @@ describe("storefront (consumer) of the gateway's public API", () => {
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
-          body: { order: { id: fromState("${orderId}", example.orderId), status: "ORDER_STATUS_CANCELLED", cancellationReason: "CUSTOMER_REQUESTED" } },
+          body: {
+            order: {
+              id: fromState("${orderId}", example.orderId),
+              status: "ORDER_STATUS_CANCELLED",
+              cancellationReason: "CUSTOMER_REQUESTED",
+            },
+          },
         });
       await pact.executeTest(async (mock) => {
         expect(await signedIn(mock.url).cancelOrder(example.orderId)).toMatchObject({
@@ -345,7 +408,11 @@ describe("storefront (consumer) of the gateway's public API", () => {
       pact
         .given(states.confirmedOrder)
         .uponReceiving("a request for the shipment of a confirmed order")
-        .withRequest({ method: "GET", path: fromState("/v1/orders/${orderId}/shipment", `/v1/orders/${example.orderId}/shipment`), headers: { Authorization: bearer } })
+        .withRequest({
+          method: "GET",
+          path: fromState("/v1/orders/${orderId}/shipment", `/v1/orders/${example.orderId}/shipment`),
+          headers: { Authorization: bearer },
+        })
         .willRespondWith({
           status: 200,
           headers: jsonResponse,
@@ -388,7 +455,11 @@ describe("storefront (consumer) of the gateway's public API", () => {
       });
     await pact.executeTest(async (mock) => {
       const [notification] = await signedIn(mock.url).listNotifications();
-      expect(notification).toMatchObject({ kind: "NOTIFICATION_KIND_ORDER_CONFIRMED", orderId: example.orderId, subject: "Your order is confirmed" });
+      expect(notification).toMatchObject({
+        kind: "NOTIFICATION_KIND_ORDER_CONFIRMED",
+        orderId: example.orderId,
+        subject: "Your order is confirmed",
+      });
     });
   });
 });

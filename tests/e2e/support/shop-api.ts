@@ -128,7 +128,10 @@ export class ShopApi {
   }
 
   /** A new product with `stock` units for sale, created by an admin through the API. */
-  async createProduct(adminToken: string, { name, priceMinor, stock }: { name: string; priceMinor: number; stock: number }): Promise<string> {
+  async createProduct(
+    adminToken: string,
+    { name, priceMinor, stock }: { name: string; priceMinor: number; stock: number },
+  ): Promise<string> {
     const sku = `E2E-${randomBytes(4).toString("hex").toUpperCase()}`;
     const { product } = await this.ok<{ product: { id: string } }>("POST", "/v1/products", {
       token: adminToken,

@@ -1,18 +1,18 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { connect } from "nats";
 import type { ShopContext } from "@shop/contracts";
 import {
+  type BaseServiceConfig,
   createLogger,
   envPrefix,
-  streamName,
-  type BaseServiceConfig,
-  type ServiceRegistration,
   type ServiceDeps,
+  type ServiceRegistration,
   type StartedParts,
+  streamName,
 } from "@shop/runtime";
-import { startTestService, waitFor, type TestService } from "@shop/runtime/testing";
+import { startTestService, type TestService, waitFor } from "@shop/runtime/testing";
+import { connect } from "nats";
 import { loadGatewayConfig } from "../../../gateway/src/config.js";
 import { buildGateway, type GatewayServer } from "../../../gateway/src/server.js";
 import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
@@ -54,7 +54,9 @@ export interface ShopSystem {
 
 /** `<CONTEXT>_ADDR` of each service, as orders and the gateway read where to call. */
 function addressEnv(services: Partial<Record<ShopContext, TestService>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(services).map(([context, service]) => [`${envPrefix(context as ShopContext)}_ADDR`, service.address]));
+  return Object.fromEntries(
+    Object.entries(services).map(([context, service]) => [`${envPrefix(context as ShopContext)}_ADDR`, service.address]),
+  );
 }
 
 /**
@@ -146,7 +148,12 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
     await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
     const { port } = listening.address() as AddressInfo;
     const addresses = Object.fromEntries(Object.entries(services).map(([context, service]) => [context, service.address]));
-    return { gatewayUrl: `http://127.0.0.1:${port}`, addresses: addresses as Record<ShopContext, string>, ordersDatabaseUrl: orders.db.url, stop };
+    return {
+      gatewayUrl: `http://127.0.0.1:${port}`,
+      addresses: addresses as Record<ShopContext, string>,
+      ordersDatabaseUrl: orders.db.url,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -166,7 +173,11 @@ export async function caughtUp(consumers: { stream: string; name: string }[]): P
       const infos = await Promise.all(consumers.map(({ stream, name }) => jsm.consumers.info(stream, name)));
       return infos.reduce((sum, info) => sum + info.num_pending + info.num_ack_pending, 0);
     };
-    await waitFor(backlog, (left) => left === 0, { timeoutMs: 120_000, intervalMs: 200, what: "the durable consumers to reach the end of their streams" });
+    await waitFor(backlog, (left) => left === 0, {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      what: "the durable consumers to reach the end of their streams",
+    });
   } finally {
     await nc.close();
   }

@@ -1,12 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { OrderCancelledSchema, OrderPlacedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { headers as natsHeaders, type Msg } from "nats";
+import { type Msg, headers as natsHeaders } from "nats";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { currentContext, runWithContext, type RequestContext } from "../request-context.js";
-import { onEvent, onEvents, onEventsOfTypes, startEventConsumer, type EventConsumer, type EventConsumerOptions, type EventMeta } from "./event-consumer.js";
+import { currentContext, type RequestContext, runWithContext } from "../request-context.js";
+import {
+  type EventConsumer,
+  type EventConsumerOptions,
+  type EventMeta,
+  onEvent,
+  onEvents,
+  onEventsOfTypes,
+  startEventConsumer,
+} from "./event-consumer.js";
 import { eventMetrics } from "./metrics.js";
-import { startOutboxRelay, type OutboxRelay } from "./outbox-relay.js";
+import { type OutboxRelay, startOutboxRelay } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
 import { deadLetterHeaders, deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
 import {
@@ -14,12 +22,12 @@ import {
   createScratchDatabase,
   enqueueTestEvent,
   readerOf,
+  type ScratchDatabase,
   silentLogger,
   streamMessageCount,
+  type TestNats,
   uniqueContext,
   waitFor,
-  type ScratchDatabase,
-  type TestNats,
 } from "./test-support.js";
 
 const orderPlacedType = OrderPlacedSchema.typeName;
@@ -54,7 +62,10 @@ describe("event consumer", () => {
     return context;
   }
 
-  async function consume(context: string, options: Partial<EventConsumerOptions> & Pick<EventConsumerOptions, "handlers">): Promise<EventConsumer> {
+  async function consume(
+    context: string,
+    options: Partial<EventConsumerOptions> & Pick<EventConsumerOptions, "handlers">,
+  ): Promise<EventConsumer> {
     const consumer = await startEventConsumer({
       nc: nats.nc,
       db: scratch.db,
@@ -78,7 +89,8 @@ describe("event consumer", () => {
   async function placeOrders(context: string, orderIds: string[]): Promise<string[]> {
     const ids = await scratch.db.transaction(async (tx) => {
       const enqueued: string[] = [];
-      for (const orderId of orderIds) enqueued.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId, userId: "u-1" })).id);
+      for (const orderId of orderIds)
+        enqueued.push((await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId, userId: "u-1" })).id);
       return enqueued;
     });
     relay.notify();
@@ -88,7 +100,9 @@ describe("event consumer", () => {
   const effects = async () => scratch.db.query<{ event_id: string; note: string }>("SELECT event_id, note FROM effects ORDER BY note");
   const effectCount = async () => (await effects()).length;
   const consumedCount = async (consumer: string, type: string, result: string) =>
-    (await eventMetrics.consumed.get()).values.find((v) => v.labels.consumer === consumer && v.labels.type === type && v.labels.result === result)?.value ?? 0;
+    (await eventMetrics.consumed.get()).values.find(
+      (v) => v.labels.consumer === consumer && v.labels.type === type && v.labels.result === result,
+    )?.value ?? 0;
   const ackPending = async (context: string) => (await nats.jsm.consumers.info(streamName(context), readerOf(context))).num_ack_pending;
 
   async function deadLetters(context: string): Promise<Msg[]> {
@@ -109,7 +123,11 @@ describe("event consumer", () => {
         }),
       },
     });
-    const work = { correlationId: "corr-consume-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", idempotencyKey: "idem-7" };
+    const work = {
+      correlationId: "corr-consume-1",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      idempotencyKey: "idem-7",
+    };
 
     const ids = await runWithContext(work, () => placeOrders(context, ["o-1", "o-2", "o-3"]));
 
@@ -120,9 +138,18 @@ describe("event consumer", () => {
       { event_id: ids[2], note: "o-3" },
     ]);
     expect(seen.map((s) => s.context)).toEqual(Array(3).fill(expect.objectContaining(work)));
-    expect(seen[0]!.meta).toMatchObject({ eventId: ids[0], type: orderPlacedType, subject: `shop.${context}.order_placed`, deliveryCount: 1 });
+    expect(seen[0]!.meta).toMatchObject({
+      eventId: ids[0],
+      type: orderPlacedType,
+      subject: `shop.${context}.order_placed`,
+      deliveryCount: 1,
+    });
     expect(seen[0]!.meta.occurredAt).toBeInstanceOf(Date);
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "all acked" },
+    );
   });
 
   it("skips an event delivered again (inbox), applying its effect only once", async () => {
@@ -130,7 +157,11 @@ describe("event consumer", () => {
     const first = await consume(context, { handlers: { [orderPlacedType]: recordEffect } });
     await placeOrders(context, ["o-1", "o-2"]);
     await waitFor(effectCount, (n) => n === 2, { what: "first delivery applied" });
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "first delivery acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "first delivery acked" },
+    );
     await first.stop();
 
     // A durable consumer recreated from scratch delivers the whole stream again.
@@ -138,7 +169,11 @@ describe("event consumer", () => {
     const duplicatesBefore = await consumedCount(readerOf(context), orderPlacedType, "duplicate");
     await consume(context, { handlers: { [orderPlacedType]: recordEffect } });
 
-    await waitFor(() => consumedCount(readerOf(context), orderPlacedType, "duplicate"), (n) => n === duplicatesBefore + 2, { what: "two duplicates" });
+    await waitFor(
+      () => consumedCount(readerOf(context), orderPlacedType, "duplicate"),
+      (n) => n === duplicatesBefore + 2,
+      { what: "two duplicates" },
+    );
     expect(await effectCount()).toBe(2);
   });
 
@@ -147,7 +182,10 @@ describe("event consumer", () => {
     await consume(context, { handlers: { [orderPlacedType]: recordEffect }, batchSize: 4 });
     await consume(context, { handlers: { [orderPlacedType]: recordEffect }, batchSize: 4 });
 
-    await placeOrders(context, Array.from({ length: 40 }, (_, i) => `o-${String(i).padStart(2, "0")}`));
+    await placeOrders(
+      context,
+      Array.from({ length: 40 }, (_, i) => `o-${String(i).padStart(2, "0")}`),
+    );
 
     await waitFor(effectCount, (n) => n >= 40, { what: "forty effects" });
     const rows = await effects();
@@ -157,14 +195,24 @@ describe("event consumer", () => {
 
   /** Enqueues the orders' events and waits until the stream holds them, before any consumer runs. */
   async function backlog(context: string, count: number): Promise<string[]> {
-    const ids = await placeOrders(context, Array.from({ length: count }, (_, i) => `o-${String(i).padStart(2, "0")}`));
-    await waitFor(() => streamMessageCount(nats.jsm, context), (n) => n === count, { what: `${count} events in the stream` });
+    const ids = await placeOrders(
+      context,
+      Array.from({ length: count }, (_, i) => `o-${String(i).padStart(2, "0")}`),
+    );
+    await waitFor(
+      () => streamMessageCount(nats.jsm, context),
+      (n) => n === count,
+      { what: `${count} events in the stream` },
+    );
     return ids;
   }
 
   /** Records the effect with the id of the transaction that applied it. */
   const recordEffectWithTransaction = onEvent(OrderPlacedSchema, async (event, tx, meta) => {
-    await tx.execute("INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2 || ' tx ' || txid_current())", [meta.eventId, event.orderId]);
+    await tx.execute("INSERT INTO effects (event_id, note) VALUES ($1::uuid, $2 || ' tx ' || txid_current())", [
+      meta.eventId,
+      event.orderId,
+    ]);
   });
   const transactionOf = (note: string) => note.split(" tx ")[1];
 
@@ -179,7 +227,11 @@ describe("event consumer", () => {
     expect(rows.map((row) => row.event_id)).toEqual(ids);
     // One pull brings the whole backlog; at most a straggler lands in a second transaction.
     expect(new Set(rows.map((row) => transactionOf(row.note))).size).toBeLessThanOrEqual(2);
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "all acked" },
+    );
   });
 
   it("hands events of one type that arrived together to an onEvents handler in one call, in stream order", async () => {
@@ -216,7 +268,11 @@ describe("event consumer", () => {
       return enqueued;
     });
     relay.notify();
-    await waitFor(() => streamMessageCount(nats.jsm, context), (n) => n === 6, { what: "six events in the stream" });
+    await waitFor(
+      () => streamMessageCount(nats.jsm, context),
+      (n) => n === 6,
+      { what: "six events in the stream" },
+    );
     const calls: string[][] = [];
     await consume(context, {
       handlers: onEventsOfTypes([OrderPlacedSchema, OrderCancelledSchema], async (events, tx) => {
@@ -252,7 +308,11 @@ describe("event consumer", () => {
     });
 
     await waitFor(effectCount, (n) => n === 10, { what: "ten effects" });
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "all acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "all acked" },
+    );
     const rows = await effects();
     expect(rows.map((row) => row.event_id)).toEqual(ids);
     // The failing event came back in a later delivery; every other event was delivered once.
@@ -280,7 +340,11 @@ describe("event consumer", () => {
 
     await waitFor(effectCount, (n) => n === 1, { what: "effect after retries" });
     expect(deliveries).toEqual([1, 2, 3]);
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "acked" },
+    );
     expect(received).toHaveLength(0);
   });
 
@@ -303,7 +367,11 @@ describe("event consumer", () => {
 
     const [eventId] = await placeOrders(context, ["o-poison"]);
 
-    await waitFor(() => received.length, (n) => n === 1, { what: "dead letter" });
+    await waitFor(
+      () => received.length,
+      (n) => n === 1,
+      { what: "dead letter" },
+    );
     const letter = received[0]!;
     expect(letter.headers?.get(deadLetterHeaders.consumer)).toBe(consumerName);
     expect(letter.headers?.get(deadLetterHeaders.subject)).toBe(`shop.${context}.order_placed`);
@@ -312,14 +380,22 @@ describe("event consumer", () => {
     expect(letter.headers?.get(deadLetterHeaders.deliveries)).toBe("3");
     expect(letter.headers?.get(deadLetterHeaders.error)).toBe("Error: stock service rejected the order");
     expect(letter.headers?.get("Shop-Event-Type")).toBe(orderPlacedType);
-    expect(Buffer.from(letter.data)).toEqual(Buffer.from(toBinary(OrderPlacedSchema, create(OrderPlacedSchema, { orderId: "o-poison", userId: "u-1" }))));
+    expect(Buffer.from(letter.data)).toEqual(
+      Buffer.from(toBinary(OrderPlacedSchema, create(OrderPlacedSchema, { orderId: "o-poison", userId: "u-1" }))),
+    );
     const stored = await nats.jsm.streams.getMessage(deadLetterStream, { last_by_subj: deadLetterSubject(consumerName) });
     expect(stored.header.get(deadLetterHeaders.eventId)).toBe(eventId);
 
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "poison message terminated" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "poison message terminated" },
+    );
     expect(attempts).toBe(3);
     expect(await effectCount()).toBe(0);
-    expect((await eventMetrics.deadLettered.get()).values.find((v) => v.labels.consumer === consumerName)?.value).toBe(deadLetteredBefore + 1);
+    expect((await eventMetrics.deadLettered.get()).values.find((v) => v.labels.consumer === consumerName)?.value).toBe(
+      deadLetteredBefore + 1,
+    );
   });
 
   it("dead-letters at once an event that can never be applied: bad payload or missing event id", async () => {
@@ -341,9 +417,15 @@ describe("event consumer", () => {
     };
 
     await js.publish(`shop.${context}.order_placed`, new Uint8Array([0xff, 0xff, 0xff]), { msgID: randomUUID(), headers: typed() });
-    await js.publish(`shop.${context}.order_placed`, toBinary(OrderPlacedSchema, create(OrderPlacedSchema, { orderId: "o-1" })), { headers: typed() });
+    await js.publish(`shop.${context}.order_placed`, toBinary(OrderPlacedSchema, create(OrderPlacedSchema, { orderId: "o-1" })), {
+      headers: typed(),
+    });
 
-    await waitFor(() => received.length, (n) => n === 2, { what: "two dead letters" });
+    await waitFor(
+      () => received.length,
+      (n) => n === 2,
+      { what: "two dead letters" },
+    );
     expect(received[0]!.headers?.get(deadLetterHeaders.error)).toMatch(/payload is not a valid shop\.orders\.v1\.OrderPlaced/);
     expect(received[0]!.headers?.get(deadLetterHeaders.deliveries)).toBe("1");
     expect(received[1]!.headers?.get(deadLetterHeaders.error)).toMatch(/Nats-Msg-Id must be a UUID event id/);
@@ -355,12 +437,18 @@ describe("event consumer", () => {
     const consumerName = readerOf(context);
     await consume(context, { handlers: { [orderPlacedType]: recordEffect } });
 
-    await scratch.db.transaction((tx) => enqueueTestEvent(tx, context, OrderCancelledSchema, { orderId: "o-1", reason: "PAYMENT_DECLINED" }));
+    await scratch.db.transaction((tx) =>
+      enqueueTestEvent(tx, context, OrderCancelledSchema, { orderId: "o-1", reason: "PAYMENT_DECLINED" }),
+    );
     await placeOrders(context, ["o-2"]);
 
     await waitFor(effectCount, (n) => n === 1, { what: "known event applied" });
     expect(await consumedCount(consumerName, OrderCancelledSchema.typeName, "unknown_type")).toBe(1);
-    await waitFor(() => ackPending(context), (n) => n === 0, { what: "both acked" });
+    await waitFor(
+      () => ackPending(context),
+      (n) => n === 0,
+      { what: "both acked" },
+    );
   });
 
   it("samples the consumer's pending messages into the lag gauge", async () => {

@@ -1,10 +1,19 @@
-import { fromBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, type ConsumerMessages, type JsMsg, type NatsConnection, type NatsError } from "nats";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  type NatsConnection,
+  type NatsError,
+  nanos,
+  headers as natsHeaders,
+} from "nats";
 import type { Logger } from "../logger.js";
-import { contextFromHeaders, currentContext, runWithContext, type RequestContext } from "../request-context.js";
+import { contextFromHeaders, currentContext, type RequestContext, runWithContext } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
 import { isUuid } from "../uuid.js";
-import { eventMetrics, type ConsumeResult } from "./metrics.js";
+import { type ConsumeResult, eventMetrics } from "./metrics.js";
 import { ensureStreams } from "./streams.js";
 import { deadLetterHeaders, deadLetterSubject, eventHeaders, streamName } from "./subjects.js";
 
@@ -157,7 +166,8 @@ function errorText(err: unknown): string {
  */
 export async function startEventConsumer(options: EventConsumerOptions): Promise<EventConsumer> {
   const { nc, db, logger, consumerName, context, handlers } = options;
-  if (!consumerNamePattern.test(consumerName)) throw new RangeError(`consumerName must match ${consumerNamePattern}, got "${consumerName}"`);
+  if (!consumerNamePattern.test(consumerName))
+    throw new RangeError(`consumerName must match ${consumerNamePattern}, got "${consumerName}"`);
   for (const [type, handler] of Object.entries(handlers)) {
     if (handler.schema.typeName !== type) throw new RangeError(`handlers["${type}"] is registered for ${handler.schema.typeName}`);
   }

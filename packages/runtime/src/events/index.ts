@@ -3,7 +3,7 @@ export * from "./event-id.js";
 export * from "./metrics.js";
 export * from "./outbox.js";
 export * from "./outbox-relay.js";
+export * from "./publishing.js";
 export * from "./replay.js";
 export * from "./streams.js";
 export * from "./subjects.js";
-export * from "./publishing.js";

@@ -5,7 +5,7 @@ import { runWithContext } from "../request-context.js";
 import type { Sql } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
 import { enqueueEvents, outboxEntry } from "./outbox.js";
-import { deleteSentOutboxRows, startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
+import { deleteSentOutboxRows, type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
 import { replayStream, type StoredEvent } from "./replay.js";
 import { ensureStreams } from "./streams.js";
 import { streamName } from "./subjects.js";
@@ -13,12 +13,12 @@ import {
   connectTestNats,
   createScratchDatabase,
   enqueueTestEvent,
+  type ScratchDatabase,
   silentLogger,
   streamMessageCount,
+  type TestNats,
   uniqueContext,
   waitFor,
-  type ScratchDatabase,
-  type TestNats,
 } from "./test-support.js";
 
 describe("outbox relay", () => {
@@ -79,7 +79,8 @@ describe("outbox relay", () => {
     return claims;
   }
 
-  const unsentCount = async () => Number((await scratch.db.query<{ count: bigint }>("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL"))[0]!.count);
+  const unsentCount = async () =>
+    Number((await scratch.db.query<{ count: bigint }>("SELECT count(*) FROM outbox_events WHERE sent_at IS NULL"))[0]!.count);
 
   async function readStream(context: string): Promise<StoredEvent[]> {
     const events: StoredEvent[] = [];
@@ -87,11 +88,16 @@ describe("outbox relay", () => {
     return events;
   }
 
-  const publishedCount = async () => (await eventMetrics.outboxPublished.get()).values.find((v) => v.labels.type === OrderPlacedSchema.typeName)?.value ?? 0;
+  const publishedCount = async () =>
+    (await eventMetrics.outboxPublished.get()).values.find((v) => v.labels.type === OrderPlacedSchema.typeName)?.value ?? 0;
 
   it("publishes unsent rows in creation order with the event headers, and marks them sent", async () => {
     const context = await newContext();
-    const work = { correlationId: "corr-relay-1", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", idempotencyKey: "idem-1" };
+    const work = {
+      correlationId: "corr-relay-1",
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      idempotencyKey: "idem-1",
+    };
     const ids = await runWithContext(work, async () => [
       ...(await enqueueOrders(context, ["o-1", "o-2", "o-3"])),
       ...(await enqueueOrders(context, ["o-4", "o-5"])),
@@ -104,7 +110,8 @@ describe("outbox relay", () => {
     const events = await readStream(context);
     expect(events.map((event) => fromBinary(OrderPlacedSchema, event.data).orderId)).toEqual(["o-1", "o-2", "o-3", "o-4", "o-5"]);
     expect(events.map((event) => event.eventId)).toEqual(ids);
-    const createdAt = (await scratch.db.query<{ created_at: Date }>("SELECT created_at FROM outbox_events WHERE id = $1", [ids[0]]))[0]!.created_at;
+    const createdAt = (await scratch.db.query<{ created_at: Date }>("SELECT created_at FROM outbox_events WHERE id = $1", [ids[0]]))[0]!
+      .created_at;
     expect(events[0]).toMatchObject({
       subject: `shop.${context}.order_placed`,
       type: "shop.orders.v1.OrderPlaced",
@@ -181,7 +188,10 @@ describe("outbox relay", () => {
     await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
 
     // The queue holds four batches (8 events): these 10 go to the table, which is claimed at once.
-    await enqueueOrders(context, Array.from({ length: 10 }, (_, i) => `o-${i}`));
+    await enqueueOrders(
+      context,
+      Array.from({ length: 10 }, (_, i) => `o-${i}`),
+    );
     await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the overflowing commit sent" });
 
     const claims = await countClaims(async () => {
@@ -213,7 +223,10 @@ describe("outbox relay", () => {
   it("publishes each row exactly once when two relays share the table", async () => {
     const context = await newContext();
     for (let chunk = 0; chunk < 10; chunk += 1) {
-      await enqueueOrders(context, Array.from({ length: 20 }, (_, i) => `o-${chunk}-${i}`));
+      await enqueueOrders(
+        context,
+        Array.from({ length: 20 }, (_, i) => `o-${chunk}-${i}`),
+      );
     }
     const publishedBefore = await publishedCount();
 
@@ -226,7 +239,10 @@ describe("outbox relay", () => {
 
     // Commits while both run: one relay takes each; a row the other's poll also caught is one message.
     for (let chunk = 0; chunk < 5; chunk += 1) {
-      await enqueueOrders(context, Array.from({ length: 20 }, (_, i) => `o-running-${chunk}-${i}`));
+      await enqueueOrders(
+        context,
+        Array.from({ length: 20 }, (_, i) => `o-running-${chunk}-${i}`),
+      );
     }
     await waitFor(unsentCount, (n) => n === 0, { what: "rows committed while running sent" });
     expect(await streamMessageCount(nats.jsm, context)).toBe(300);
@@ -284,7 +300,11 @@ describe("outbox relay", () => {
       { what: "publish errors counted" },
     );
     expect(await unsentCount()).toBe(2);
-    await waitFor(() => eventMetrics.outboxLag.get(), (lag) => (lag.values[0]?.value ?? 0) > 0, { what: "lag reported" });
+    await waitFor(
+      () => eventMetrics.outboxLag.get(),
+      (lag) => (lag.values[0]?.value ?? 0) > 0,
+      { what: "lag reported" },
+    );
 
     await ensureStreams(nats.jsm, [context]);
     await waitFor(unsentCount, (n) => n === 0, { what: "rows sent once the stream exists" });
@@ -293,7 +313,9 @@ describe("outbox relay", () => {
 
   it("rejects options out of range, naming the option", () => {
     expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, batchSize: 0 })).toThrow(/batchSize/);
-    expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, pollIntervalMs: 3_600_000 })).toThrow(/pollIntervalMs/);
+    expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, pollIntervalMs: 3_600_000 })).toThrow(
+      /pollIntervalMs/,
+    );
   });
 
   it("deleteSentOutboxRows removes only rows sent before the cut-off", async () => {

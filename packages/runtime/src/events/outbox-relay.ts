@@ -1,8 +1,8 @@
-import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type NatsConnection } from "nats";
+import { type JetStreamClient, type MsgHdrs, type NatsConnection, headers as natsHeaders } from "nats";
 import type { Logger } from "../logger.js";
 import type { Sql, SqlDatabase } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
-import { onEventsCommitted, outboxTable, type OutboxRecord } from "./outbox.js";
+import { type OutboxRecord, onEventsCommitted, outboxTable } from "./outbox.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
@@ -80,7 +80,9 @@ const reportLag = (records: readonly OutboxRecord[]) =>
 /** Publishes `records` concurrently, the event id as message id; returns the ids JetStream acknowledged. */
 async function publish(js: JetStreamClient, records: readonly OutboxRecord[], publishTimeoutMs: number, logger: Logger): Promise<string[]> {
   const results = await Promise.allSettled(
-    records.map((record) => js.publish(record.subject, record.payload, { msgID: record.id, headers: headersOf(record), timeout: publishTimeoutMs })),
+    records.map((record) =>
+      js.publish(record.subject, record.payload, { msgID: record.id, headers: headersOf(record), timeout: publishTimeoutMs }),
+    ),
   );
   const sent: string[] = [];
   results.forEach((result, index) => {
@@ -104,7 +106,13 @@ const markSent = `UPDATE ${outboxTable} SET sent_at = now() WHERE id = ANY($1::u
  * between publish and commit republishes the rows later; JetStream drops those duplicates
  * within its window.
  */
-async function relayBatch(tx: Sql, js: JetStreamClient, batchSize: number, publishTimeoutMs: number, logger: Logger): Promise<BatchOutcome> {
+async function relayBatch(
+  tx: Sql,
+  js: JetStreamClient,
+  batchSize: number,
+  publishTimeoutMs: number,
+  logger: Logger,
+): Promise<BatchOutcome> {
   const records = await tx.query<OutboxRecord>(
     `SELECT id, subject, type, payload, headers, created_at AS "createdAt" FROM ${outboxTable}
      WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,

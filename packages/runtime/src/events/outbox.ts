@@ -1,4 +1,4 @@
-import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { currentContext, propagationHeaders } from "../request-context.js";
 import { databaseUrlOf, type Sql, type SqlDatabase } from "../sql.js";
 import { newEventId } from "./event-id.js";
@@ -107,7 +107,13 @@ export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): P
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)
        RETURNING created_at)
      SELECT max(created_at) AS created_at FROM written`,
-    [entries.map((e) => e.id), entries.map((e) => e.subject), entries.map((e) => e.type), entries.map((e) => e.payload), JSON.stringify(headers)],
+    [
+      entries.map((e) => e.id),
+      entries.map((e) => e.subject),
+      entries.map((e) => e.type),
+      entries.map((e) => e.payload),
+      JSON.stringify(headers),
+    ],
   );
   const url = databaseUrlOf(tx);
   if (url !== undefined) {

@@ -1,8 +1,8 @@
-import { connect, type NatsConnection } from "nats";
 import type { ShopContext } from "@shop/contracts";
+import { connect, type NatsConnection } from "nats";
 import type { Logger } from "../logger.js";
 import type { SqlDatabase } from "../sql.js";
-import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.js";
+import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
 
 /**

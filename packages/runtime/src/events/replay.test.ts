@@ -9,11 +9,11 @@ import {
   connectTestNats,
   createScratchDatabase,
   enqueueTestEvent,
+  type ScratchDatabase,
   silentLogger,
   streamMessageCount,
-  uniqueContext,
-  type ScratchDatabase,
   type TestNats,
+  uniqueContext,
 } from "./test-support.js";
 
 describe("replayStream", () => {
@@ -46,7 +46,12 @@ describe("replayStream", () => {
   it("reads a stream from the beginning, in order, until caught up", async () => {
     const events: StoredEvent[] = [];
 
-    const handled = await replayStream({ nc: nats.nc, stream: streamName(context), batchSize: 16, handle: (event) => void events.push(event) });
+    const handled = await replayStream({
+      nc: nats.nc,
+      stream: streamName(context),
+      batchSize: 16,
+      handle: (event) => void events.push(event),
+    });
 
     expect(handled).toBe(132);
     expect(events.map((event) => event.streamSequence)).toEqual(Array.from({ length: 132 }, (_, i) => i + 1));
@@ -90,7 +95,9 @@ describe("replayStream", () => {
     };
 
     expect(await replayStream({ nc: nats.nc, stream: streamName(emptyContext), handle })).toBe(0);
-    expect(await replayStream({ nc: nats.nc, stream: streamName(context), filterSubject: `shop.${context}.never_published`, handle })).toBe(0);
+    expect(await replayStream({ nc: nats.nc, stream: streamName(context), filterSubject: `shop.${context}.never_published`, handle })).toBe(
+      0,
+    );
   });
 
   it("fails when the stream does not exist", async () => {

@@ -2,7 +2,7 @@ import { nanos, StorageType } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { duplicateWindowMs, ensureStreams } from "./streams.js";
 import { deadLetterStream, streamName } from "./subjects.js";
-import { connectTestNats, uniqueContext, type TestNats } from "./test-support.js";
+import { connectTestNats, type TestNats, uniqueContext } from "./test-support.js";
 
 describe("ensureStreams", () => {
   const first = uniqueContext();

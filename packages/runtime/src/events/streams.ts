@@ -1,4 +1,4 @@
-import { nanos, RetentionPolicy, StorageType, type JetStreamManager, type NatsError, type StreamConfig } from "nats";
+import { type JetStreamManager, type NatsError, nanos, RetentionPolicy, StorageType, type StreamConfig } from "nats";
 import { deadLetterStream, streamName } from "./subjects.js";
 
 /** How long JetStream remembers message ids to drop republished duplicates. */

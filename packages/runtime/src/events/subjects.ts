@@ -3,7 +3,10 @@ import type { DescMessage } from "@bufbuild/protobuf";
 /** `shop.orders.v1.OrderConfirmed` -> `shop.orders.order_confirmed` (DESIGN §4). */
 export function eventSubject(schema: DescMessage): string {
   const [root, context, , ...rest] = schema.typeName.split(".");
-  const event = rest.join("_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+  const event = rest
+    .join("_")
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase();
   return `${root}.${context}.${event}`;
 }
 

@@ -4,9 +4,9 @@ import { connect, type JetStreamManager, type NatsConnection } from "nats";
 import pg from "pg";
 import { dropDatabase, ensureDatabase } from "../db.js";
 import { createLogger } from "../logger.js";
-import { defaultPostgresUrl } from "../topology.js";
 import { createSqlDatabase, type Sql, type SqlDatabase } from "../sql.js";
-import { enqueueEvents, outboxEntry, type EnqueuedEvent } from "./outbox.js";
+import { defaultPostgresUrl } from "../topology.js";
+import { type EnqueuedEvent, enqueueEvents, outboxEntry } from "./outbox.js";
 import { deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
 
 /** The tables of the OutboxEvent and InboxEvent models as `prisma migrate diff` writes them. */

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import pg from "pg";
 import type { ShopContext } from "@shop/contracts";
+import pg from "pg";
 import { dropDatabase, ensureDatabase, migrateDatabase } from "../db.js";
 import { defaultPostgresUrl } from "../topology.js";
 

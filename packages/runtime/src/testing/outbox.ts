@@ -20,6 +20,11 @@ export async function outboxEvents(db: Sql): Promise<DecodedOutboxEvent[]> {
   return rows.map((row) => {
     const schema = registry.getMessage(row.type);
     if (!schema) throw new Error(`outbox row ${row.id} has an unknown event type ${row.type}`);
-    return { id: row.id, subject: row.subject, type: row.type, payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown> };
+    return {
+      id: row.id,
+      subject: row.subject,
+      type: row.type,
+      payload: fromBinary(schema, row.payload) as unknown as Record<string, unknown>,
+    };
   });
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
-import { startService, type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts } from "../service.js";
+import { type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts, startService } from "../service.js";
 import { envPrefix } from "../topology.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 

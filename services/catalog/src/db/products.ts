@@ -1,5 +1,5 @@
 import { isUniqueViolation, type PageEnd, type SqlDatabase } from "@shop/runtime";
-import type { Product, NewProduct } from "../domain/product.js";
+import type { NewProduct, Product } from "../domain/product.js";
 
 export class DuplicateSkuError extends Error {}
 

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { CatalogService, Product as ProductMessage } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ProductSchema } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import type { CatalogService, Product as ProductMessage, ProductSchema } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { decodePageToken, errors, pageOf, pageSizeOf, requireAdmin } from "@shop/runtime";
 import { DuplicateSkuError, type ProductRepository } from "../db/products.js";
 import type { Product } from "../domain/product.js";

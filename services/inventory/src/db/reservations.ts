@@ -1,5 +1,5 @@
 import type { Sql, SqlDatabase } from "@shop/runtime";
-import { stepFor, type Reservation, type ReservationItem, type ReservationStatus } from "../domain/reservation.js";
+import { type Reservation, type ReservationItem, type ReservationStatus, stepFor } from "../domain/reservation.js";
 import { InsufficientStockError } from "../domain/stock.js";
 
 /**

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { InvalidItemsError, itemsInLockOrder, ReservationStateError, stepFor, type ReservationAction, type ReservationStatus } from "./reservation.js";
+import {
+  InvalidItemsError,
+  itemsInLockOrder,
+  type ReservationAction,
+  ReservationStateError,
+  type ReservationStatus,
+  stepFor,
+} from "./reservation.js";
 
 const orderId = "0b6f7c1e-5d3a-4e8b-9c2d-1a2b3c4d5e6f";
 const at = (status: ReservationStatus) => ({ orderId, status });

@@ -1,9 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
-  ReservationStatus as ReservationStatusEnum,
   type InventoryService,
   type ReservationSchema,
+  ReservationStatus as ReservationStatusEnum,
 } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { errors, requireAdmin } from "@shop/runtime";
 import type { ReservationRepository } from "../db/reservations.js";
@@ -11,8 +11,8 @@ import type { StockRepository } from "../db/stock.js";
 import {
   InvalidItemsError,
   itemsInLockOrder,
-  ReservationStateError,
   type Reservation,
+  ReservationStateError,
   type ReservationStatus,
 } from "../domain/reservation.js";
 import { InsufficientStockError } from "../domain/stock.js";

@@ -1,17 +1,17 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Money as MoneyMessage } from "@shop/contracts/shop/common/v1/money_pb.js";
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
-  onEvents,
-  startEventConsumer,
   type EventConsumer,
   type EventHandlers,
   type EventMeta,
   type Logger,
+  onEvents,
   type Sql,
   type SqlDatabase,
+  startEventConsumer,
 } from "@shop/runtime";
 import type { NatsConnection } from "nats";
 import type { NotificationRepository } from "../db/notifications.js";
@@ -52,7 +52,12 @@ export function notificationEventHandlers(notifications: NotificationRepository,
     }
   };
   const handler = <S extends DescMessage>(schema: S, toNotifiable: (event: MessageShape<S>) => NotifiableEvent) =>
-    onEvents(schema, (events, tx) => notify(events.map(({ event, meta }) => ({ notifiable: toNotifiable(event), meta })), tx));
+    onEvents(schema, (events, tx) =>
+      notify(
+        events.map(({ event, meta }) => ({ notifiable: toNotifiable(event), meta })),
+        tx,
+      ),
+    );
   return {
     [OrderConfirmedSchema.typeName]: handler(OrderConfirmedSchema, ({ orderId, userId, total }) => ({
       kind: "order_confirmed",
@@ -60,7 +65,12 @@ export function notificationEventHandlers(notifications: NotificationRepository,
       userId,
       total: moneyOf(total),
     })),
-    [OrderCancelledSchema.typeName]: handler(OrderCancelledSchema, ({ orderId, userId, reason }) => ({ kind: "order_cancelled", orderId, userId, reason })),
+    [OrderCancelledSchema.typeName]: handler(OrderCancelledSchema, ({ orderId, userId, reason }) => ({
+      kind: "order_cancelled",
+      orderId,
+      userId,
+      reason,
+    })),
     [ShipmentCreatedSchema.typeName]: handler(ShipmentCreatedSchema, ({ orderId, userId, trackingNumber }) => ({
       kind: "shipment_created",
       orderId,

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { createSqlDatabase, type SqlDatabase } from "@shop/runtime";
-import { createTestDatabase, waitFor, type TestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OrderEvent } from "../domain/order-history.js";
 import { OrderHistoryRepository } from "./order-history.js";
 
@@ -40,8 +40,21 @@ describe("order history repository", () => {
     const userId = randomUUID();
     const productId = randomUUID();
     const at = new Date("2026-12-01T10:00:00.000Z");
-    const placed: OrderEvent = { kind: "placed", orderId, userId, items: [{ productId, quantity: 2 }], shippingAddress: address, occurredAt: at };
-    const confirmed: OrderEvent = { kind: "confirmed", orderId, userId, total: { currency: "USD", amountMinor: 3998n }, occurredAt: new Date(at.getTime() + 1000) };
+    const placed: OrderEvent = {
+      kind: "placed",
+      orderId,
+      userId,
+      items: [{ productId, quantity: 2 }],
+      shippingAddress: address,
+      occurredAt: at,
+    };
+    const confirmed: OrderEvent = {
+      kind: "confirmed",
+      orderId,
+      userId,
+      total: { currency: "USD", amountMinor: 3998n },
+      occurredAt: new Date(at.getTime() + 1000),
+    };
 
     let applied!: () => void;
     const firstApplied = new Promise<void>((resolve) => (applied = resolve));
@@ -55,7 +68,11 @@ describe("order history repository", () => {
     });
     await firstApplied;
     const second = db.transaction((tx) => history.apply(tx, [confirmed]));
-    await waitFor(() => advisoryLocks(false), (waiting) => waiting === 1, { what: "the second fold to wait for the first" });
+    await waitFor(
+      () => advisoryLocks(false),
+      (waiting) => waiting === 1,
+      { what: "the second fold to wait for the first" },
+    );
     release();
     await Promise.all([first, second]);
 
@@ -75,13 +92,36 @@ describe("order history repository", () => {
     const at = (seconds: number) => new Date(Date.UTC(2026, 11, 2, 9, 0, seconds));
     const eventsOf = (orderId: string): OrderEvent[] => [
       { kind: "placed", orderId, userId, items: [{ productId, quantity: 1 }], shippingAddress: address, occurredAt: at(0) },
-      { kind: "priced", orderId, userId, lines: [{ productId, quantity: 1, name: "Mug", unitPrice: { currency: "USD", amountMinor: 1999n }, lineTotal: { currency: "USD", amountMinor: 1999n } }], total: { currency: "USD", amountMinor: 1999n }, occurredAt: at(1) },
+      {
+        kind: "priced",
+        orderId,
+        userId,
+        lines: [
+          {
+            productId,
+            quantity: 1,
+            name: "Mug",
+            unitPrice: { currency: "USD", amountMinor: 1999n },
+            lineTotal: { currency: "USD", amountMinor: 1999n },
+          },
+        ],
+        total: { currency: "USD", amountMinor: 1999n },
+        occurredAt: at(1),
+      },
       { kind: "confirmed", orderId, userId, total: { currency: "USD", amountMinor: 1999n }, occurredAt: at(2) },
     ];
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
     // Order a already has a row; b's events arrive out of order; c's second event names it in upper case.
     await db.transaction((tx) => history.apply(tx, [eventsOf(a)[0]!]));
-    const batch = [eventsOf(b)[2]!, eventsOf(c)[1]!, eventsOf(a)[1]!, eventsOf(b)[0]!, { ...eventsOf(c)[0]!, orderId: c.toUpperCase() }, eventsOf(a)[2]!, eventsOf(b)[1]!];
+    const batch = [
+      eventsOf(b)[2]!,
+      eventsOf(c)[1]!,
+      eventsOf(a)[1]!,
+      eventsOf(b)[0]!,
+      { ...eventsOf(c)[0]!, orderId: c.toUpperCase() },
+      eventsOf(a)[2]!,
+      eventsOf(b)[1]!,
+    ];
     await db.transaction((tx) => history.apply(tx, batch));
     const inBatch = (await history.listForUser(userId, 10)).map(({ order }) => order);
 
@@ -92,8 +132,16 @@ describe("order history repository", () => {
     expect(inBatch).toHaveLength(3);
     expect(inBatch).toEqual(oneByOne);
     const byId = new Map(inBatch.map((order) => [order.id, order]));
-    expect(byId.get(a)).toMatchObject({ status: OrderStatus.CONFIRMED, total: { amountMinor: 1999n }, shippingAddress: { recipient: "Grace Hopper" } });
+    expect(byId.get(a)).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      total: { amountMinor: 1999n },
+      shippingAddress: { recipient: "Grace Hopper" },
+    });
     expect(byId.get(b)).toMatchObject({ status: OrderStatus.CONFIRMED, items: [{ productId, quantity: 1 }] });
-    expect(byId.get(c)).toMatchObject({ status: OrderStatus.PENDING, total: { amountMinor: 1999n }, shippingAddress: { recipient: "Grace Hopper" } });
+    expect(byId.get(c)).toMatchObject({
+      status: OrderStatus.PENDING,
+      total: { amountMinor: 1999n },
+      shippingAddress: { recipient: "Grace Hopper" },
+    });
   });
 });

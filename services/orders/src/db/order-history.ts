@@ -1,5 +1,5 @@
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { OrderSchema, type Order as OrderMessage } from "@shop/contracts/shop/orders/v1/orders_pb.js";
+import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type Order as OrderMessage, OrderSchema } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import type { PageEnd, Sql, SqlDatabase } from "@shop/runtime";
 import { applyOrderEvent, type OrderEvent, type OrderHistoryEntry } from "../domain/order-history.js";
 import { orderMessage, orderViewFromMessage } from "../messages/order-messages.js";
@@ -42,7 +42,9 @@ export class OrderHistoryRepository {
       `SELECT pg_advisory_xact_lock(key) FROM (SELECT DISTINCT hashtext(id) AS key FROM unnest($1::text[]) AS id ORDER BY key) AS keys`,
       [orderIds],
     );
-    const rows = await tx.query<HistoryRow>(`SELECT order_id, priced, "order" FROM order_history WHERE order_id = ANY($1::uuid[])`, [orderIds]);
+    const rows = await tx.query<HistoryRow>(`SELECT order_id, priced, "order" FROM order_history WHERE order_id = ANY($1::uuid[])`, [
+      orderIds,
+    ]);
     const entries = new Map<string, OrderHistoryEntry>(
       rows.map((row) => [row.order_id, { priced: row.priced, order: orderViewFromMessage(fromJson(OrderSchema, row.order)) }]),
     );

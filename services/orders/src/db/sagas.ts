@@ -115,7 +115,14 @@ export class SagaStore {
    * events) in one transaction. With `keepLeaseMs` the runner goes on with the saga and its
    * lease is extended by that much; without, the lease is released.
    */
-  async record(owner: string, orderId: string, loaded: SagaState, next: SagaState, effects: Effect[], keepLeaseMs?: number): Promise<Recorded> {
+  async record(
+    owner: string,
+    orderId: string,
+    loaded: SagaState,
+    next: SagaState,
+    effects: Effect[],
+    keepLeaseMs?: number,
+  ): Promise<Recorded> {
     const now = new Date();
     const write = async (sql: Sql): Promise<Recorded> => {
       const [row] = await sql.query<{ cancel_requested: boolean }>(
@@ -166,10 +173,10 @@ export class SagaStore {
 
   /** Gives the saga back untouched, so another runner may take it at once. */
   async release(owner: string, orderId: string): Promise<void> {
-    await this.db.execute(`UPDATE checkout_sagas SET lease_owner = NULL, lease_until = NULL WHERE order_id = $2::uuid AND lease_owner = $1`, [
-      owner,
-      orderId,
-    ]);
+    await this.db.execute(
+      `UPDATE checkout_sagas SET lease_owner = NULL, lease_until = NULL WHERE order_id = $2::uuid AND lease_owner = $1`,
+      [owner, orderId],
+    );
   }
 }
 
@@ -196,7 +203,11 @@ async function applyEffect(tx: Sql, orderId: string, effect: Effect, now: Date):
         `UPDATE orders SET status = 'CONFIRMED', updated_at = $2 WHERE id = $1::uuid RETURNING user_id, currency, total_minor`,
         [orderId, now],
       );
-      await orderEvents.confirmed(tx, { id: orderId, userId: order!.user_id, total: { currency: order!.currency, amountMinor: order!.total_minor } }, now);
+      await orderEvents.confirmed(
+        tx,
+        { id: orderId, userId: order!.user_id, total: { currency: order!.currency, amountMinor: order!.total_minor } },
+        now,
+      );
       return;
     }
     case "cancelled": {

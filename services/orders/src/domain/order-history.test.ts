@@ -6,7 +6,13 @@ const usd = (amountMinor: bigint) => ({ currency: "USD", amountMinor });
 const address = { recipient: "Ada", line1: "1 Main St", line2: "", city: "Springfield", postalCode: "12345", countryCode: "US" };
 const ids = { orderId: "o-1", userId: "u-1" };
 
-const placed: OrderEvent = { kind: "placed", ...ids, items: [{ productId: "p-1", quantity: 2 }], shippingAddress: address, occurredAt: at(0) };
+const placed: OrderEvent = {
+  kind: "placed",
+  ...ids,
+  items: [{ productId: "p-1", quantity: 2 }],
+  shippingAddress: address,
+  occurredAt: at(0),
+};
 const priced: OrderEvent = {
   kind: "priced",
   ...ids,
@@ -34,7 +40,13 @@ describe("order history entries", () => {
 
   it("ends the same whatever order the events arrive in", () => {
     const expected = fold([placed, priced, confirmed, cancelled]);
-    expect(expected.order).toMatchObject({ status: "CANCELLED", cancellationReason: "CUSTOMER_REQUESTED", total: usd(1000n), createTime: at(0), updateTime: at(3) });
+    expect(expected.order).toMatchObject({
+      status: "CANCELLED",
+      cancellationReason: "CUSTOMER_REQUESTED",
+      total: usd(1000n),
+      createTime: at(0),
+      updateTime: at(3),
+    });
     for (const order of permutations([placed, priced, confirmed, cancelled])) expect(fold(order)).toEqual(expected);
   });
 

@@ -1,5 +1,4 @@
 import {
-  unpricedLines,
   type CancellationReason,
   type Money,
   type OrderLine,
@@ -7,6 +6,7 @@ import {
   type OrderView,
   type RequestedItem,
   type ShippingAddress,
+  unpricedLines,
 } from "./order.js";
 
 /** The order events the history is built from, as the domain sees them. */

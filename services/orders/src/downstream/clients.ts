@@ -1,11 +1,11 @@
-import type { Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { createServiceClient } from "@shop/runtime";
-import { resilienceInterceptor, type ResilienceOptions } from "./resilience.js";
+import { type ResilienceOptions, resilienceInterceptor } from "./resilience.js";
 
 export interface DownstreamOptions {
   addresses: { catalog: string; inventory: string; payments: string; shipping: string };

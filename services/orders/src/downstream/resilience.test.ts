@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { dependencyUnavailable } from "@shop/runtime";
 import { failureOf, waitFor } from "@shop/runtime/testing";
-import { resilienceInterceptor, type ResilienceOptions } from "./resilience.js";
+import { describe, expect, it } from "vitest";
+import { type ResilienceOptions, resilienceInterceptor } from "./resilience.js";
 
 const orderId = "0b9d6c1e-8a51-4d7e-9a0e-3f1c2b4d5e6f";
 const defaults: ResilienceOptions = { maxConcurrentCalls: 4, maxQueuedCalls: 4, breakerThreshold: 3, breakerHalfOpenAfterMs: 100 };
@@ -31,7 +31,10 @@ describe("downstream resilience", () => {
       return {};
     });
     for (let i = 0; i < 6; i++) {
-      expect(await failureOf(shipping.client.cancelShipment({ orderId }))).toEqual({ code: Code.Unavailable, message: "carrier temporarily unavailable" });
+      expect(await failureOf(shipping.client.cancelShipment({ orderId }))).toEqual({
+        code: Code.Unavailable,
+        message: "carrier temporarily unavailable",
+      });
     }
     await shipping.client.cancelShipment({ orderId });
     expect(shipping.calls()).toBe(7);
@@ -50,7 +53,11 @@ describe("downstream resilience", () => {
     expect(shipping.calls()).toBe(3);
 
     healthy = true;
-    const recovered = () => shipping.client.cancelShipment({ orderId }).then(() => true, () => false);
+    const recovered = () =>
+      shipping.client.cancelShipment({ orderId }).then(
+        () => true,
+        () => false,
+      );
     await waitFor(recovered, Boolean, { what: "the circuit to let a trial call through" });
     // Only the trial call reached the service: calls while open were refused without calling.
     expect(shipping.calls()).toBe(4);

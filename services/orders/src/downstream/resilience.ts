@@ -1,6 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { BrokenCircuitError, BulkheadRejectedError, bulkhead, circuitBreaker, ConsecutiveBreaker, handleWhen, wrap } from "cockatiel";
 import { Code, ConnectError, isDependencyFailure } from "@shop/runtime";
+import { BrokenCircuitError, BulkheadRejectedError, bulkhead, ConsecutiveBreaker, circuitBreaker, handleWhen, wrap } from "cockatiel";
 
 export interface ResilienceOptions {
   /** Calls in flight to the downstream at once; more wait in the queue. */

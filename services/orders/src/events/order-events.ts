@@ -1,19 +1,18 @@
 import { isMessage, type Message } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
-  OrderCancelledSchema,
-  OrderConfirmedSchema,
-  OrderPlacedSchema,
-  OrderPricedSchema,
   type OrderCancelled,
+  OrderCancelledSchema,
   type OrderConfirmed,
+  OrderConfirmedSchema,
   type OrderPlaced,
+  OrderPlacedSchema,
   type OrderPriced,
+  OrderPricedSchema,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { enqueueEvent, type Sql } from "@shop/runtime";
-import type { OrderEvent } from "../domain/order-history.js";
 import type { CancellationReason, Money, Order } from "../domain/order.js";
-import type { PricedOrder } from "../saga/pricing.js";
+import type { OrderEvent } from "../domain/order-history.js";
 import {
   addressFromMessage,
   addressMessage,
@@ -23,6 +22,7 @@ import {
   orderLineFromMessage,
   timestamp,
 } from "../messages/order-messages.js";
+import type { PricedOrder } from "../saga/pricing.js";
 
 /** The order events, written to the outbox in the transaction of the change they announce. */
 export const orderEvents = {

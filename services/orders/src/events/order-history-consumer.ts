@@ -1,18 +1,21 @@
-import type { NatsConnection } from "nats";
 import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
   OrderPlacedSchema,
   OrderPricedSchema,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { onEventsOfTypes, startEventConsumer, type EventConsumer, type EventHandlers, type Logger, type SqlDatabase } from "@shop/runtime";
+import { type EventConsumer, type EventHandlers, type Logger, onEventsOfTypes, type SqlDatabase, startEventConsumer } from "@shop/runtime";
+import type { NatsConnection } from "nats";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import { orderEventOf } from "./order-events.js";
 
 /** The order events that build the history: those that arrived together are folded into their orders' rows at once. */
 export function orderHistoryHandlers(history: OrderHistoryRepository): EventHandlers {
   return onEventsOfTypes([OrderPlacedSchema, OrderPricedSchema, OrderConfirmedSchema, OrderCancelledSchema], (events, tx) =>
-    history.apply(tx, events.map(({ event }) => orderEventOf(event))),
+    history.apply(
+      tx,
+      events.map(({ event }) => orderEventOf(event)),
+    ),
   );
 }
 

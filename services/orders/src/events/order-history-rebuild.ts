@@ -1,6 +1,6 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { inboxTable, replayStream, type SqlDatabase, type StoredEvent, streamName } from "@shop/runtime";
 import type { NatsConnection } from "nats";
-import { inboxTable, replayStream, streamName, type SqlDatabase, type StoredEvent } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import { orderHistoryHandlers } from "./order-history-consumer.js";
 

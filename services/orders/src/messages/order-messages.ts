@@ -1,13 +1,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Address, AddressSchema } from "@shop/contracts/shop/common/v1/address_pb.js";
 import type { Money as MoneyMessage, MoneySchema } from "@shop/contracts/shop/common/v1/money_pb.js";
 import {
-  OrderStatus as OrderStatusMessage,
-  type Order as OrderMessage,
   type OrderItem,
   type OrderItemSchema,
+  type Order as OrderMessage,
   type OrderSchema,
+  OrderStatus as OrderStatusMessage,
 } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import type { CancellationReason, Money, OrderLine, OrderStatus, OrderView, ShippingAddress } from "../domain/order.js";
 

@@ -3,8 +3,8 @@ import {
   afterCall,
   backoffDelay,
   decide,
-  initialSagaState,
   type Effect,
+  initialSagaState,
   type SagaAction,
   type SagaState,
   type StepOutcome,
@@ -12,7 +12,15 @@ import {
 import type { PricedOrder } from "./pricing.js";
 
 const priced: PricedOrder = {
-  lines: [{ productId: "p1", quantity: 2, name: "Mug", unitPrice: { currency: "USD", amountMinor: 500n }, lineTotal: { currency: "USD", amountMinor: 1000n } }],
+  lines: [
+    {
+      productId: "p1",
+      quantity: 2,
+      name: "Mug",
+      unitPrice: { currency: "USD", amountMinor: 500n },
+      lineTotal: { currency: "USD", amountMinor: 1000n },
+    },
+  ],
   total: { currency: "USD", amountMinor: 1000n },
 };
 
@@ -32,7 +40,11 @@ const describeState = (s: SagaState) => `${s.phase}/${s.step ?? "-"}/[${s.compen
  * Drives the machine the way the runner does, answering each call with `answer` (which may
  * return a different outcome on later attempts of the same action), until it finishes.
  */
-function simulate(answer: (action: SagaAction, attempt: number) => StepOutcome, start: SagaState = initialSagaState, maxTurns = 100): Trace {
+function simulate(
+  answer: (action: SagaAction, attempt: number) => StepOutcome,
+  start: SagaState = initialSagaState,
+  maxTurns = 100,
+): Trace {
   const trace: Trace = { log: [], calls: [], effects: [], state: start };
   const attempts = new Map<SagaAction, number>();
   for (let turn = 0; turn < maxTurns; turn++) {
@@ -116,7 +128,12 @@ describe("checkout saga: failures before the pivot compensate in reverse", () =>
     ["AUTHORIZE", { kind: "rejected", reason: "PAYMENT_DECLINED", detail: "CARD_DECLINED" }, ["VOID_PAYMENT"], "PAYMENT_DECLINED"],
     ["AUTHORIZE", { kind: "exhausted", detail: "payments down" }, ["VOID_PAYMENT"], "PAYMENT_FAILED"],
     ["AUTHORIZE", { kind: "failed", detail: "INVALID_ARGUMENT" }, ["VOID_PAYMENT"], "PAYMENT_FAILED"],
-    ["RESERVE", { kind: "rejected", reason: "INSUFFICIENT_STOCK", detail: "short" }, ["RELEASE_STOCK", "VOID_PAYMENT"], "INSUFFICIENT_STOCK"],
+    [
+      "RESERVE",
+      { kind: "rejected", reason: "INSUFFICIENT_STOCK", detail: "short" },
+      ["RELEASE_STOCK", "VOID_PAYMENT"],
+      "INSUFFICIENT_STOCK",
+    ],
     ["SHIP", { kind: "exhausted", detail: "shipping down" }, ["CANCEL_SHIPMENT", "RELEASE_STOCK", "VOID_PAYMENT"], "SHIPPING_FAILED"],
     ["CAPTURE", { kind: "failed", detail: "FAILED_PRECONDITION" }, ["CANCEL_SHIPMENT", "RELEASE_STOCK", "VOID_PAYMENT"], "PAYMENT_FAILED"],
   ] as const)("%s %o -> compensations %o, CANCELLED %s", (step, outcome, compensations, reason) => {
@@ -135,7 +152,14 @@ describe("checkout saga: failures before the pivot compensate in reverse", () =>
         VOID_PAYMENT: (attempt) => (attempt < 2 ? { kind: "failed", detail: "INTERNAL" } : ok),
       }),
     );
-    expect(trace.calls.slice(3)).toEqual(["RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "RELEASE_STOCK", "VOID_PAYMENT", "VOID_PAYMENT"]);
+    expect(trace.calls.slice(3)).toEqual([
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "RELEASE_STOCK",
+      "VOID_PAYMENT",
+      "VOID_PAYMENT",
+    ]);
     expect(trace.log.filter((line) => line.startsWith("retry"))).toHaveLength(4);
     expect(trace.state).toMatchObject({ phase: "CANCELLED", reason: "INSUFFICIENT_STOCK" });
   });
@@ -150,7 +174,10 @@ describe("checkout saga: the pivot", () => {
 
   it("only moves forward after CAPTURE: COMMIT is retried whatever it answers", () => {
     const trace = simulate(
-      answers({ COMMIT: (attempt) => (attempt === 1 ? { kind: "failed", detail: "NOT_FOUND" } : attempt < 4 ? { kind: "exhausted", detail: "down" } : ok) }),
+      answers({
+        COMMIT: (attempt) =>
+          attempt === 1 ? { kind: "failed", detail: "NOT_FOUND" } : attempt < 4 ? { kind: "exhausted", detail: "down" } : ok,
+      }),
     );
     expect(trace.calls.slice(-4)).toEqual(["COMMIT", "COMMIT", "COMMIT", "COMMIT"]);
     expect(trace.calls).not.toContain("VOID_PAYMENT");
@@ -160,7 +187,12 @@ describe("checkout saga: the pivot", () => {
 
 describe("checkout saga: customer cancellation", () => {
   it("stops a PENDING saga at the next step boundary and undoes what was done", () => {
-    const beforeShip: SagaState = { ...initialSagaState, step: "SHIP", compensations: ["VOID_PAYMENT", "RELEASE_STOCK"], cancelRequested: true };
+    const beforeShip: SagaState = {
+      ...initialSagaState,
+      step: "SHIP",
+      compensations: ["VOID_PAYMENT", "RELEASE_STOCK"],
+      cancelRequested: true,
+    };
     const trace = simulate(answers({}), beforeShip);
     expect(trace.calls).toEqual(["RELEASE_STOCK", "VOID_PAYMENT"]);
     expect(trace.state).toMatchObject({ phase: "CANCELLED", reason: "CUSTOMER_REQUESTED", cancelRequested: false });
@@ -190,7 +222,10 @@ describe("checkout saga: customer cancellation", () => {
 
   it("keeps the order CONFIRMED and says why when the shipment was already dispatched", () => {
     const confirmed: SagaState = { ...initialSagaState, phase: "CONFIRMED", step: null, cancelRequested: true };
-    const trace = simulate(answers({ CANCEL_SHIPMENT: { kind: "rejected", reason: "SHIPMENT_DISPATCHED", detail: "already dispatched" } }), confirmed);
+    const trace = simulate(
+      answers({ CANCEL_SHIPMENT: { kind: "rejected", reason: "SHIPMENT_DISPATCHED", detail: "already dispatched" } }),
+      confirmed,
+    );
     expect(trace.calls).toEqual(["CANCEL_SHIPMENT"]);
     expect(trace.effects).toEqual([]);
     expect(trace.state).toMatchObject({ phase: "CONFIRMED", cancelRequested: false, cancelRejection: "already dispatched" });

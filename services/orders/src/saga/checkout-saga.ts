@@ -47,10 +47,7 @@ export type StepOutcome =
   | { kind: "exhausted"; detail: string };
 
 /** Changes to the order that commit in the same transaction as the saga state. */
-export type Effect =
-  | { kind: "priced"; priced: PricedOrder }
-  | { kind: "confirmed" }
-  | { kind: "cancelled"; reason: CancellationReason };
+export type Effect = { kind: "priced"; priced: PricedOrder } | { kind: "confirmed" } | { kind: "cancelled"; reason: CancellationReason };
 
 export type Decision =
   | { kind: "finished" }
@@ -141,7 +138,8 @@ export function decide(state: SagaState): Decision {
 
 function afterForwardStep(state: SagaState, step: ForwardStep, outcome: StepOutcome): Transition {
   if (outcome.kind === "succeeded") {
-    if (step === "COMMIT") return { kind: "advance", state: { ...state, phase: "CONFIRMED", step: null }, effects: [{ kind: "confirmed" }] };
+    if (step === "COMMIT")
+      return { kind: "advance", state: { ...state, phase: "CONFIRMED", step: null }, effects: [{ kind: "confirmed" }] };
     if (step === "PRICE" && !outcome.priced) throw new Error("PRICE succeeded without a price snapshot");
     const effects: Effect[] = step === "PRICE" ? [{ kind: "priced", priced: outcome.priced! }] : [];
     // Past the pivot nothing is undone any more.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { priceOrder, type CatalogPrice } from "./pricing.js";
+import { type CatalogPrice, priceOrder } from "./pricing.js";
 
 const usd = (amountMinor: bigint) => ({ currency: "USD", amountMinor });
 const mug: CatalogPrice = { productId: "p-mug", name: "Mug", price: usd(1250n) };
@@ -33,13 +33,25 @@ describe("priceOrder", () => {
   });
 
   it("says which products the catalog does not have", () => {
-    const result = priceOrder([{ productId: "p-mug", quantity: 1 }, { productId: "p-gone", quantity: 1 }], [mug]);
+    const result = priceOrder(
+      [
+        { productId: "p-mug", quantity: 1 },
+        { productId: "p-gone", quantity: 1 },
+      ],
+      [mug],
+    );
     expect(result).toEqual({ kind: "unavailable", detail: "products not in the catalog: p-gone" });
   });
 
   it("refuses to sell products priced in different currencies together", () => {
     const euroLamp: CatalogPrice = { ...lamp, price: { currency: "EUR", amountMinor: 4500n } };
-    const result = priceOrder([{ productId: "p-mug", quantity: 1 }, { productId: "p-lamp", quantity: 1 }], [mug, euroLamp]);
+    const result = priceOrder(
+      [
+        { productId: "p-mug", quantity: 1 },
+        { productId: "p-lamp", quantity: 1 },
+      ],
+      [mug, euroLamp],
+    );
     expect(result.kind).toBe("unavailable");
     expect(result.kind === "unavailable" && result.detail).toMatch(/USD, EUR/);
   });

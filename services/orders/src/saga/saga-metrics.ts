@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram } from "prom-client";
 import { latencyBuckets, metricsRegistry } from "@shop/runtime";
+import { Counter, Gauge, Histogram } from "prom-client";
 
 /** How checkouts end and how long their steps take (DESIGN §8: saga outcomes). */
 export const sagaMetrics = {

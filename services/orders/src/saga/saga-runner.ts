@@ -1,11 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
-import { runWithContext, type Logger } from "@shop/runtime";
-import { LeaseLostError, type ClaimedSaga, type SagaStore } from "../db/sagas.js";
+import { type Logger, runWithContext } from "@shop/runtime";
 import type { OrderRepository } from "../db/orders.js";
+import { type ClaimedSaga, LeaseLostError, type SagaStore } from "../db/sagas.js";
 import type { Order } from "../domain/order.js";
-import { afterCall, backoffDelay, decide, type Decision, type Effect, type SagaAction, type SagaState, type StepOutcome } from "./checkout-saga.js";
+import {
+  afterCall,
+  backoffDelay,
+  type Decision,
+  decide,
+  type Effect,
+  type SagaAction,
+  type SagaState,
+  type StepOutcome,
+} from "./checkout-saga.js";
 import { sagaMetrics } from "./saga-metrics.js";
 import type { SagaStepExecutor } from "./step-executor.js";
 
@@ -198,7 +207,10 @@ export class SagaRunner {
       if (transition.kind === "retry-later") {
         const delayMs = backoffDelay(saga.attempts, this.options.backoffBaseMs, this.options.backoffMaxMs);
         if (saga.state.phase === "COMPENSATING") sagaMetrics.compensationFailures.inc({ compensation: decision.action });
-        this.log.error({ orderId, action: decision.action, outcome, attempts: saga.attempts + 1, delayMs }, "saga action did not succeed; retrying");
+        this.log.error(
+          { orderId, action: decision.action, outcome, attempts: saga.attempts + 1, delayMs },
+          "saga action did not succeed; retrying",
+        );
         await sagas.retryLater(this.owner, orderId, saga.attempts + 1, delayMs);
         return undefined;
       }
@@ -271,7 +283,10 @@ export class SagaRunner {
 }
 
 /** Applies the changes that need no call, so they are recorded in the same write as what led to them. */
-function settle(next: { state: SagaState; effects: Effect[] }, decision: Decision): { next: { state: SagaState; effects: Effect[] }; decision: Decision } {
+function settle(
+  next: { state: SagaState; effects: Effect[] },
+  decision: Decision,
+): { next: { state: SagaState; effects: Effect[] }; decision: Decision } {
   while (decision.kind === "record") {
     next = { state: decision.state, effects: [...next.effects, ...decision.effects] };
     decision = decide(next.state);

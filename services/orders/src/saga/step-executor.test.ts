@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { describe, expect, it } from "vitest";
 import type { Order } from "../domain/order.js";
 import type { Downstream } from "../downstream/clients.js";
 import { DownstreamStepExecutor } from "./step-executor.js";
@@ -91,7 +91,10 @@ describe("saga step executor", () => {
         },
       },
     });
-    expect(await executor.execute("CAPTURE", order, signal())).toEqual({ kind: "failed", detail: "FailedPrecondition: payment for order is VOIDED" });
+    expect(await executor.execute("CAPTURE", order, signal())).toEqual({
+      kind: "failed",
+      detail: "FailedPrecondition: payment for order is VOIDED",
+    });
     expect(calls).toBe(1);
   });
 
@@ -115,7 +118,11 @@ describe("saga step executor", () => {
       },
     });
     expect(await executor.execute("PRICE", order, signal())).toMatchObject({ kind: "rejected", reason: "PRODUCT_UNAVAILABLE" });
-    expect(await executor.execute("AUTHORIZE", order, signal())).toEqual({ kind: "rejected", reason: "PAYMENT_DECLINED", detail: "CARD_DECLINED" });
+    expect(await executor.execute("AUTHORIZE", order, signal())).toEqual({
+      kind: "rejected",
+      reason: "PAYMENT_DECLINED",
+      detail: "CARD_DECLINED",
+    });
     expect(await executor.execute("RESERVE", order, signal())).toMatchObject({ kind: "rejected", reason: "INSUFFICIENT_STOCK" });
     expect(await executor.execute("CANCEL_SHIPMENT", order, signal())).toMatchObject({ kind: "rejected", reason: "SHIPMENT_DISPATCHED" });
   });
@@ -127,7 +134,15 @@ describe("saga step executor", () => {
     expect(await executor.execute("PRICE", order, signal())).toEqual({
       kind: "succeeded",
       priced: {
-        lines: [{ productId: "p-1", quantity: 2, name: "Mug", unitPrice: { currency: "EUR", amountMinor: 450n }, lineTotal: { currency: "EUR", amountMinor: 900n } }],
+        lines: [
+          {
+            productId: "p-1",
+            quantity: 2,
+            name: "Mug",
+            unitPrice: { currency: "EUR", amountMinor: 450n },
+            lineTotal: { currency: "EUR", amountMinor: 900n },
+          },
+        ],
         total: { currency: "EUR", amountMinor: 900n },
       },
     });

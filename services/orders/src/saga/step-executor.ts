@@ -1,9 +1,9 @@
-import { ExponentialBackoff, fullJitterGenerator, handleWhen, retry, type RetryPolicy } from "cockatiel";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { Code, ConnectError, isTransient } from "@shop/runtime";
+import { ExponentialBackoff, fullJitterGenerator, handleWhen, type RetryPolicy, retry } from "cockatiel";
 import type { Order } from "../domain/order.js";
 import type { Downstream } from "../downstream/clients.js";
-import { moneyMessage, addressMessage } from "../messages/order-messages.js";
+import { addressMessage, moneyMessage } from "../messages/order-messages.js";
 import type { Rejection, SagaAction, StepOutcome } from "./checkout-saga.js";
 import { priceOrder } from "./pricing.js";
 
@@ -37,7 +37,11 @@ export class DownstreamStepExecutor implements SagaStepExecutor {
   ) {
     this.retry = retry(handleWhen(isTransient), {
       maxAttempts: options.attempts - 1,
-      backoff: new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: options.backoffBaseMs, maxDelay: options.backoffMaxMs }),
+      backoff: new ExponentialBackoff({
+        generator: fullJitterGenerator,
+        initialDelay: options.backoffBaseMs,
+        maxDelay: options.backoffMaxMs,
+      }),
     });
   }
 
@@ -90,7 +94,10 @@ export class DownstreamStepExecutor implements SagaStepExecutor {
       }
       case "RESERVE":
         try {
-          await inventory.reserveStock({ orderId, items: order.items.map(({ productId, quantity }) => ({ productId, quantity })) }, options);
+          await inventory.reserveStock(
+            { orderId, items: order.items.map(({ productId, quantity }) => ({ productId, quantity })) },
+            options,
+          );
           return succeeded;
         } catch (err) {
           if (err instanceof ConnectError && err.code === Code.FailedPrecondition) return rejected("INSUFFICIENT_STOCK", err.rawMessage);

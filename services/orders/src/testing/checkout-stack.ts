@@ -1,23 +1,16 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from "nats";
-import type { Client } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
 import type { ShopContext } from "@shop/contracts";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import {
-  createServiceClient,
-  ensureStreams,
-  streamName,
-  type BaseServiceConfig,
-  type ServiceDeps,
-  type StartedParts,
-} from "@shop/runtime";
-import { adminHeaders, createTestDatabase, startTestService, waitFor, type TestDatabase, type TestService } from "@shop/runtime/testing";
+import { type BaseServiceConfig, createServiceClient, ensureStreams, type ServiceDeps, type StartedParts, streamName } from "@shop/runtime";
+import { adminHeaders, createTestDatabase, startTestService, type TestDatabase, type TestService, waitFor } from "@shop/runtime/testing";
+import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from "nats";
 import { loadCatalogConfig } from "../../../catalog/src/config.js";
 import { buildCatalog } from "../../../catalog/src/server.js";
 import { loadInventoryConfig } from "../../../inventory/src/config.js";
@@ -95,7 +88,11 @@ async function historyConsumerAtStreamEnd(nc: NatsConnection, consumerName: stri
     }
   }
   await nc.flush();
-  await waitFor(() => consumer.info(), (info) => info.num_ack_pending === 0, { what: "the history backlog to be acknowledged" });
+  await waitFor(
+    () => consumer.info(),
+    (info) => info.num_ack_pending === 0,
+    { what: "the history backlog to be acknowledged" },
+  );
 }
 
 /**
@@ -103,7 +100,9 @@ async function historyConsumerAtStreamEnd(nc: NatsConnection, consumerName: stri
  * each on its own test database, and orders talking to them. The order history consumer gets
  * a durable name of its own, deleted at the end.
  */
-export async function startCheckoutStack(options: { overrides?: OrdersOverrides; env?: Record<string, string> } = {}): Promise<CheckoutStack> {
+export async function startCheckoutStack(
+  options: { overrides?: OrdersOverrides; env?: Record<string, string> } = {},
+): Promise<CheckoutStack> {
   const quiet = { SEED_DEMO_DATA: "false" };
   const [catalog, inventory, payments, shipping] = await Promise.all([
     startInProcess("catalog", loadCatalogConfig, buildCatalog, quiet),
@@ -132,7 +131,9 @@ export async function startCheckoutStack(options: { overrides?: OrdersOverrides;
     return created;
   };
 
-  const startOrdersReplica = async (replica: { overrides?: OrdersOverrides; env?: Record<string, string> } = {}): Promise<OrdersReplica> => {
+  const startOrdersReplica = async (
+    replica: { overrides?: OrdersOverrides; env?: Record<string, string> } = {},
+  ): Promise<OrdersReplica> => {
     const started = await startInProcess(
       "orders",
       loadOrdersConfig,

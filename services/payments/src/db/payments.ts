@@ -1,6 +1,6 @@
 import type { Sql, SqlDatabase } from "@shop/runtime";
-import { enqueuePaymentEvent } from "../events/payment-events.js";
 import type { NewPayment, Payment, PaymentStatus } from "../domain/payment.js";
+import { enqueuePaymentEvent } from "../events/payment-events.js";
 
 export interface TransitionResult {
   payment: Payment;

@@ -2,16 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { PaymentStatus, type PaymentSchema, type PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import { type PaymentSchema, type PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { dependencyUnavailable, errors } from "@shop/runtime";
 import type { PaymentRepository } from "../db/payments.js";
 import {
   authorizationRefusal,
   operationRefusal,
-  transitions,
-  voidTombstone,
   type Payment,
   type PaymentOperation,
+  transitions,
+  voidTombstone,
 } from "../domain/payment.js";
 import { decideAuthorization } from "../domain/provider.js";
 
@@ -33,7 +33,10 @@ export function toPaymentMessage(payment: Payment): MessageInitShape<typeof Paym
 
 const paymentNotFound = (orderId: string) => errors.notFound("payment for order", orderId);
 
-export function paymentHandlers(payments: PaymentRepository, { amountLimitMinor }: { amountLimitMinor: bigint }): ServiceImpl<typeof PaymentService> {
+export function paymentHandlers(
+  payments: PaymentRepository,
+  { amountLimitMinor }: { amountLimitMinor: bigint },
+): ServiceImpl<typeof PaymentService> {
   /** The answer to an authorization of an order that already has a payment. */
   function repeatedAuthorization(payment: Payment) {
     const refusal = authorizationRefusal(payment);

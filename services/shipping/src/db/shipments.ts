@@ -1,6 +1,6 @@
 import type { Sql, SqlDatabase } from "@shop/runtime";
-import { enqueueShipmentEvent } from "../events/shipment-events.js";
 import type { NewShipment, Shipment, ShipmentStatus } from "../domain/shipment.js";
+import { enqueueShipmentEvent } from "../events/shipment-events.js";
 
 export interface TransitionResult {
   shipment: Shipment;

@@ -1,9 +1,5 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  ShipmentCancelledSchema,
-  ShipmentCreatedSchema,
-  ShipmentDispatchedSchema,
-} from "@shop/contracts/shop/shipping/v1/events_pb.js";
+import { ShipmentCancelledSchema, ShipmentCreatedSchema, ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { enqueueEvent, type Sql } from "@shop/runtime";
 import type { Shipment } from "../domain/shipment.js";
 

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ShipmentStatus, type ShipmentSchema, type ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { type ShipmentSchema, ShipmentStatus, type ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { errors, requireCaller, requireOwnerOrAdmin } from "@shop/runtime";
 import type { ShipmentRepository } from "../db/shipments.js";
 import {
@@ -10,11 +10,11 @@ import {
   creationRefusal,
   isTombstone,
   operationRefusal,
+  type Shipment,
+  type ShipmentOperation,
   trackingNumberFrom,
   trackingNumberRandomBytes,
   transitions,
-  type Shipment,
-  type ShipmentOperation,
 } from "../domain/shipment.js";
 
 export function toShipmentMessage(shipment: Shipment): MessageInitShape<typeof ShipmentSchema> {

@@ -3,10 +3,10 @@ import {
   defaultScryptParams,
   formatPasswordHash,
   hashPassword,
-  parsePasswordHash,
   PasswordHashFormatError,
-  verifyPassword,
+  parsePasswordHash,
   type ScryptParams,
+  verifyPassword,
 } from "./password.js";
 
 // Cheap parameters keep these tests fast; the stored string carries them, as in production.

@@ -34,7 +34,13 @@ export async function userHandlers(users: UserRepository, tokens: TokenSettings)
       if (name === undefined) throw errors.invalidArgument("name", "must not be blank");
       const email = normaliseEmail(req.email);
       try {
-        const user = await users.create({ id: randomUUID(), email, name, role: "customer", passwordHash: await hashPassword(req.password) });
+        const user = await users.create({
+          id: randomUUID(),
+          email,
+          name,
+          role: "customer",
+          passwordHash: await hashPassword(req.password),
+        });
         return { user: toUserMessage(user) };
       } catch (err) {
         if (err instanceof DuplicateEmailError) throw errors.alreadyExists(err.message);

@@ -38,10 +38,16 @@ export async function startCheckoutEventSource(): Promise<CheckoutEventSource> {
 
   const checkout = async (paymentToken: string, settled: OrderStatus) => {
     const sku = `PACT-${randomBytes(4).toString("hex").toUpperCase()}`;
-    const { product } = await catalog.createProduct({ sku, name: "Mug", description: "", price: { currencyCode: "USD", amountMinor: 1299n } }, admin);
+    const { product } = await catalog.createProduct(
+      { sku, name: "Mug", description: "", price: { currencyCode: "USD", amountMinor: 1299n } },
+      admin,
+    );
     await inventory.setStock({ productId: product!.id, quantity: 5 }, admin);
     const customer = { headers: callerHeaders(randomUUID()) };
-    const { order } = await orders.placeOrder({ items: [{ productId: product!.id, quantity: 2 }], shippingAddress, paymentToken }, customer);
+    const { order } = await orders.placeOrder(
+      { items: [{ productId: product!.id, quantity: 2 }], shippingAddress, paymentToken },
+      customer,
+    );
     await waitFor(
       async () => (await orders.getOrder({ orderId: order!.id }, customer)).order?.status,
       (status) => status === settled,
@@ -55,8 +61,14 @@ export async function startCheckoutEventSource(): Promise<CheckoutEventSource> {
       [checkoutStates.completed]: () => checkout("tok_visa", OrderStatus.CONFIRMED),
       [checkoutStates.declined]: () => checkout("tok_decline", OrderStatus.CANCELLED),
     },
-    eventOf: <S extends DescMessage>(schema: S) => () =>
-      eventFromOutbox(stack.services.orders.databaseUrl, schema, (event: MessageShape<S>) => (event as { orderId?: string }).orderId === lastOrder),
+    eventOf:
+      <S extends DescMessage>(schema: S) =>
+      () =>
+        eventFromOutbox(
+          stack.services.orders.databaseUrl,
+          schema,
+          (event: MessageShape<S>) => (event as { orderId?: string }).orderId === lastOrder,
+        ),
     async stop() {
       for (const client of [catalog, inventory, orders]) client.close();
       await stack.stop();

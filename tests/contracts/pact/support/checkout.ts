@@ -1,6 +1,6 @@
 import { create, toJson } from "@bufbuild/protobuf";
-import { AddressSchema } from "@shop/contracts/shop/common/v1/address_pb.js";
 import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
+import { AddressSchema } from "@shop/contracts/shop/common/v1/address_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";

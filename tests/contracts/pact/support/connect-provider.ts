@@ -1,9 +1,9 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
-import { contextFromHeaders, runWithContext, validateMessage, type ServiceRegistration } from "@shop/runtime";
+import { contextFromHeaders, runWithContext, type ServiceRegistration, validateMessage } from "@shop/runtime";
 
 /**
  * What the gRPC server does around every handler, in front of the same handlers here: the
@@ -14,7 +14,10 @@ const asServed: Interceptor = (next) => async (req) => {
   if (!req.stream) validateMessage(req.method.input, req.message);
   const timeoutMs = Number(req.header.get("connect-timeout-ms") ?? Number.NaN);
   const deadline = Number.isFinite(timeoutMs) ? Date.now() + timeoutMs : undefined;
-  return runWithContext(contextFromHeaders((key) => req.header.get(key) ?? undefined, deadline), () => next(req));
+  return runWithContext(
+    contextFromHeaders((key) => req.header.get(key) ?? undefined, deadline),
+    () => next(req),
+  );
 };
 
 export interface ConnectProvider {

@@ -16,7 +16,9 @@ export async function startDriftingProxy(targetUrl: string, rewrite: JsonRewrite
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => name !== "host" && name !== "content-length")) as Record<string, string>;
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([name]) => name !== "host" && name !== "content-length"),
+    ) as Record<string, string>;
     const upstream = await fetch(new URL(req.url ?? "/", targetUrl), {
       method: req.method,
       headers,

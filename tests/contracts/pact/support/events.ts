@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
-import { MessageConsumerPact, type ConcreteMessage } from "@pact-foundation/pact";
-import { createSqlDatabase, eventSubject, type EventHandlers, type SqlDatabase } from "@shop/runtime";
+import { type DescMessage, fromJson, type JsonValue, type MessageShape, toJson } from "@bufbuild/protobuf";
+import { type ConcreteMessage, MessageConsumerPact } from "@pact-foundation/pact";
+import { createSqlDatabase, type EventHandlers, eventSubject, type SqlDatabase } from "@shop/runtime";
 import { outboxEvents, waitFor } from "@shop/runtime/testing";
 import { pactDir } from "./pacts.js";
 
@@ -53,7 +53,10 @@ export async function eventFromOutbox<S extends DescMessage>(
       (row) => row !== undefined,
       { what: `a matching ${schema.typeName} in the outbox` },
     );
-    return { __pactMessageMetadata: { type: found!.type, subject: found!.subject }, message: toJson(schema, found!.payload as MessageShape<S>) };
+    return {
+      __pactMessageMetadata: { type: found!.type, subject: found!.subject },
+      message: toJson(schema, found!.payload as MessageShape<S>),
+    };
   } finally {
     await db.close();
   }

@@ -13,7 +13,10 @@ export interface NotificationsConsumer {
 }
 
 export async function startNotificationsConsumer(): Promise<NotificationsConsumer> {
-  const database: TestDatabase = await createTestDatabase("notifications", path.resolve(import.meta.dirname, "../../../../services/notifications"));
+  const database: TestDatabase = await createTestDatabase(
+    "notifications",
+    path.resolve(import.meta.dirname, "../../../../services/notifications"),
+  );
   const db = createSqlDatabase(database.url, { poolSize: 2 });
   const notifications = new NotificationRepository(db);
   return {

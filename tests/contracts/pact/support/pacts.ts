@@ -3,10 +3,10 @@ import path from "node:path";
 import {
   MatchersV3,
   MessageProviderPact,
-  PactV3,
-  Verifier,
   type MessageProviders,
   type MessageStateHandlers,
+  PactV3,
+  Verifier,
   type VerifierOptions,
 } from "@pact-foundation/pact";
 
@@ -22,7 +22,8 @@ export const pactFile = (consumer: string, provider: string, dir: string = pactD
  * Pact merges every interaction into an existing file; a consumer suite starts from an empty
  * file so that the pact holds exactly the expectations the suite still has.
  */
-export const removePact = (consumer: string, provider: string, dir: string = pactDir) => rm(pactFile(consumer, provider, dir), { force: true });
+export const removePact = (consumer: string, provider: string, dir: string = pactDir) =>
+  rm(pactFile(consumer, provider, dir), { force: true });
 
 /** A consumer's HTTP pact with `provider`, written to `dir` when its tests pass. */
 export const httpConsumerPact = (consumer: string, provider: string, dir: string = pactDir) =>
@@ -87,10 +88,14 @@ async function requireStateHandlers(file: string, handled: readonly string[], pa
     interactions?: { providerStates?: { name: string }[] }[];
     messages?: { providerStates?: { name: string }[] }[];
   };
-  const needed = new Set([...interactions, ...messages].flatMap((interaction) => (interaction.providerStates ?? []).map((state) => state.name)));
+  const needed = new Set(
+    [...interactions, ...messages].flatMap((interaction) => (interaction.providerStates ?? []).map((state) => state.name)),
+  );
   const missing = [...needed].filter((state) => !handled.includes(state));
   if (missing.length > 0) {
-    throw new Error(`${pact.provider} sets up no provider state named ${missing.map((state) => `"${state}"`).join(", ")}, which ${pact.consumer}'s pact needs`);
+    throw new Error(
+      `${pact.provider} sets up no provider state named ${missing.map((state) => `"${state}"`).join(", ")}, which ${pact.consumer}'s pact needs`,
+    );
   }
 }
 
@@ -99,7 +104,14 @@ export async function verifyHttpPact({ consumer, provider, providerBaseUrl, stat
   const file = pactFile(consumer, provider, dir);
   await requireStateHandlers(file, Object.keys(stateHandlers), { consumer, provider });
   try {
-    await new Verifier({ provider, providerBaseUrl, pactUrls: [file], stateHandlers, timeout: verificationTimeoutMs, logLevel: "error" }).verifyProvider();
+    await new Verifier({
+      provider,
+      providerBaseUrl,
+      pactUrls: [file],
+      stateHandlers,
+      timeout: verificationTimeoutMs,
+      logLevel: "error",
+    }).verifyProvider();
   } catch (err) {
     throw explainVerification(err, { consumer, provider });
   }
@@ -115,11 +127,24 @@ export interface MessageVerification {
 }
 
 /** Checks that the provider produces every message the consumer expects, as it expects it. */
-export async function verifyMessagePact({ consumer, provider, messageProviders, stateHandlers = {}, dir }: MessageVerification): Promise<void> {
+export async function verifyMessagePact({
+  consumer,
+  provider,
+  messageProviders,
+  stateHandlers = {},
+  dir,
+}: MessageVerification): Promise<void> {
   const file = pactFile(consumer, provider, dir);
   await requireStateHandlers(file, Object.keys(stateHandlers), { consumer, provider });
   try {
-    await new MessageProviderPact({ provider, pactUrls: [file], messageProviders, stateHandlers, timeout: verificationTimeoutMs, logLevel: "error" }).verify();
+    await new MessageProviderPact({
+      provider,
+      pactUrls: [file],
+      messageProviders,
+      stateHandlers,
+      timeout: verificationTimeoutMs,
+      logLevel: "error",
+    }).verify();
   } catch (err) {
     throw explainVerification(err, { consumer, provider });
   }

@@ -1,17 +1,17 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import {
+  type BaseServiceConfig,
   createLogger,
   createSqlDatabase,
   envPrefix,
-  type BaseServiceConfig,
   type Logger,
   type ServiceDeps,
   type ServiceRegistration,
   type SqlDatabase,
   type StartedParts,
 } from "@shop/runtime";
-import { createTestDatabase, startTestService as startInProcess, type TestService as RuntimeTestService } from "@shop/runtime/testing";
+import { createTestDatabase, type TestService as RuntimeTestService, startTestService as startInProcess } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../../../services/inventory/src/config.js";
@@ -54,7 +54,11 @@ const define = <C extends BaseServiceConfig>(context: ShopContext, { load, build
 });
 
 const definitions: Record<ShopContext, Buildable> = {
-  users: define("users", { load: loadUsersConfig, build: buildUsers, env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" } }),
+  users: define("users", {
+    load: loadUsersConfig,
+    build: buildUsers,
+    env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" },
+  }),
   catalog: define("catalog", { load: loadCatalogConfig, build: buildCatalog, env: { SEED_DEMO_DATA: "false" } }),
   inventory: define("inventory", { load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),
   payments: define("payments", { load: loadPaymentsConfig, build: buildPayments }),

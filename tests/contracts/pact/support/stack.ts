@@ -45,7 +45,10 @@ export async function startWithOrders<C extends ShopContext>(others: readonly C[
       ...natsEnv,
       ...Object.fromEntries(downstreamOfOrders.map((context) => [`${envPrefix(context)}_ADDR`, address(context)])),
     });
-    const services = Object.fromEntries([...started, orders].map((service) => [service.context, service])) as Record<C | "orders", TestService>;
+    const services = Object.fromEntries([...started, orders].map((service) => [service.context, service])) as Record<
+      C | "orders",
+      TestService
+    >;
     return { services, natsUrl: nats.url, stop };
   } catch (err) {
     await stop();

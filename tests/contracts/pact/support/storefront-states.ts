@@ -57,7 +57,10 @@ export function storefrontStateHandlers(system: TestSystem): StorefrontStateHand
 
   const stockedProduct = async (available: number) => {
     const sku = `PACT-${randomBytes(4).toString("hex").toUpperCase()}`;
-    const { product } = await catalog.createProduct({ sku, name: "Mug", description: "A mug", price: { currencyCode: "USD", amountMinor: 1299n } }, admin);
+    const { product } = await catalog.createProduct(
+      { sku, name: "Mug", description: "A mug", price: { currencyCode: "USD", amountMinor: 1299n } },
+      admin,
+    );
     await inventory.setStock({ productId: product!.id, quantity: available }, admin);
     return product!.id;
   };
@@ -80,7 +83,8 @@ export function storefrontStateHandlers(system: TestSystem): StorefrontStateHand
       { what: `order ${orderId} in the order history`, timeoutMs: 20_000 },
     );
     await waitFor(
-      async () => (await notifications.listNotifications({}, customer)).notifications.some((notification) => notification.orderId === orderId),
+      async () =>
+        (await notifications.listNotifications({}, customer)).notifications.some((notification) => notification.orderId === orderId),
       (notified) => notified,
       { what: `a notification about order ${orderId}`, timeoutMs: 20_000 },
     );
@@ -101,7 +105,9 @@ export function storefrontStateHandlers(system: TestSystem): StorefrontStateHand
       for (let i = 0; i < 3; i++) await stockedProduct(1);
       return {};
     },
-    [storefrontStates.productInStock]: async (params) => ({ productId: await stockedProduct(Number((params as { available: string }).available)) }),
+    [storefrontStates.productInStock]: async (params) => ({
+      productId: await stockedProduct(Number((params as { available: string }).available)),
+    }),
     [storefrontStates.readyToOrder]: async () => ({ ...(await signIn()), productId: await stockedProduct(5) }),
     [storefrontStates.confirmedOrder]: async () => {
       const customer = await signIn();

@@ -3,7 +3,7 @@ import type { ShopContext } from "@shop/contracts";
 import { envPrefix } from "@shop/runtime";
 import { loadGatewayConfig } from "../../../../gateway/src/config.js";
 import { buildGateway } from "../../../../gateway/src/server.js";
-import { tokenEnv, type TestService } from "./services.js";
+import { type TestService, tokenEnv } from "./services.js";
 import { downstreamOfOrders, startWithOrders, type TestStack } from "./stack.js";
 
 export interface TestSystem extends TestStack<ShopContext> {
@@ -23,7 +23,9 @@ export async function startSystem(): Promise<TestSystem> {
         GATEWAY_UPSTREAM_TIMEOUT_MS: "20000",
         NATS_URL: stack.natsUrl,
         LOG_LEVEL: "silent",
-        ...Object.fromEntries(Object.values<TestService>(stack.services).map((service) => [`${envPrefix(service.context)}_ADDR`, service.address])),
+        ...Object.fromEntries(
+          Object.values<TestService>(stack.services).map((service) => [`${envPrefix(service.context)}_ADDR`, service.address]),
+        ),
       }),
     );
     await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
