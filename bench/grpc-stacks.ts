@@ -136,8 +136,14 @@ async function measure(server: ServerStack, client: ClientStack, config: LoadOpt
     const request = { productId: demo.id };
     const load = await runLoad(() => connection.client.getProduct(request), {
       ...config,
-      onMeasureStart: () => [serverCpu, clientCpu].forEach((meter) => meter.start()),
-      onMeasureEnd: () => [serverCpu, clientCpu].forEach((meter) => meter.stop()),
+      onMeasureStart: () => {
+        serverCpu.start();
+        clientCpu.start();
+      },
+      onMeasureEnd: () => {
+        serverCpu.stop();
+        clientCpu.stop();
+      },
     });
     return { load, serverCpuUs: (serverCpu.seconds() * 1e6) / load.calls, clientCpuUs: (clientCpu.seconds() * 1e6) / load.calls };
   } finally {

@@ -23,7 +23,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "@shop/contracts/grpc/health/v1/health_pb.js";
-import { connect as connectNats } from "nats";
+import { connect as connectNats, type NatsConnection } from "nats";
 import pg from "pg";
 
 const run = promisify(execFile);
@@ -231,7 +231,7 @@ export type NatsState = "ready" | "down" | "no-jetstream";
 
 /** Connects, and proves JetStream is on by asking for the account's JetStream info. */
 export async function natsState(natsUrl: string): Promise<NatsState> {
-  let connection;
+  let connection: NatsConnection;
   try {
     connection = await connectNats({ servers: natsUrl.split(","), timeout: 2_000, reconnect: false });
   } catch {

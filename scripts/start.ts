@@ -218,11 +218,11 @@ async function main(): Promise<void> {
   const stopAll = async (reason: string) => {
     if (stopping.signal.aborted) {
       say("stopping now (second signal)");
-      supervised.forEach((child) => child.kill());
+      for (const child of supervised) child.kill();
       process.exit(130);
     }
     stopping.abort();
-    supervised.forEach((child) => child.expectExit());
+    for (const child of supervised) child.expectExit();
     say(
       `${reason}: stopping ${
         supervised
@@ -239,7 +239,9 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stopAll("SIGINT"));
   process.on("SIGTERM", () => void stopAll("SIGTERM"));
   // Children have their own process groups: never leave them behind, whatever ends this process.
-  process.on("exit", () => supervised.forEach((child) => child.kill()));
+  process.on("exit", () => {
+    for (const child of supervised) child.kill();
+  });
 
   const settings = await infraSettings();
   await ensureInfra(settings);

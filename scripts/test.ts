@@ -152,6 +152,7 @@ async function runVitest(args: string[]): Promise<void> {
 const steps: { name: string; run: () => Promise<void> }[] = [
   { name: "infrastructure (PostgreSQL, NATS JetStream)", run: () => ensureInfra() },
   { name: "buf lint", run: () => runTool("buf", ["lint"]) },
+  { name: "lint and format (Biome)", run: () => runTool("biome", ["ci", "--reporter=summary", "."]) },
   { name: "generated code matches proto/", run: checkGeneratedCode },
   { name: "contracts against the released baseline (buf breaking, REST surface)", run: checkContracts },
   { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },

@@ -17,9 +17,9 @@ export interface ServedByChild {
  */
 export async function serveForParent(start: () => Promise<ServedByChild>): Promise<void> {
   const served = await start();
-  let closing: Promise<void> | undefined;
+  let _closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= served.close().then(
+    _closing ??= served.close().then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`closing the server failed: ${String(err)}\n`);

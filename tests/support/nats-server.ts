@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { connect } from "nats";
+import { connect, type NatsConnection } from "nats";
 import { ManagedProcess } from "./child-process.js";
 import { freePort } from "./free-port.js";
 
@@ -14,7 +14,7 @@ export function natsServerBinary(): string {
 
 /** True when a client can connect and JetStream answers for the account. */
 async function jetStreamAnswers(url: string): Promise<boolean> {
-  let nc;
+  let nc: NatsConnection;
   try {
     nc = await connect({ servers: url, timeout: 1_000, reconnect: false });
   } catch {

@@ -71,7 +71,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       freePorts(options.contexts.length),
       Promise.all(options.contexts.map((context) => createTestDatabase(context, path.join(repoRoot, "services", context)))),
     ]);
-    options.contexts.forEach((context, index) => databases.set(context, dbs[index]!));
+    for (const [index, context] of options.contexts.entries()) databases.set(context, dbs[index]!);
     nats = await NatsServer.start({ dir });
 
     const addresses = Object.fromEntries(
@@ -92,7 +92,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         logFile: path.join(dir, `${context}.log`),
         readyTimeoutMs: options.readyTimeoutMs,
       });
-    options.contexts.forEach((context, index) => services.set(context, processFor(context, index)));
+    for (const [index, context] of options.contexts.entries()) services.set(context, processFor(context, index));
 
     const startAfterCallees = (context: ShopContext): Promise<void> => {
       let started = starting.get(context);

@@ -168,8 +168,12 @@ async function reflectionOnlyUpstream(catalogFile: FileDescriptorProto): Promise
 
 describe("the contract monitor against upstreams over gRPC reflection", () => {
   const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((cleanup) => cleanup()));
-  afterAll(() => cleanups.forEach((cleanup) => cleanup()));
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  });
+  afterAll(() => {
+    for (const cleanup of cleanups) cleanup();
+  });
 
   async function monitorOf(catalogFile: FileDescriptorProto) {
     const upstream = await reflectionOnlyUpstream(catalogFile);

@@ -70,7 +70,7 @@ class KvIdempotencyStore implements IdempotencyStore {
         if (!keyTaken(err)) throw err;
       }
       const found = await this.kv.get(kvKey);
-      if (!found || found.operation !== "PUT") continue;
+      if (found?.operation !== "PUT") continue;
       const entry = found.json<Entry>();
       if (entry.fingerprint !== fingerprint) return { kind: "conflict", reason: "different_request" };
       if (entry.state === "done" && entry.response) return { kind: "replay", response: entry.response };

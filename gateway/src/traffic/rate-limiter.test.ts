@@ -10,7 +10,7 @@ describe("token bucket rate limiter", () => {
     return created;
   };
   afterEach(() => {
-    limiters.splice(0).forEach((l) => l.close());
+    for (const limiter of limiters.splice(0)) limiter.close();
     now = 0;
   });
 

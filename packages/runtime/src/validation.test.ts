@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { PlaceOrderRequestSchema } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { describe, expect, it } from "vitest";
 import { validateMessage } from "./validation.js";

@@ -138,8 +138,14 @@ describe("outbox relay", () => {
     let statements = 0;
     const enqueued = await scratch.db.transaction((tx) => {
       const counted: Sql = {
-        query: (text, values) => (statements++, tx.query(text, values)),
-        execute: (text, values) => (statements++, tx.execute(text, values)),
+        query: (text, values) => {
+          statements++;
+          return tx.query(text, values);
+        },
+        execute: (text, values) => {
+          statements++;
+          return tx.execute(text, values);
+        },
         afterCommit: (callback) => tx.afterCommit(callback),
       };
       return enqueueEvents(counted, entries);

@@ -1,4 +1,4 @@
-import { type JsMsg, type NatsConnection, type OrderedConsumerOptions } from "nats";
+import type { JsMsg, NatsConnection, OrderedConsumerOptions } from "nats";
 import { eventHeaders } from "./subjects.js";
 
 /** One message of a stream as a projection sees it: decode `data` with the schema `type` names. */

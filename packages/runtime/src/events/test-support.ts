@@ -55,7 +55,7 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
   const setup = new pg.Client({ connectionString: url.toString() });
   await setup.connect();
   try {
-    await setup.query(eventTablesDdl + ";" + effectsDdl);
+    await setup.query(`${eventTablesDdl};${effectsDdl}`);
   } finally {
     await setup.end();
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { type Code, ConnectError } from "@connectrpc/connect";
 import { metadataKeys } from "../request-context.js";
 
 /** Metadata the gateway would set for an authenticated caller. */

@@ -38,6 +38,8 @@ export function connectDownstream(options: DownstreamOptions): Downstream {
   };
   return {
     ...clients,
-    close: () => Object.values(clients).forEach((client) => client.close()),
+    close: () => {
+      for (const client of Object.values(clients)) client.close();
+    },
   };
 }

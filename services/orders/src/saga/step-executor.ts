@@ -1,3 +1,4 @@
+import type { Product } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { Code, ConnectError, isTransient } from "@shop/runtime";
 import { ExponentialBackoff, fullJitterGenerator, handleWhen, type RetryPolicy, retry } from "cockatiel";
@@ -62,7 +63,7 @@ export class DownstreamStepExecutor implements SagaStepExecutor {
     switch (action) {
       case "PRICE": {
         const productIds = order.items.map((item) => item.productId);
-        let products;
+        let products: Product[];
         try {
           ({ products } = await catalog.batchGetProducts({ productIds }, options));
         } catch (err) {

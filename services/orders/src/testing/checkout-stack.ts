@@ -171,7 +171,7 @@ export async function startCheckoutStack(
       return product!.id;
     },
     async stop() {
-      clients.forEach((c) => c.close());
+      for (const client of clients) client.close();
       for (const replica of replicas) await replica.running.stop();
       const jsm = await nc.jetstreamManager();
       await jsm.consumers.delete(streamName("orders"), historyConsumer).catch(() => false);
