@@ -1,17 +1,23 @@
 /**
- * GET /v1/products/{id}, three ways, side by side in one run, against the real catalog on
+ * GET /v1/products/{id}, five ways, side by side in one run, against the real catalog on
  * PostgreSQL:
  *
- *   gateway      REST through the gateway, transcoded to gRPC, to the catalog service
- *   direct gRPC  the same RPC on the same catalog service, from the runtime's grpc-js client
- *   express      an express + http-proxy-middleware JSON proxy in front of an express JSON
- *                service reading the same product through the catalog's own repository
+ *   gateway          REST through the gateway (every production feature on), transcoded to gRPC,
+ *                    to the catalog service as `npm start` runs it
+ *   bare transcoder  REST through a plain node:http + protobuf-es + grpc-js transcoder of this one
+ *                    route, to the same catalog service: the floor of the gateway's own work
+ *   direct gRPC      the same RPC on the same catalog service, from the runtime's grpc-js client
+ *   bare server      the same RPC from the same client, on a plain grpc-js server running the
+ *                    catalog's repository call: the floor of the service's own work
+ *   express proxy    an express + http-proxy-middleware JSON proxy in front of an express JSON
+ *                    service reading the same product through the catalog's own repository
  *
  * Every server runs in its own process; this process only generates load.
  *
- *   node --import tsx bench/gateway.ts
- *   BENCH_ROUNDS=3 BENCH_DURATION_MS=5000 BENCH_CONCURRENCY=50 node --import tsx bench/gateway.ts
- *   BENCH_GATEWAY_ACCESS_LOG=false node --import tsx bench/gateway.ts   # without the access log
+ *   npm run bench:gateway
+ *   BENCH_ROUNDS=3 BENCH_DURATION_MS=5000 BENCH_CONCURRENCY=50 npm run bench:gateway
+ *   BENCH_GATEWAY_ACCESS_LOG=false npm run bench:gateway          # without the access log
+ *   BENCH_CPU_PROFILE=gateway,catalog npm run bench:gateway      # CPU profiles in bench/.profiles/
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,6 +45,7 @@ import { buildGateway } from "../gateway/src/server.js";
 import { loadCatalogConfig } from "../services/catalog/src/config.js";
 import { ProductRepository } from "../services/catalog/src/db/products.js";
 import { buildCatalog } from "../services/catalog/src/server.js";
+import { serveBareCatalog, serveBareTranscoder } from "./lib/bare-catalog.js";
 import { type ChildServer, type ServedByChild, serveForParent, startChildServer } from "./lib/child-server.js";
 import { loadBenchConfig } from "./lib/config.js";
 import { type CpuGroup, PostgresBackends, startCpuWindow } from "./lib/cpu.js";
@@ -51,7 +58,7 @@ const script = fileURLToPath(import.meta.url);
 const catalogDir = path.resolve(import.meta.dirname, "../services/catalog");
 const product = demoProducts[0];
 
-const targets = ["gateway", "direct gRPC", "express proxy"] as const;
+const targets = ["gateway", "bare transcoder", "direct gRPC", "bare server", "express proxy"] as const;
 type Target = (typeof targets)[number];
 
 const listen = async (server: http.Server): Promise<number> => {
@@ -146,6 +153,8 @@ interface Servers {
   databaseUrl: string;
   catalog: ChildServer;
   gateway: ChildServer;
+  bareCatalog: ChildServer;
+  bareTranscoder: ChildServer;
   jsonCatalog: ChildServer;
   expressProxy: ChildServer;
   stop(): Promise<void>;
@@ -154,7 +163,7 @@ interface Servers {
 async function startServers(databaseUrl: string, accessLog: boolean): Promise<Servers> {
   const started: ChildServer[] = [];
   const child = async (args: string[]) => {
-    const server = await startChildServer(script, { args: ["serve", ...args] });
+    const server = await startChildServer(script, { name: args[0], args: ["serve", ...args] });
     started.push(server);
     return server;
   };
@@ -164,9 +173,11 @@ async function startServers(databaseUrl: string, accessLog: boolean): Promise<Se
   try {
     const catalog = await child(["catalog", databaseUrl]);
     const gateway = await child(["gateway", `127.0.0.1:${catalog.port}`, String(accessLog)]);
+    const bareCatalog = await child(["bare-catalog", databaseUrl]);
+    const bareTranscoder = await child(["bare-transcoder", `127.0.0.1:${catalog.port}`]);
     const jsonCatalog = await child(["json-catalog", databaseUrl]);
     const expressProxy = await child(["express-proxy", String(jsonCatalog.port)]);
-    return { databaseUrl, catalog, gateway, jsonCatalog, expressProxy, stop };
+    return { databaseUrl, catalog, gateway, bareCatalog, bareTranscoder, jsonCatalog, expressProxy, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -178,7 +189,9 @@ function serverProcesses(target: Target, servers: Servers, postgres: PostgresBac
   const group = (name: string, child: ChildServer): CpuGroup => ({ name, pids: () => [child.pid] });
   const byTarget: Record<Target, CpuGroup[]> = {
     gateway: [group("gateway", servers.gateway), group("catalog", servers.catalog)],
+    "bare transcoder": [group("bare transcoder", servers.bareTranscoder), group("catalog", servers.catalog)],
     "direct gRPC": [group("catalog", servers.catalog)],
+    "bare server": [group("bare server", servers.bareCatalog)],
     "express proxy": [group("express proxy", servers.expressProxy), group("JSON service", servers.jsonCatalog)],
   };
   return [...byTarget[target], postgres];
@@ -193,12 +206,14 @@ interface Measurement {
 async function measure(target: Target, servers: Servers, options: LoadOptions): Promise<Measurement> {
   let call: () => Promise<unknown>;
   let close: () => void;
-  if (target === "direct gRPC") {
-    const client = createServiceClient(CatalogService, { address: `127.0.0.1:${servers.catalog.port}` });
+  if (target === "direct gRPC" || target === "bare server") {
+    const server = target === "direct gRPC" ? servers.catalog : servers.bareCatalog;
+    const client = createServiceClient(CatalogService, { address: `127.0.0.1:${server.port}` });
     call = () => client.getProduct({ productId: product.id });
     close = () => client.close();
   } else {
-    const port = target === "gateway" ? servers.gateway.port : servers.expressProxy.port;
+    const fronts = { gateway: servers.gateway, "bare transcoder": servers.bareTranscoder, "express proxy": servers.expressProxy };
+    const port = fronts[target].port;
     const client = createJsonClient(`http://127.0.0.1:${port}`, options.concurrency);
     call = () => client.request("GET", `/v1/products/${product.id}`);
     close = () => client.close();
@@ -256,12 +271,29 @@ function report(results: Map<Target, Measurement[]>, rounds: number): void {
   );
   console.log();
   const throughput = (target: Target) => medianOf(target, (m) => m.load.callsPerSecond);
+  const cpu = (target: Target, process: string) => medianOf(target, (m) => m.cpuMicrosPerCall[process]!);
   console.log(
     formatTable(
-      ["calls/s ratio", "ratio", "target"],
+      ["ratio", "figure", "target"],
       [
-        ["gateway / direct gRPC", formatRatio(throughput("gateway"), throughput("direct gRPC")), ">= 0.60x"],
-        ["gateway / express proxy", formatRatio(throughput("gateway"), throughput("express proxy")), ">= 2.00x"],
+        ["calls/s: gateway / direct gRPC", formatRatio(throughput("gateway"), throughput("direct gRPC")), ">= 0.80x"],
+        ["calls/s: gateway / express proxy", formatRatio(throughput("gateway"), throughput("express proxy")), ">= 1.50x"],
+        [
+          "CPU per call: gateway / bare transcoder",
+          formatRatio(cpu("gateway", "gateway"), cpu("bare transcoder", "bare transcoder")),
+          "<= 1.50x",
+        ],
+        [
+          "CPU per call: catalog / bare server (direct gRPC)",
+          formatRatio(cpu("direct gRPC", "catalog"), cpu("bare server", "bare server")),
+          "<= 1.30x",
+        ],
+        [
+          "CPU per call: catalog called by the gateway / directly",
+          formatRatio(cpu("gateway", "catalog"), cpu("direct gRPC", "catalog")),
+          "<= 1.10x",
+        ],
+        ["gateway CPU per call (us)", Math.round(cpu("gateway", "gateway")), "<= 250"],
       ],
     ),
   );
@@ -305,6 +337,8 @@ if (process.argv[2] === "serve") {
   const servers: Record<string, () => Promise<ServedByChild>> = {
     catalog: () => serveCatalog(argument!),
     gateway: () => serveGateway(argument!, extra === "true"),
+    "bare-catalog": () => serveBareCatalog(argument!),
+    "bare-transcoder": () => serveBareTranscoder(argument!),
     "json-catalog": () => serveJsonCatalog(argument!),
     "express-proxy": () => serveExpressProxy(Number(argument)),
   };

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { createInterface } from "node:readline";
 
 // The line a server child prints on stdout once it accepts connections.
@@ -42,11 +43,27 @@ export interface ChildServer {
 }
 
 export interface ChildServerOptions {
+  /** What the child serves, for `BENCH_CPU_PROFILE` (`gateway`, `catalog`, ...). */
+  name?: string;
   /** Arguments after the script. */
   args?: string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
   stopTimeoutMs?: number;
+}
+
+/** Where `BENCH_CPU_PROFILE` writes the profiles of child processes; git ignores it. */
+export const profileDir = path.resolve(import.meta.dirname, "..", ".profiles");
+
+/**
+ * `node --cpu-prof` for a child whose name `BENCH_CPU_PROFILE` lists (comma-separated, or `all`):
+ * a profile per thread is written to `bench/.profiles/<name>/` when it exits (the main thread's is the largest). Read one with
+ * `node --import tsx bench/profile-summary.ts <file>`.
+ */
+export function cpuProfileArgs(name: string, source: NodeJS.ProcessEnv = process.env): string[] {
+  const wanted = (source.BENCH_CPU_PROFILE ?? "").split(",").map((entry) => entry.trim());
+  if (!wanted.includes(name) && !wanted.includes("all")) return [];
+  return ["--cpu-prof", `--cpu-prof-dir=${path.join(profileDir, name)}`];
 }
 
 // Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`).
@@ -76,7 +93,8 @@ async function stopChild(child: ChildProcess, timeoutMs: number): Promise<void> 
  * server and load generator do not share a CPU-bound event loop, and resolves once it listens.
  */
 export async function startChildServer(script: string, options: ChildServerOptions = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...(options.args ?? [])], {
+  const profiling = options.name === undefined ? [] : cpuProfileArgs(options.name);
+  const child = spawn(process.execPath, [...profiling, "--import", "tsx", script, ...(options.args ?? [])], {
     env: options.env ?? process.env,
     stdio: ["pipe", "pipe", "inherit"],
   });
