@@ -1,6 +1,7 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type AccessClaims, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
+import type { ClientUnaryCall } from "@grpc/grpc-js";
+import { type AccessClaims, type ActiveSpan, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { RoutePolicy } from "./routing/route-policy.js";
 import type { RouteTable } from "./routing/route-table.js";
@@ -10,18 +11,37 @@ import type { RateLimiter } from "./traffic/rate-limiter.js";
 import type { Upstreams } from "./upstreams.js";
 
 /** One request as the gateway sees it, from arrival to the access log line. */
-export interface Exchange {
-  readonly correlationId: string;
-  /** When the request arrived (epoch ms): a client's timeout counts from here, not from the upstream call. */
-  readonly receivedAt: number;
-  readonly clientAddress: string;
-  /** Trace context for upstream calls: the request's own server span as parent. */
-  readonly trace: TraceCarrier;
+export class Exchange {
   /** Route key, Connect procedure or operational path; "unmatched" until known. */
-  route: string;
+  route = "unmatched";
   userId?: string;
   /** A request to /healthz, /readyz, /metrics or /openapi.json. */
-  operational?: boolean;
+  operational = false;
+  /** When the request arrived (epoch ms): a client's timeout counts from here, not from the upstream call. */
+  readonly receivedAt = Date.now();
+  private upstreamCalls?: ClientUnaryCall[];
+
+  constructor(
+    readonly correlationId: string,
+    readonly clientAddress: string,
+    /** The request's server span: the parent of every upstream call. */
+    readonly span: ActiveSpan,
+  ) {}
+
+  /** Trace context for upstream calls: the request's own server span as parent. */
+  get trace(): TraceCarrier {
+    return this.span.carrier;
+  }
+
+  /** Remembers an upstream call, so a client that goes away cancels it (`abandon`). */
+  readonly track = (call: ClientUnaryCall): void => {
+    (this.upstreamCalls ??= []).push(call);
+  };
+
+  /** The client went away before its response was complete: its upstream calls are of no use. */
+  abandon(): void {
+    for (const call of this.upstreamCalls ?? []) call.cancel();
+  }
 }
 
 /** What every request handler of the gateway works with. */

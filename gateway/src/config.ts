@@ -1,5 +1,5 @@
 import type { ShopContext } from "@shop/contracts";
-import { contexts, env, loadConfig, serviceAddress, type TokenSettings, tokenConfigSpec } from "@shop/runtime";
+import { contexts, env, loadConfig, logLevels, serviceAddress, type TokenSettings, tokenConfigSpec } from "@shop/runtime";
 
 const gatewaySpec = {
   GATEWAY_HOST: env.string("0.0.0.0"),
@@ -13,7 +13,7 @@ const gatewaySpec = {
   GATEWAY_CONTRACT_CHECK_INTERVAL_MS: env.int(30_000, { min: 100 }),
   GATEWAY_IDEMPOTENCY_TTL_SECONDS: env.int(86_400, { min: 1 }),
   NATS_URL: env.string("nats://127.0.0.1:4222"),
-  LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+  LOG_LEVEL: env.oneOf(logLevels, "info"),
   ...tokenConfigSpec,
 };
 

@@ -9,7 +9,6 @@ import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admi
 import { HttpError } from "./http/errors.js";
 import { sendJson } from "./http/reply.js";
 import { timeoutFromHeaders } from "./http/request-meta.js";
-import { clientGone } from "./rest-handler.js";
 import { messageToJson } from "./transcoding/render-response.js";
 
 export const meSummaryPath = "/v1/me/summary";
@@ -41,7 +40,7 @@ export async function handleMeSummary(parts: GatewayParts, req: IncomingMessage,
   }
   const caller = (await admit(parts, exchange, req.headers.authorization, false))!;
   const timeoutMs = timeoutFromHeaders(req.headers, parts.config.upstreamTimeoutMs);
-  const call = { signal: clientGone(res), timeoutMs, startedAt: exchange.receivedAt, headers: upstreamHeaders(exchange, caller) };
+  const call = { onStart: exchange.track, timeoutMs, startedAt: exchange.receivedAt, headers: upstreamHeaders(exchange, caller) };
   const { upstreams } = parts;
 
   const [user, recentOrders, notifications] = await Promise.allSettled([

@@ -13,15 +13,6 @@ import { renderResponse } from "./transcoding/render-response.js";
 
 const idempotencyKeyPattern = new RegExp(`^[\\x21-\\x7e]{1,${maxIdempotencyKeyLength}}$`);
 
-/** An AbortSignal that fires when the client goes away before its response is complete. */
-export function clientGone(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) controller.abort(new ConnectError("client closed the connection", Code.Canceled));
-  });
-  return controller.signal;
-}
-
 function idempotencyKeyOf(req: IncomingMessage): string | undefined {
   const key = req.headers["idempotency-key"];
   if (key === undefined) return undefined;
@@ -51,15 +42,17 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
   const caller = await admit(parts, exchange, req.headers.authorization, parts.policy.isPublic(route.method));
   const timeoutMs = timeoutFromHeaders(req.headers, parts.config.upstreamTimeoutMs);
   const idempotencyKey = idempotencyKeyOf(req);
-  if (hasBody(req)) requireJsonContent(req);
-  const body = await readBody(req, parts.config.bodyLimitBytes);
+  let body: Buffer | undefined;
+  if (hasBody(req)) {
+    requireJsonContent(req);
+    body = await readBody(req, parts.config.bodyLimitBytes);
+  }
   const input = bindRequest(route, { variables, query: queryAt < 0 ? "" : url.slice(queryAt + 1), body });
-  const signal = clientGone(res);
 
   const respond = async (): Promise<StoredResponse> => {
     const headers = upstreamHeaders(exchange, caller, idempotencyKey);
     const output = await parts.upstreams.call(route.upstream, route.method, input, {
-      signal,
+      onStart: exchange.track,
       timeoutMs,
       startedAt: exchange.receivedAt,
       headers,

@@ -4,8 +4,8 @@ import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { shopFiles, shopServices } from "@shop/contracts";
 import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
-import { type ActiveSpan, createLogger, type Logger, SpanKind, startSpan } from "@shop/runtime";
-import type { Exchange, GatewayParts } from "./admission.js";
+import { createLogger, type Logger, SpanKind, startSpan } from "@shop/runtime";
+import { Exchange, type GatewayParts } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { connectProxy } from "./connect-proxy.js";
 import { ContractMonitor, type UpstreamContract } from "./contract/contract-monitor.js";
@@ -53,16 +53,38 @@ function upstreamContracts(routes: RouteTable, config: GatewayConfig): Record<st
 
 const pathOf = (url: string | undefined) => (url ?? "/").split("?", 1)[0]!;
 
-function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, span: ActiveSpan, startedAt: number): void {
+/** The request counter and latency histogram of one method and route, bound once. */
+interface RouteSeries {
+  duration: ReturnType<typeof gatewayMetrics.duration.labels>;
+  requests: Map<number, ReturnType<typeof gatewayMetrics.requests.labels>>;
+}
+
+const routeSeries = new Map<string, RouteSeries>();
+
+function seriesOf(method: string, route: string): RouteSeries {
+  const key = `${method} ${route}`;
+  let series = routeSeries.get(key);
+  if (!series) routeSeries.set(key, (series = { duration: gatewayMetrics.duration.labels(method, route), requests: new Map() }));
+  return series;
+}
+
+function record(logger: Logger, req: IncomingMessage, res: ServerResponse, exchange: Exchange, startedAt: number): void {
   const durationMs = performance.now() - startedAt;
   // A response that never finished was cut short by the client (nginx's 499).
   const status = res.writableFinished ? res.statusCode : 499;
+  if (status === 499) exchange.abandon();
   const method = req.method ?? "";
-  span.span.updateName(`${method} ${exchange.route}`);
-  span.span.setAttribute("http.response.status_code", status);
+  const { span } = exchange;
+  if (span.recording) {
+    span.span.updateName(`${method} ${exchange.route}`);
+    span.span.setAttributes({ "http.route": exchange.route, "http.response.status_code": status });
+  }
   span.end(status >= 500 ? new Error(`HTTP ${status}`) : undefined);
-  gatewayMetrics.requests.inc({ method, route: exchange.route, status });
-  gatewayMetrics.duration.observe({ method, route: exchange.route }, durationMs / 1000);
+  const series = seriesOf(method, exchange.route);
+  let requests = series.requests.get(status);
+  if (!requests) series.requests.set(status, (requests = gatewayMetrics.requests.labels(method, exchange.route, String(status))));
+  requests.inc();
+  series.duration.observe(durationMs / 1000);
   const entry = {
     correlationId: exchange.correlationId,
     userId: exchange.userId,
@@ -75,6 +97,14 @@ function record(logger: Logger, req: IncomingMessage, res: ServerResponse, excha
   if (exchange.operational) logger.debug(entry, "request");
   else logger.info(entry, "request");
 }
+
+/** Span attributes of a request, one object per HTTP method rather than one per request. */
+const requestAttributes = new Map<string, { "http.request.method": string }>();
+const attributesOf = (method = "") => {
+  let attributes = requestAttributes.get(method);
+  if (!attributes) requestAttributes.set(method, (attributes = { "http.request.method": method }));
+  return attributes;
+};
 
 /**
  * Builds the gateway: REST routes generated from the contracts' `google.api.http` annotations,
@@ -139,17 +169,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const server = http.createServer((req, res) => {
     const startedAt = performance.now();
     // One server span per request; every upstream call of the request is its child.
-    const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), { "http.request.method": req.method });
-    const exchange: Exchange = {
-      correlationId: correlationIdOf(req.headers),
-      receivedAt: Date.now(),
-      clientAddress: clientAddressOf(req, config.trustProxy),
-      trace: span.carrier,
-      route: "unmatched",
-    };
+    const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), attributesOf(req.method));
+    const exchange = new Exchange(correlationIdOf(req.headers), clientAddressOf(req, config.trustProxy), span);
     exchanges.set(req, exchange);
     res.setHeader("x-request-id", exchange.correlationId);
-    res.once("close", () => record(logger, req, res, exchange, span, startedAt));
+    res.once("close", () => record(logger, req, res, exchange, startedAt));
     try {
       if (cors(req, res) === "answered") return;
     } catch (err) {

@@ -1,15 +1,19 @@
 import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type ClosableTransport, codeName, createGrpcJsTransport } from "@shop/runtime";
+import * as grpc from "@grpc/grpc-js";
+import { callUnary, codeName, methodStub } from "@shop/runtime";
 import { gatewayMetrics } from "./ops/metrics.js";
 
 export interface UpstreamCall {
-  signal: AbortSignal;
+  /** Cancels the call when it aborts. */
+  signal?: AbortSignal;
+  /** Handed the call once started (the exchange keeps it, to cancel it if the client goes away). */
+  onStart?: (call: grpc.ClientUnaryCall) => void;
   /** The client's timeout. */
   timeoutMs: number;
   /** When that timeout started (epoch ms; the request's arrival), so gateway work counts against it. */
   startedAt?: number;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -17,19 +21,22 @@ export interface UpstreamCall {
  * request, and the one place upstream failures are turned into what a client may read.
  */
 export class Upstreams {
-  private readonly transports = new Map<string, ClosableTransport>();
+  private readonly channels = new Map<string, grpc.Client>();
 
   constructor(readonly addresses: Readonly<Record<string, string>>) {}
 
-  transport(upstream: string): ClosableTransport {
-    let transport = this.transports.get(upstream);
-    if (!transport) {
+  private channel(upstream: string): grpc.Client {
+    let channel = this.channels.get(upstream);
+    if (!channel) {
       const address = this.addresses[upstream];
       if (!address) throw new Error(`no address configured for upstream ${upstream}`);
-      transport = createGrpcJsTransport({ address });
-      this.transports.set(upstream, transport);
+      channel = new grpc.Client(address, grpc.credentials.createInsecure(), {
+        "grpc.keepalive_time_ms": 30_000,
+        "grpc.keepalive_permit_without_calls": 1,
+      });
+      this.channels.set(upstream, channel);
     }
-    return transport;
+    return channel;
   }
 
   async call<I extends DescMessage, O extends DescMessage>(
@@ -38,10 +45,17 @@ export class Upstreams {
     input: MessageShape<I>,
     call: UpstreamCall,
   ): Promise<MessageShape<O>> {
+    const metadata = new grpc.Metadata();
+    for (const key in call.headers) metadata.set(key, call.headers[key]!);
     try {
-      const remainingMs = Math.max(1, (call.startedAt ?? Date.now()) + call.timeoutMs - Date.now());
-      const response = await this.transport(upstream).unary(method, call.signal, remainingMs, call.headers, input);
-      return response.message;
+      const deadline = (call.startedAt ?? Date.now()) + call.timeoutMs;
+      const result = await callUnary(this.channel(upstream), methodStub(method), input, {
+        deadline: Math.max(deadline, Date.now() + 1),
+        metadata,
+        signal: call.signal,
+        onStart: call.onStart,
+      });
+      return result.message as MessageShape<O>;
     } catch (err) {
       const error = ConnectError.from(err);
       gatewayMetrics.upstreamErrors.inc({ upstream, code: codeName(error.code) });
@@ -62,7 +76,7 @@ export class Upstreams {
   }
 
   close(): void {
-    for (const transport of this.transports.values()) transport.close();
-    this.transports.clear();
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
   }
 }

@@ -8,7 +8,7 @@ import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/healt
 import { HealthImplementation } from "grpc-health-check";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
-import { rpcMetrics } from "./metrics.js";
+import { rpcServerMetrics } from "./metrics.js";
 import { contextFromHeaders, runWithContext } from "./request-context.js";
 import { SpanKind, startSpan } from "./tracing.js";
 import { validateMessage } from "./validation.js";
@@ -162,15 +162,16 @@ function unaryHandler(
 ): grpc.handleUnaryCall<unknown, unknown> {
   const fn = impl[method.localName]!.bind(impl);
   const label = `${service.typeName}/${method.name}`;
-  const spanAttributes = { "rpc.system": "grpc", "rpc.method": label };
+  const spanAttributes = { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name };
+  const metrics = rpcServerMetrics(label);
   return (call, callback) => {
-    const stopTimer = rpcMetrics.serverDuration.startTimer({ method: label });
+    const startedAt = performance.now();
     const deadline = deadlineOf(call);
     const ctx = new UnaryCallContext(service, method, call, deadline, shutdownSignal);
     const incoming = contextFromHeaders((key) => metadataValue(call.metadata, key), deadline);
     const span = startSpan(label, SpanKind.SERVER, incoming, spanAttributes);
-    const requestContext = { ...incoming, ...span.carrier };
-    runWithContext(requestContext, async () => {
+    incoming.traceparent = span.carrier.traceparent;
+    runWithContext(incoming, async () => {
       validateMessage(method.input, call.request as never);
       const result = await fn(call.request, ctx);
       return isMessage(result, method.output) ? result : create(method.output, result as never);
@@ -179,24 +180,19 @@ function unaryHandler(
         const header = ctx.headerMetadata();
         if (header) call.sendMetadata(header);
         callback(null, response, ctx.trailerMetadata());
-        rpcMetrics.serverRequests.inc({ method: label, code: "ok" });
-        stopTimer();
+        metrics.observe(grpc.status.OK, (performance.now() - startedAt) / 1000);
         span.end();
         ctx.end();
       },
       (thrown: unknown) => {
         const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
         if (err.code === Code.Internal || err.code === Code.Unknown || !(thrown instanceof ConnectError)) {
-          logger.error({ err: thrown, method: label, correlationId: requestContext.correlationId }, "rpc failed");
+          logger.error({ err: thrown, method: label, correlationId: incoming.correlationId }, "rpc failed");
         } else {
-          logger.debug(
-            { method: label, code: Code[err.code], msg: err.rawMessage, correlationId: requestContext.correlationId },
-            "rpc error",
-          );
+          logger.debug({ method: label, code: Code[err.code], msg: err.rawMessage, correlationId: incoming.correlationId }, "rpc error");
         }
         callback(statusFromError(err), null);
-        rpcMetrics.serverRequests.inc({ method: label, code: Code[err.code] });
-        stopTimer();
+        metrics.observe(err.code, (performance.now() - startedAt) / 1000);
         span.end(err);
         ctx.end();
       },

@@ -3,7 +3,7 @@ import type { ShopContext } from "@shop/contracts";
 import { ConfigError, type ConfigOf, type EnvVar, env, loadConfig } from "./config.js";
 import { prepareDatabase } from "./db.js";
 import { type RunningGrpcServer, type ServiceRegistration, startGrpcServer } from "./grpc-server.js";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, type Logger, logLevels } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
 import { createSqlDatabase, defaultDatabasePoolSize, type SqlDatabase } from "./sql.js";
 import { databaseUrl, envPrefix, topology } from "./topology.js";
@@ -35,7 +35,7 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
       [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
       DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
       NATS_URL: env.string("nats://127.0.0.1:4222"),
-      LOG_LEVEL: env.oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
+      LOG_LEVEL: env.oneOf(logLevels, "info"),
       SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
       ...extra,
     },
