@@ -1,18 +1,18 @@
 import type { AddressInfo } from "node:net";
-import { ConfigError, createLogger, initTracing } from "@shop/runtime";
+import { ConfigError, createLogger, initTracing, shutdownTracing } from "@shop/runtime";
 import { type GatewayConfig, loadGatewayConfig } from "./config.js";
 import { buildGateway } from "./server.js";
 
 let config: GatewayConfig;
 try {
   config = loadGatewayConfig();
+  initTracing("gateway");
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
   process.exit(2);
 }
 const logger = createLogger("gateway", config.logLevel);
-initTracing("gateway");
 process.on("unhandledRejection", (err) => {
   logger.fatal({ err }, "unhandled rejection");
   process.exit(1);
@@ -33,13 +33,16 @@ gateway.listen(config.port, config.host, () => {
 
 const shutdown = (signal: string) => {
   logger.info({ signal }, "shutting down");
-  gateway.shutdown().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      logger.error({ err }, "shutdown failed");
-      process.exit(1);
-    },
-  );
+  gateway
+    .shutdown()
+    .then(shutdownTracing)
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
 };
 process.once("SIGTERM", () => shutdown("SIGTERM"));
 process.once("SIGINT", () => shutdown("SIGINT"));

@@ -7,7 +7,7 @@ import { createLogger, type Logger, logLevels } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
 import { createSqlDatabase, defaultDatabasePoolSize, type SqlDatabase } from "./sql.js";
 import { databaseUrl, envPrefix, topology } from "./topology.js";
-import { initTracing } from "./tracing.js";
+import { initTracing, shutdownTracing } from "./tracing.js";
 
 export interface BaseServiceConfig {
   host: string;
@@ -113,6 +113,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
         await parts.stop?.();
         await db.close();
         await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+        await shutdownTracing();
       })();
       return stopping;
     },
@@ -124,6 +125,7 @@ export async function runService<C extends BaseServiceConfig>(load: () => Servic
   let definition: ServiceDefinition<C>;
   try {
     definition = load();
+    initTracing(definition.context);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -132,7 +134,6 @@ export async function runService<C extends BaseServiceConfig>(load: () => Servic
     throw err;
   }
   const logger = definition.logger ?? createLogger(definition.context, definition.config.logLevel);
-  initTracing(definition.context);
   process.on("unhandledRejection", (err) => {
     logger.fatal({ err }, "unhandled rejection");
     process.exit(1);
