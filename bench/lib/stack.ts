@@ -6,6 +6,7 @@ import { ManagedProcess } from "../../tests/support/child-process.js";
 import { freePort } from "../../tests/support/free-port.js";
 import { repoRoot } from "../../tests/support/service-process.js";
 import { type RunningSystem, startSystem } from "../../tests/support/system.js";
+import { cpuProfileArgs } from "./child-server.js";
 
 export interface StackOptions {
   /** LOG_LEVEL of every process; `info` adds the gateway's access log. */
@@ -31,12 +32,18 @@ export interface RunningStack {
  * another run or a system already running on this machine. Logs go to files in `system.dir`.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  const system = await startSystem({ contexts, logLevel: options.logLevel, env: options.env, readyTimeoutMs: 120_000 });
+  const system = await startSystem({
+    contexts,
+    logLevel: options.logLevel,
+    env: options.env,
+    readyTimeoutMs: 120_000,
+    execArgv: (context) => cpuProfileArgs(context),
+  });
   const gatewayUrl = `http://127.0.0.1:${await freePort()}`;
   const gateway = new ManagedProcess({
     name: "gateway",
     command: process.execPath,
-    args: ["--import", "tsx", path.join("gateway", "src", "main.ts")],
+    args: [...cpuProfileArgs("gateway"), "--import", "tsx", path.join("gateway", "src", "main.ts")],
     cwd: repoRoot,
     env: {
       ...process.env,

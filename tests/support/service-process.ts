@@ -31,6 +31,8 @@ export interface ServiceProcessOptions {
   env: NodeJS.ProcessEnv;
   logFile: string;
   readyTimeoutMs?: number;
+  /** Node options before the entry point (`--cpu-prof`, say). */
+  execArgv?: string[];
 }
 
 /**
@@ -54,7 +56,14 @@ export class ServiceProcess {
     this.process = new ManagedProcess({
       name: options.context,
       command: process.execPath,
-      args: ["--import", "tsx", "--import", exitWithParent, path.join("services", options.context, "src", "main.ts")],
+      args: [
+        ...(options.execArgv ?? []),
+        "--import",
+        "tsx",
+        "--import",
+        exitWithParent,
+        path.join("services", options.context, "src", "main.ts"),
+      ],
       cwd: repoRoot,
       env: {
         ...options.env,

@@ -20,6 +20,8 @@ export interface SystemOptions {
   /** Service logs go to files in the system's folder; `warn` keeps them short. */
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   readyTimeoutMs?: number;
+  /** Extra Node options of a service's process (`--cpu-prof`, say). */
+  execArgv?: (context: ShopContext) => string[];
 }
 
 export interface RunningSystem {
@@ -91,6 +93,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         },
         logFile: path.join(dir, `${context}.log`),
         readyTimeoutMs: options.readyTimeoutMs,
+        execArgv: options.execArgv?.(context),
       });
     for (const [index, context] of options.contexts.entries()) services.set(context, processFor(context, index));
 

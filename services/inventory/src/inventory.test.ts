@@ -232,6 +232,35 @@ describe("commit", () => {
     expect(await levelsOf(b)).toEqual({ available: 0, reserved: 0, committed: 5 });
   });
 
+  it("settles a reservation once when commits and releases of it race", async () => {
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [await stockedProduct(10), await stockedProduct(10)];
+      const orderId = randomUUID();
+      await client.reserveStock({
+        orderId,
+        items: [
+          { productId: a, quantity: 3 },
+          { productId: b, quantity: 4 },
+        ],
+      });
+      const calls = Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? client.releaseStock({ orderId }) : client.commitStock({ orderId })).then(
+          (answer) => answer.reservation!.status,
+          (err: unknown) => failureOf(Promise.reject(err)).then((failure) => failure.code),
+        ),
+      );
+      const outcomes = await Promise.all(calls);
+      const { reservation } = await client.getReservation({ orderId });
+      const won = reservation!.status;
+      expect([ReservationStatus.COMMITTED, ReservationStatus.RELEASED]).toContain(won);
+      // Every call either answers the winner's status or is refused for the other one's.
+      for (const outcome of outcomes) expect([won, Code.FailedPrecondition]).toContain(outcome);
+      const sold = won === ReservationStatus.COMMITTED;
+      expect(await levelsOf(a)).toEqual({ available: sold ? 7 : 10, reserved: 0, committed: sold ? 3 : 0 });
+      expect(await levelsOf(b)).toEqual({ available: sold ? 6 : 10, reserved: 0, committed: sold ? 4 : 0 });
+    }
+  });
+
   it("refuses to commit a released reservation", async () => {
     const productId = await stockedProduct(5);
     const orderId = randomUUID();

@@ -9,6 +9,7 @@ import { callerHeaders, createTestDatabase, outboxEvents, type TestDatabase, wai
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
+import { orderEvents } from "./events/order-events.js";
 import type { SagaAction, StepOutcome } from "./saga/checkout-saga.js";
 import { SagaRunner } from "./saga/saga-runner.js";
 import { admin, type CheckoutStack, type OrdersReplica, startCheckoutStack } from "./testing/checkout-stack.js";
@@ -91,7 +92,7 @@ describe("saga leases", () => {
   });
 
   it("lets one runner hold a saga at a time, and another take it only once the lease expired", async () => {
-    const { order } = await new OrderRepository(scratchDb).place(
+    const { order } = await new OrderRepository(scratchDb, orderEvents).place(
       {
         id: randomUUID(),
         userId: randomUUID(),
@@ -101,7 +102,7 @@ describe("saga leases", () => {
       },
       { correlationId: randomUUID() },
     );
-    const sagas = new SagaStore(scratchDb);
+    const sagas = new SagaStore(scratchDb, orderEvents);
     const [first, second] = await Promise.all([sagas.claim("runner-1", 300, order.id), sagas.claim("runner-2", 300, order.id)]);
     expect([first, second].filter(Boolean)).toHaveLength(1);
     const [holder, other] = first ? ["runner-1", "runner-2"] : ["runner-2", "runner-1"];
@@ -110,7 +111,7 @@ describe("saga leases", () => {
     expect(await sagas.claimDue(other, 300, 10)).toEqual([]);
     expect(await sagas.renew(other, 300, order.id)).toBe(false);
     const next = { ...claimed.state, compensations: [] };
-    await expect(sagas.record(other, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(sagas.record(other, order, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     expect(await sagas.renew(holder, 300, order.id)).toBe(true);
 
     const takenOver = await waitFor(
@@ -122,7 +123,7 @@ describe("saga leases", () => {
       },
     );
     expect(takenOver!.state).toEqual(claimed.state);
-    await expect(sagas.record(holder, order.id, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(sagas.record(holder, order, claimed.state, next, [])).rejects.toBeInstanceOf(LeaseLostError);
     await expect(sagas.retryLater(holder, order.id, 1, 10)).rejects.toBeInstanceOf(LeaseLostError);
   });
 
@@ -133,7 +134,7 @@ describe("saga leases", () => {
     const failuresBefore = await metric("saga_compensation_failures_total", { compensation: "RELEASE_STOCK" });
     const cancelledBefore = await metric("saga_outcomes_total", { result: "cancelled", reason: "INSUFFICIENT_STOCK" });
 
-    const orders = new OrderRepository(scratchDb);
+    const orders = new OrderRepository(scratchDb, orderEvents);
     const { order } = await orders.place(
       {
         id: randomUUID(),
@@ -167,7 +168,7 @@ describe("saga leases", () => {
       }
     };
     const runner = new SagaRunner(
-      { sagas: new SagaStore(scratchDb), orders, executor: { execute: scripted }, logger: createLogger("orders", "silent") },
+      { sagas: new SagaStore(scratchDb, orderEvents), orders, executor: { execute: scripted }, logger: createLogger("orders", "silent") },
       { leaseMs: 2_000, concurrency: 4, pollIntervalMs: 10, backoffBaseMs: 5, backoffMaxMs: 20 },
     );
     runner.start();
@@ -281,7 +282,7 @@ describe("several orders replicas", () => {
   it("takes over the sagas of a killed replica once its lease expires, and ends them consistently", { timeout: 60_000 }, async () => {
     await stopAll();
     const product = await stack.addProduct({ priceMinor: 1_000n, stock: 5 });
-    const { order } = await new OrderRepository(db).place(
+    const { order } = await new OrderRepository(db, orderEvents).place(
       {
         id: randomUUID(),
         userId: randomUUID(),

@@ -12,6 +12,7 @@ import { OrderHistoryRepository } from "./db/order-history.js";
 import { OrderRepository } from "./db/orders.js";
 import { SagaStore } from "./db/sagas.js";
 import { connectDownstream } from "./downstream/clients.js";
+import { orderEvents } from "./events/order-events.js";
 import { startOrderHistoryConsumer } from "./events/order-history-consumer.js";
 import { orderHandlers } from "./handlers/order-handlers.js";
 import { SagaRunner } from "./saga/saga-runner.js";
@@ -61,9 +62,9 @@ export async function buildOrders(
     backoffBaseMs: config.SAGA_BACKOFF_BASE_MS,
     backoffMaxMs: config.SAGA_BACKOFF_MAX_MS,
   });
-  const orders = new OrderRepository(db);
+  const orders = new OrderRepository(db, orderEvents);
   const runner = new SagaRunner(
-    { sagas: new SagaStore(db), orders, executor: overrides.wrapExecutor?.(executor) ?? executor, logger },
+    { sagas: new SagaStore(db, orderEvents), orders, executor: overrides.wrapExecutor?.(executor) ?? executor, logger },
     {
       leaseMs: config.SAGA_LEASE_MS,
       concurrency: config.SAGA_CONCURRENCY,

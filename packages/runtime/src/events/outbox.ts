@@ -88,39 +88,75 @@ export function outboxEntry<S extends DescMessage>(schema: S, message: MessageIn
   };
 }
 
-/**
- * Writes domain events to the outbox inside `tx`, in one statement. They are published in
- * order, with each event id as JetStream message id; the correlation id and trace context of
- * the current work travel with them as headers. `tx` is the transaction of the state change,
- * so the events commit or roll back with it. Once it commits, a relay of this process on the
- * same database publishes them at once from memory; any the process did not publish (it
- * stopped, NATS failed) are found in the table by a relay's poll.
- */
-export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): Promise<EnqueuedEvent[]> {
-  if (entries.length === 0) return [];
+/** The propagation headers the current work's events carry: correlation id, trace context, idempotency key. */
+function currentHeaders(): Record<string, string> {
   const context = currentContext();
-  const headers = { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
-  const [written] = await tx.query<{ created_at: Date }>(
-    `WITH written AS (
+  return { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
+}
+
+/**
+ * Events written by a statement of the caller's, in the same statement as the change they
+ * announce: one round trip to the database and atomic without a transaction. Put `cte` in the
+ * statement's WITH list and `writtenAt` in its select list, pass `values` after the
+ * statement's own parameters, then call `written` with the result's `outbox_written_at`.
+ */
+export interface EventsInStatement {
+  /** `outbox_written AS (INSERT ...)`, writing the events only when `guard` holds. */
+  readonly cte: string;
+  readonly values: readonly unknown[];
+  /** Hands the written events to this process's relay once they are committed. */
+  written(sql: Sql, writtenAt: Date | null | undefined): void;
+}
+
+/** The select-list item giving when the events of `EventsInStatement.cte` were written (null if they were not). */
+export const outboxWrittenAt = `(SELECT max(created_at) FROM outbox_written) AS outbox_written_at`;
+
+/**
+ * `entries` to be written by a statement whose parameters before them number
+ * `firstParameter - 1`; `guard` is a SQL condition on the statement's other CTEs
+ * (`EXISTS (SELECT 1 FROM changed)`), so that events are written only with their change.
+ */
+export function eventsInStatement(entries: readonly OutboxEntry[], firstParameter: number, guard = "true"): EventsInStatement {
+  const headers = currentHeaders();
+  const p = (offset: number) => `$${firstParameter + offset}`;
+  return {
+    cte: `outbox_written AS (
        INSERT INTO ${outboxTable} (id, subject, type, payload, headers)
-       SELECT event.id, event.subject, event.type, event.payload, $5::jsonb
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) AS event(id, subject, type, payload)
-       RETURNING created_at)
-     SELECT max(created_at) AS created_at FROM written`,
-    [
+       SELECT event.id, event.subject, event.type, event.payload, ${p(4)}::jsonb
+       FROM unnest(${p(0)}::uuid[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[]) AS event(id, subject, type, payload)
+       WHERE ${guard}
+       RETURNING created_at)`,
+    values: [
       entries.map((e) => e.id),
       entries.map((e) => e.subject),
       entries.map((e) => e.type),
       entries.map((e) => e.payload),
       JSON.stringify(headers),
     ],
-  );
-  const url = databaseUrlOf(tx);
-  if (url !== undefined) {
-    const createdAt = written!.created_at;
-    const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt }));
-    tx.afterCommit(() => handOver(url, records));
-  }
+    written(sql, writtenAt) {
+      if (!writtenAt || entries.length === 0) return;
+      const url = databaseUrlOf(sql);
+      if (url === undefined) return;
+      const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt: writtenAt }));
+      sql.afterCommit(() => handOver(url, records));
+    },
+  };
+}
+
+/**
+ * Writes domain events to the outbox inside `tx`, in one statement. They are published in
+ * order, with each event id as JetStream message id; the correlation id and trace context of
+ * the current work travel with them as headers. `tx` is the transaction of the state change,
+ * so the events commit or roll back with it. Once it commits, a relay of this process on the
+ * same database publishes them at once from memory; any the process did not publish (it
+ * stopped, NATS failed) are found in the table by a relay's poll. A change that is one
+ * statement writes its events in that statement instead (`eventsInStatement`).
+ */
+export async function enqueueEvents(tx: Sql, entries: readonly OutboxEntry[]): Promise<EnqueuedEvent[]> {
+  if (entries.length === 0) return [];
+  const events = eventsInStatement(entries, 1);
+  const [row] = await tx.query<{ outbox_written_at: Date }>(`WITH ${events.cte} SELECT ${outboxWrittenAt}`, events.values);
+  events.written(tx, row?.outbox_written_at);
   return entries.map(({ id, subject }) => ({ id, subject }));
 }
 

@@ -72,21 +72,28 @@ async function holdStock(tx: Sql, items: ReservationItem[]): Promise<Set<string>
 }
 
 /**
- * Moves the held units of a reservation out of `reserved` by `move` and gives the reservation
- * its new status, in one statement; stock rows are locked in product-id order, as in reserve.
+ * Settles a RESERVED reservation in one statement: locks its row (a concurrent settle waits,
+ * then finds it settled and changes nothing), moves its held units out of `reserved` by `move`
+ * (stock rows locked in product-id order, as in reserve) and gives it its new status. Returns a
+ * row only when it applied; only RESERVED reservations have units to move.
  */
 const settleStatement = (move: string) => `
-  WITH held AS (
+  WITH locked AS (
+    SELECT order_id FROM reservations WHERE order_id = $1::uuid AND status = 'RESERVED' FOR UPDATE
+  ), held AS (
     SELECT s.product_id, i.quantity
-    FROM reservation_items i JOIN stock s ON s.product_id = i.product_id
-    WHERE i.order_id = $1::uuid
+    FROM locked JOIN reservation_items i ON i.order_id = locked.order_id JOIN stock s ON s.product_id = i.product_id
     ORDER BY s.product_id
     FOR UPDATE OF s
   ), moved AS (
     UPDATE stock SET ${move}, reserved = stock.reserved - held.quantity, updated_at = now()
     FROM held WHERE stock.product_id = held.product_id
+  ), settled AS (
+    UPDATE reservations SET status = $2::reservation_status, updated_at = now() FROM locked WHERE reservations.order_id = locked.order_id
+    RETURNING reservations.order_id
   )
-  UPDATE reservations SET status = $2::reservation_status, updated_at = now() WHERE order_id = $1::uuid`;
+  SELECT coalesce((SELECT json_agg(json_build_object('product_id', product_id, 'quantity', quantity) ORDER BY product_id) FROM held), '[]') AS items
+  FROM settled`;
 
 /** Held units go back to `available` on release and on to `committed` on commit. */
 const settleStatements: Record<"release" | "commit", string> = {
@@ -100,6 +107,17 @@ async function settle(tx: Sql, reservation: Reservation, action: "release" | "co
   if (step.kind === "unchanged") return reservation;
   await tx.execute(settleStatements[action], [reservation.orderId, step.to]);
   return { ...reservation, status: step.to };
+}
+
+/**
+ * Settles a RESERVED reservation, the usual case, in one round trip without a transaction;
+ * undefined when it is not RESERVED (or does not exist), which the caller's transaction sorts out.
+ */
+async function settleReserved(db: Sql, orderId: string, action: "release" | "commit"): Promise<Reservation | undefined> {
+  const step = stepFor({ orderId, status: "RESERVED" }, action);
+  if (step.kind === "unchanged") return undefined;
+  const [row] = await db.query<Pick<ReservationRow, "items">>(settleStatements[action], [orderId, step.to]);
+  return row && { orderId, status: step.to, items: row.items.map((item) => ({ productId: item.product_id, quantity: item.quantity })) };
 }
 
 /**
@@ -149,7 +167,9 @@ export class ReservationRepository {
    * Gives held stock back. An order never reserved gets a RELEASED reservation without
    * items, so that a Reserve arriving late for it cannot hold stock.
    */
-  release(orderId: string): Promise<Reservation> {
+  async release(orderId: string): Promise<Reservation> {
+    const released = await settleReserved(this.db, orderId, "release");
+    if (released) return released;
     return this.db.transaction(async (tx) => {
       const reservation = await loadForUpdate(tx, orderId);
       if (reservation) return settle(tx, reservation, "release");
@@ -164,7 +184,9 @@ export class ReservationRepository {
   }
 
   /** Turns held stock into sold stock; null when the order has no reservation. */
-  commit(orderId: string): Promise<Reservation | null> {
+  async commit(orderId: string): Promise<Reservation | null> {
+    const committed = await settleReserved(this.db, orderId, "commit");
+    if (committed) return committed;
     return this.db.transaction(async (tx) => {
       const reservation = await loadForUpdate(tx, orderId);
       return reservation && settle(tx, reservation, "commit");

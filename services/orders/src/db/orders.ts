@@ -1,7 +1,7 @@
-import type { SqlDatabase } from "@shop/runtime";
-import type { CancellationReason, NewOrder, Order, OrderLine, OrderStatus, ShippingAddress } from "../domain/order.js";
-import { orderEvents } from "../events/order-events.js";
+import { eventsInStatement, type OutboxEntry, outboxWrittenAt, type SqlDatabase } from "@shop/runtime";
+import type { CancellationReason, Money, NewOrder, Order, OrderLine, OrderStatus, ShippingAddress } from "../domain/order.js";
 import type { SagaPhase } from "../saga/checkout-saga.js";
+import type { PricedOrder } from "../saga/pricing.js";
 
 /** One row per item, with the order's columns repeated: an order and its items in one round trip. */
 interface OrderItemRow {
@@ -70,12 +70,23 @@ export interface CancellationState {
   cancelRejection: string;
 }
 
+/** The events that announce changes of an order, encoded for the outbox (the events module has them). */
+export interface OrderAnnouncements {
+  placed(order: Order): OutboxEntry;
+  priced(order: { id: string; userId: string }, priced: PricedOrder, at: Date): OutboxEntry;
+  confirmed(order: { id: string; userId: string }, total: Money, at: Date): OutboxEntry;
+  cancelled(order: { id: string; userId: string }, reason: CancellationReason, at: Date): OutboxEntry;
+}
+
 /** Orders in SQL: the write model of the orders service. */
 export class OrderRepository {
-  constructor(private readonly db: SqlDatabase) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly announce: OrderAnnouncements,
+  ) {}
 
   /**
-   * Stores a PENDING order, its items, its saga and the OrderPlaced event in one transaction.
+   * Stores a PENDING order, its items, its saga and its OrderPlaced event in one statement.
    * With an idempotency key already used by the same user, returns that user's first order
    * instead; a concurrent request with the same key waits for this one's commit, then finds it.
    */
@@ -93,37 +104,40 @@ export class OrderRepository {
       createTime: now,
       updateTime: now,
     };
-    const created = await this.db.transaction(async (tx) => {
-      const inserted = await tx.execute(
-        `WITH placed AS (
-           INSERT INTO orders (id, user_id, shipping_address, payment_token, idempotency_key, created_at, updated_at)
-           VALUES ($1::uuid, $2, $3::jsonb, $4, $5, $6, $6)
-           ON CONFLICT (user_id, idempotency_key) DO NOTHING
-           RETURNING id),
-         items AS (
-           INSERT INTO order_items (order_id, position, product_id, quantity)
-           SELECT placed.id, item.position - 1, item.product_id, item.quantity
-           FROM placed, unnest($7::uuid[], $8::int[]) WITH ORDINALITY AS item(product_id, quantity, position))
+    const values = [
+      order.id,
+      order.userId,
+      JSON.stringify(order.shippingAddress),
+      order.paymentToken,
+      order.idempotencyKey ?? null,
+      now,
+      order.items.map((item) => item.productId),
+      order.items.map((item) => item.quantity),
+      origin.correlationId,
+      origin.traceparent ?? null,
+      origin.tracestate ?? null,
+    ];
+    const events = eventsInStatement([this.announce.placed(placed)], values.length + 1, "EXISTS (SELECT 1 FROM placed)");
+    // One statement: atomic without a transaction, one round trip.
+    const [row] = await this.db.query<{ placed: number; outbox_written_at: Date | null }>(
+      `WITH placed AS (
+         INSERT INTO orders (id, user_id, shipping_address, payment_token, idempotency_key, created_at, updated_at)
+         VALUES ($1::uuid, $2, $3::jsonb, $4, $5, $6, $6)
+         ON CONFLICT (user_id, idempotency_key) DO NOTHING
+         RETURNING id),
+       items AS (
+         INSERT INTO order_items (order_id, position, product_id, quantity)
+         SELECT placed.id, item.position - 1, item.product_id, item.quantity
+         FROM placed, unnest($7::uuid[], $8::int[]) WITH ORDINALITY AS item(product_id, quantity, position)),
+       saga AS (
          INSERT INTO checkout_sagas (order_id, correlation_id, traceparent, tracestate, created_at, updated_at)
-         SELECT id, $9, $10, $11, $6, $6 FROM placed`,
-        [
-          order.id,
-          order.userId,
-          JSON.stringify(order.shippingAddress),
-          order.paymentToken,
-          order.idempotencyKey ?? null,
-          now,
-          order.items.map((item) => item.productId),
-          order.items.map((item) => item.quantity),
-          origin.correlationId,
-          origin.traceparent ?? null,
-          origin.tracestate ?? null,
-        ],
-      );
-      if (inserted === 0) return false;
-      await orderEvents.placed(tx, placed);
-      return true;
-    });
+         SELECT id, $9, $10, $11, $6, $6 FROM placed),
+       ${events.cte}
+       SELECT (SELECT count(*) FROM placed)::int AS placed, ${outboxWrittenAt}`,
+      [...values, ...events.values],
+    );
+    events.written(this.db, row?.outbox_written_at);
+    const created = row?.placed === 1;
     if (created) return { order: placed, created: true };
     const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey!);
     if (!earlier) throw new Error(`order with idempotency key ${order.idempotencyKey} conflicted but was not found`);

@@ -1,7 +1,7 @@
-import type { Sql, SqlDatabase } from "@shop/runtime";
-import type { CancellationReason } from "../domain/order.js";
-import { orderEvents } from "../events/order-events.js";
+import { eventsInStatement, type OutboxEntry, outboxWrittenAt, type SqlDatabase } from "@shop/runtime";
+import type { CancellationReason, Money } from "../domain/order.js";
 import type { Compensation, Effect, ForwardStep, SagaPhase, SagaState } from "../saga/checkout-saga.js";
+import type { OrderAnnouncements } from "./orders.js";
 
 /** A saga this runner holds the lease of, with what its steps need to carry along. */
 export interface ClaimedSaga {
@@ -70,7 +70,10 @@ export interface Recorded {
  * `lease_owner`, so a runner whose lease was taken over cannot record anything.
  */
 export class SagaStore {
-  constructor(private readonly db: SqlDatabase) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly announce: OrderAnnouncements,
+  ) {}
 
   /** Claims up to `limit` due sagas, oldest due first. */
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<ClaimedSaga[]> {
@@ -111,53 +114,46 @@ export class SagaStore {
   }
 
   /**
-   * Records the saga's next state and its effects on the order (status, price snapshot,
-   * events) in one transaction. With `keepLeaseMs` the runner goes on with the saga and its
-   * lease is extended by that much; without, the lease is released.
+   * Records the saga's next state, its effects on the order (status, price snapshot) and the
+   * events announcing them, in one statement guarded by the lease. With `keepLeaseMs` the runner
+   * goes on with the saga and its lease is extended by that much; without, the lease is released.
    */
   async record(
     owner: string,
-    orderId: string,
+    order: SagaOrder,
     loaded: SagaState,
     next: SagaState,
     effects: Effect[],
     keepLeaseMs?: number,
   ): Promise<Recorded> {
     const now = new Date();
-    const write = async (sql: Sql): Promise<Recorded> => {
-      const [row] = await sql.query<{ cancel_requested: boolean }>(
-        `UPDATE checkout_sagas
-         SET phase = $3::"SagaPhase", step = $4::"SagaStep", compensations = $5::text[], reason = $6, cancel_rejection = $7,
-             cancel_requested = cancel_requested AND NOT $8::boolean, attempts = 0,
-             lease_owner = CASE WHEN $10::int IS NULL THEN NULL ELSE lease_owner END,
-             lease_until = CASE WHEN $10::int IS NULL THEN NULL ELSE now() + $10::int * interval '1 millisecond' END,
-             updated_at = $9
-         WHERE order_id = $2::uuid AND lease_owner = $1
-         RETURNING cancel_requested`,
-        [
-          owner,
-          orderId,
-          next.phase,
-          next.step,
-          next.compensations,
-          next.reason,
-          next.cancelRejection,
-          // A request CancelOrder made meanwhile must survive: the flag is only cleared when this state consumed it.
-          loaded.cancelRequested && !next.cancelRequested,
-          now,
-          keepLeaseMs ?? null,
-        ],
+    const values: unknown[] = [
+      owner,
+      order.id,
+      next.phase,
+      next.step,
+      next.compensations,
+      next.reason,
+      next.cancelRejection,
+      // A request CancelOrder made meanwhile must survive: the flag is only cleared when this state consumed it.
+      loaded.cancelRequested && !next.cancelRequested,
+      now,
+      keepLeaseMs ?? null,
+    ];
+    let row: { cancel_requested: boolean; outbox_written_at?: Date | null } | undefined;
+    if (effects.length === 0) {
+      [row] = await this.db.query<{ cancel_requested: boolean }>(`${updateSaga} SELECT cancel_requested FROM saga`, values);
+    } else {
+      const change = orderChange(order, effects, now, this.announce);
+      const events = eventsInStatement(change.events, values.length + change.values.length + 1, "EXISTS (SELECT 1 FROM saga)");
+      [row] = await this.db.query<{ cancel_requested: boolean; outbox_written_at: Date | null }>(
+        `${updateSaga}, ${updateOrder}, ${events.cte} SELECT cancel_requested, ${outboxWrittenAt} FROM saga`,
+        [...values, ...change.values, ...events.values],
       );
-      if (!row) throw new LeaseLostError(orderId);
-      return { cancelRequested: row.cancel_requested && !next.cancelRequested };
-    };
-    // Most steps change only the saga row: one statement, no transaction needed.
-    if (effects.length === 0) return write(this.db);
-    return this.db.transaction(async (tx) => {
-      const saga = await write(tx);
-      for (const effect of effects) await applyEffect(tx, orderId, effect, now);
-      return saga;
-    });
+      if (row) events.written(this.db, row.outbox_written_at);
+    }
+    if (!row) throw new LeaseLostError(order.id);
+    return { cancelRequested: row.cancel_requested && !next.cancelRequested };
   }
 
   /** Leaves the state as it is and makes the saga due again after `delayMs`; releases the lease. */
@@ -180,43 +176,74 @@ export class SagaStore {
   }
 }
 
-/** Writes one change of the order that a recorded step brings, with the event announcing it. */
-async function applyEffect(tx: Sql, orderId: string, effect: Effect, now: Date): Promise<void> {
-  switch (effect.kind) {
-    case "priced": {
-      const { lines, total } = effect.priced;
-      const [order] = await tx.query<{ user_id: string }>(
-        `WITH priced AS (
-           UPDATE orders SET currency = $2, total_minor = $3, updated_at = $4 WHERE id = $1::uuid RETURNING id, user_id),
-         lines AS (
-           UPDATE order_items SET name = line.name, unit_price_minor = line.unit_price_minor
-           FROM priced, unnest($5::text[], $6::int8[]) WITH ORDINALITY AS line(name, unit_price_minor, position)
-           WHERE order_items.order_id = priced.id AND order_items.position = line.position - 1)
-         SELECT user_id FROM priced`,
-        [orderId, total.currency, total.amountMinor, now, lines.map((line) => line.name), lines.map((line) => line.unitPrice!.amountMinor)],
-      );
-      await orderEvents.priced(tx, { id: orderId, userId: order!.user_id }, effect.priced, now);
-      return;
-    }
-    case "confirmed": {
-      const [order] = await tx.query<{ user_id: string; currency: string; total_minor: bigint }>(
-        `UPDATE orders SET status = 'CONFIRMED', updated_at = $2 WHERE id = $1::uuid RETURNING user_id, currency, total_minor`,
-        [orderId, now],
-      );
-      await orderEvents.confirmed(
-        tx,
-        { id: orderId, userId: order!.user_id, total: { currency: order!.currency, amountMinor: order!.total_minor } },
-        now,
-      );
-      return;
-    }
-    case "cancelled": {
-      const [order] = await tx.query<{ user_id: string }>(
-        `UPDATE orders SET status = 'CANCELLED', cancellation_reason = $2, updated_at = $3 WHERE id = $1::uuid RETURNING user_id`,
-        [orderId, effect.reason, now],
-      );
-      await orderEvents.cancelled(tx, { id: orderId, userId: order!.user_id }, effect.reason, now);
-      return;
+/** The order a saga works on, as far as recording its effects and their events needs it. */
+export interface SagaOrder {
+  id: string;
+  userId: string;
+  /** Its total once priced. */
+  total: Money | null;
+}
+
+/** The saga row's new state, written only while `owner` holds the lease ($1-$10). */
+const updateSaga = `WITH saga AS (
+  UPDATE checkout_sagas
+  SET phase = $3::"SagaPhase", step = $4::"SagaStep", compensations = $5::text[], reason = $6, cancel_rejection = $7,
+      cancel_requested = cancel_requested AND NOT $8::boolean, attempts = 0,
+      lease_owner = CASE WHEN $10::int IS NULL THEN NULL ELSE lease_owner END,
+      lease_until = CASE WHEN $10::int IS NULL THEN NULL ELSE now() + $10::int * interval '1 millisecond' END,
+      updated_at = $9
+  WHERE order_id = $2::uuid AND lease_owner = $1
+  RETURNING cancel_requested)`;
+
+/**
+ * The order's changes from a recorded step ($11-$16): price snapshot, total, final status and
+ * reason, each left as it is when null (empty line arrays when not priced).
+ */
+const updateOrder = `order_changed AS (
+  UPDATE orders
+  SET currency = COALESCE($11, currency), total_minor = COALESCE($12, total_minor),
+      status = COALESCE($13::"OrderStatus", status), cancellation_reason = COALESCE($14, cancellation_reason), updated_at = $9
+  WHERE id = $2::uuid AND EXISTS (SELECT 1 FROM saga)),
+lines_priced AS (
+  UPDATE order_items SET name = line.name, unit_price_minor = line.unit_price_minor
+  FROM unnest($15::text[], $16::int8[]) WITH ORDINALITY AS line(name, unit_price_minor, position)
+  WHERE order_items.order_id = $2::uuid AND order_items.position = line.position - 1 AND EXISTS (SELECT 1 FROM saga))`;
+
+/** The parameters of `updateOrder` for a step's effects, and the events that announce them. */
+function orderChange(
+  order: SagaOrder,
+  effects: Effect[],
+  now: Date,
+  announce: OrderAnnouncements,
+): { values: unknown[]; events: OutboxEntry[] } {
+  let currency: string | null = null;
+  let total: bigint | null = null;
+  let status: "CONFIRMED" | "CANCELLED" | null = null;
+  let reason: string | null = null;
+  let names: string[] = [];
+  let prices: bigint[] = [];
+  let orderTotal = order.total;
+  const events: OutboxEntry[] = [];
+  for (const effect of effects) {
+    switch (effect.kind) {
+      case "priced":
+        ({ currency, amountMinor: total } = effect.priced.total);
+        names = effect.priced.lines.map((line) => line.name);
+        prices = effect.priced.lines.map((line) => line.unitPrice!.amountMinor);
+        orderTotal = effect.priced.total;
+        events.push(announce.priced(order, effect.priced, now));
+        break;
+      case "confirmed":
+        status = "CONFIRMED";
+        if (!orderTotal) throw new Error(`order ${order.id} is confirmed without a total`);
+        events.push(announce.confirmed(order, orderTotal, now));
+        break;
+      case "cancelled":
+        status = "CANCELLED";
+        reason = effect.reason;
+        events.push(announce.cancelled(order, effect.reason, now));
+        break;
     }
   }
+  return { values: [currency, total, status, reason, names, prices], events };
 }

@@ -10,7 +10,7 @@ import {
   type OrderPriced,
   OrderPricedSchema,
 } from "@shop/contracts/shop/orders/v1/events_pb.js";
-import { enqueueEvent, type Sql } from "@shop/runtime";
+import { type OutboxEntry, outboxEntry } from "@shop/runtime";
 import type { CancellationReason, Money, Order } from "../domain/order.js";
 import type { OrderEvent } from "../domain/order-history.js";
 import {
@@ -24,10 +24,10 @@ import {
 } from "../messages/order-messages.js";
 import type { PricedOrder } from "../saga/pricing.js";
 
-/** The order events, written to the outbox in the transaction of the change they announce. */
+/** The order events as outbox entries, written in the statement or transaction of the change they announce. */
 export const orderEvents = {
-  placed: (tx: Sql, order: Order) =>
-    enqueueEvent(tx, OrderPlacedSchema, {
+  placed: (order: Order): OutboxEntry =>
+    outboxEntry(OrderPlacedSchema, {
       orderId: order.id,
       userId: order.userId,
       items: order.items.map(orderItemMessage),
@@ -35,8 +35,8 @@ export const orderEvents = {
       occurTime: timestamp(order.createTime),
     }),
 
-  priced: (tx: Sql, order: { id: string; userId: string }, priced: PricedOrder, at: Date) =>
-    enqueueEvent(tx, OrderPricedSchema, {
+  priced: (order: { id: string; userId: string }, priced: PricedOrder, at: Date): OutboxEntry =>
+    outboxEntry(OrderPricedSchema, {
       orderId: order.id,
       userId: order.userId,
       items: priced.lines.map(orderItemMessage),
@@ -44,16 +44,11 @@ export const orderEvents = {
       occurTime: timestamp(at),
     }),
 
-  confirmed: (tx: Sql, order: { id: string; userId: string; total: Money }, at: Date) =>
-    enqueueEvent(tx, OrderConfirmedSchema, {
-      orderId: order.id,
-      userId: order.userId,
-      total: moneyMessage(order.total),
-      occurTime: timestamp(at),
-    }),
+  confirmed: (order: { id: string; userId: string }, total: Money, at: Date): OutboxEntry =>
+    outboxEntry(OrderConfirmedSchema, { orderId: order.id, userId: order.userId, total: moneyMessage(total), occurTime: timestamp(at) }),
 
-  cancelled: (tx: Sql, order: { id: string; userId: string }, reason: CancellationReason, at: Date) =>
-    enqueueEvent(tx, OrderCancelledSchema, { orderId: order.id, userId: order.userId, reason, occurTime: timestamp(at) }),
+  cancelled: (order: { id: string; userId: string }, reason: CancellationReason, at: Date): OutboxEntry =>
+    outboxEntry(OrderCancelledSchema, { orderId: order.id, userId: order.userId, reason, occurTime: timestamp(at) }),
 };
 
 const occurredAt = (event: { occurTime?: Parameters<typeof timestampDate>[0] }) =>

@@ -219,7 +219,8 @@ export class SagaRunner {
     }
     ({ next, decision } = settle(next, decision));
     const goOn = decision.kind === "call" && this.accepting;
-    const recorded = await sagas.record(this.owner, orderId, saga.state, next.state, next.effects, goOn ? this.options.leaseMs : undefined);
+    const order = next.effects.length > 0 ? await this.orderOf(orderId, cache) : { id: orderId, userId: "", total: null };
+    const recorded = await sagas.record(this.owner, order, saga.state, next.state, next.effects, goOn ? this.options.leaseMs : undefined);
     this.observe(orderId, next.effects);
     for (const effect of next.effects) {
       if (effect.kind === "priced" && cache.order) cache.order = { ...cache.order, items: effect.priced.lines, total: effect.priced.total };
@@ -230,11 +231,9 @@ export class SagaRunner {
 
   /** Runs one action while keeping the lease; undefined when interrupted (stop or lease lost). */
   private async execute(saga: ClaimedSaga, action: SagaAction, cache: RunCache): Promise<StepOutcome | undefined> {
-    const { sagas, orders, executor } = this.deps;
+    const { sagas, executor } = this.deps;
     const { orderId } = saga;
-    cache.order ??= (await orders.get(orderId)) ?? undefined;
-    const order = cache.order;
-    if (!order) throw new Error(`order ${orderId} of a saga does not exist`);
+    const order = await this.orderOf(orderId, cache);
     const step = new AbortController();
     const onInterrupt = () => step.abort(this.interrupt.signal.reason);
     this.interrupt.signal.addEventListener("abort", onInterrupt, { once: true });
@@ -267,6 +266,13 @@ export class SagaRunner {
       clearInterval(renewal);
       this.interrupt.signal.removeEventListener("abort", onInterrupt);
     }
+  }
+
+  /** The run's order, read once. */
+  private async orderOf(orderId: string, cache: RunCache): Promise<Order> {
+    cache.order ??= (await this.deps.orders.get(orderId)) ?? undefined;
+    if (!cache.order) throw new Error(`order ${orderId} of a saga does not exist`);
+    return cache.order;
   }
 
   private observe(orderId: string, effects: Effect[]): void {

@@ -1,6 +1,5 @@
-import type { Sql, SqlDatabase } from "@shop/runtime";
+import { enqueueEvents, eventsInStatement, type OutboxEntry, outboxWrittenAt, type Sql, type SqlDatabase } from "@shop/runtime";
 import type { NewShipment, Shipment, ShipmentStatus } from "../domain/shipment.js";
-import { enqueueShipmentEvent } from "../events/shipment-events.js";
 
 export interface TransitionResult {
   shipment: Shipment;
@@ -49,52 +48,66 @@ async function findByOrder(sql: Sql, orderId: string): Promise<Shipment | null> 
   return row ? shipmentFrom(row) : null;
 }
 
-/** Stores `shipment` unless the order, the id or the tracking number is taken; null then. */
-async function insertFirst(sql: Sql, shipment: NewShipment): Promise<Shipment | null> {
+/**
+ * Stores `shipment` unless the order, the id or the tracking number is taken; null then. The
+ * events `announce` gives for the stored shipment are written in the same statement.
+ */
+async function insertFirst(sql: Sql, shipment: NewShipment, announce?: (stored: Shipment) => OutboxEntry): Promise<Shipment | null> {
   const { address } = shipment;
-  const [row] = await sql.query<ShipmentRow>(
-    `INSERT INTO shipments (id, order_id, user_id, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, updated_at)
-     VALUES ($1::uuid, $2::uuid, $3::uuid, $4::shipment_status, $5, $6, $7, $8, $9, $10, $11, now())
+  const now = new Date();
+  const values = [
+    shipment.id,
+    shipment.orderId,
+    shipment.userId,
+    shipment.status,
+    shipment.trackingNumber,
+    address?.recipient ?? null,
+    address?.line1 ?? null,
+    address?.line2 ?? null,
+    address?.city ?? null,
+    address?.postalCode ?? null,
+    address?.countryCode ?? null,
+    now,
+  ];
+  const insert = `INSERT INTO shipments (id, order_id, user_id, status, tracking_number, recipient, line1, line2, city, postal_code, country_code, created_at, updated_at)
+     VALUES ($1::uuid, $2::uuid, $3::uuid, $4::shipment_status, $5, $6, $7, $8, $9, $10, $11, $12, $12)
      ON CONFLICT DO NOTHING
-     RETURNING ${shipmentColumns}`,
-    [
-      shipment.id,
-      shipment.orderId,
-      shipment.userId,
-      shipment.status,
-      shipment.trackingNumber,
-      address?.recipient ?? null,
-      address?.line1 ?? null,
-      address?.line2 ?? null,
-      address?.city ?? null,
-      address?.postalCode ?? null,
-      address?.countryCode ?? null,
-    ],
+     RETURNING ${shipmentColumns}`;
+  if (!announce) {
+    const [row] = await sql.query<ShipmentRow>(insert, values);
+    return row ? shipmentFrom(row) : null;
+  }
+  const stored: Shipment = { ...shipment, createdAt: now, updatedAt: now };
+  const events = eventsInStatement([announce(stored)], values.length + 1, "EXISTS (SELECT 1 FROM stored)");
+  const [row] = await sql.query<ShipmentRow & { outbox_written_at: Date | null }>(
+    `WITH stored AS (${insert}), ${events.cte} SELECT stored.*, ${outboxWrittenAt} FROM stored`,
+    [...values, ...events.values],
   );
-  return row ? shipmentFrom(row) : null;
+  if (!row) return null;
+  events.written(sql, row.outbox_written_at);
+  return shipmentFrom(row);
 }
 
 /** Shipments in SQL; the only code that touches the shipping tables. */
 export class ShipmentRepository {
-  constructor(private readonly db: SqlDatabase) {}
+  /** `announce` gives the event of a shipment entering its status (the events module has it). */
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly announce: (shipment: Shipment) => OutboxEntry,
+  ) {}
 
   findByOrder(orderId: string): Promise<Shipment | null> {
     return findByOrder(this.db, orderId);
   }
 
   /**
-   * Stores the first shipment of an order with the event of its status, in one transaction.
+   * Stores the first shipment of an order with the event of its status, in one statement.
    * Returns null when nothing was stored: the order already has a shipment (a concurrent call
    * won) or, very rarely, the tracking number is taken. Tombstones carry no event: nothing
-   * was shipped or cancelled, so their one statement needs no transaction.
+   * was shipped or cancelled.
    */
   createFirst(shipment: NewShipment): Promise<Shipment | null> {
-    if (shipment.userId === null) return insertFirst(this.db, shipment);
-    return this.db.transaction(async (tx) => {
-      const created = await insertFirst(tx, shipment);
-      if (created) await enqueueShipmentEvent(tx, created);
-      return created;
-    });
+    return insertFirst(this.db, shipment, shipment.userId === null ? undefined : this.announce);
   }
 
   /**
@@ -112,7 +125,7 @@ export class ShipmentRepository {
       );
       if (row) {
         const moved = shipmentFrom(row);
-        await enqueueShipmentEvent(tx, moved);
+        await enqueueEvents(tx, [this.announce(moved)]);
         return { shipment: moved, changed: true };
       }
       const current = await findByOrder(tx, orderId);

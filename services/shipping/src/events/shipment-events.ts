@@ -1,26 +1,20 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ShipmentCancelledSchema, ShipmentCreatedSchema, ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
-import { enqueueEvent, type Sql } from "@shop/runtime";
+import { type OutboxEntry, outboxEntry } from "@shop/runtime";
 import type { Shipment } from "../domain/shipment.js";
 
-/**
- * Writes, inside `tx`, the event of `shipment` entering its current status: every status a
- * shipment can enter has exactly one event.
- */
-export async function enqueueShipmentEvent(tx: Sql, shipment: Shipment): Promise<void> {
+/** The event of `shipment` entering its current status: every status a shipment can enter has exactly one. */
+export function shipmentEvent(shipment: Shipment): OutboxEntry {
   const { id: shipmentId, orderId } = shipment;
   const userId = shipment.userId ?? "";
   const trackingNumber = shipment.trackingNumber ?? "";
   const occurTime = timestampFromDate(shipment.updatedAt);
   switch (shipment.status) {
     case "CREATED":
-      await enqueueEvent(tx, ShipmentCreatedSchema, { shipmentId, orderId, userId, trackingNumber, occurTime });
-      return;
+      return outboxEntry(ShipmentCreatedSchema, { shipmentId, orderId, userId, trackingNumber, occurTime });
     case "DISPATCHED":
-      await enqueueEvent(tx, ShipmentDispatchedSchema, { shipmentId, orderId, userId, trackingNumber, occurTime });
-      return;
+      return outboxEntry(ShipmentDispatchedSchema, { shipmentId, orderId, userId, trackingNumber, occurTime });
     case "CANCELLED":
-      await enqueueEvent(tx, ShipmentCancelledSchema, { shipmentId, orderId, userId, occurTime });
-      return;
+      return outboxEntry(ShipmentCancelledSchema, { shipmentId, orderId, userId, occurTime });
   }
 }
