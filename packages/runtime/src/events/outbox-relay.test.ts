@@ -187,6 +187,27 @@ describe("outbox relay", () => {
     expect(claims).toBe(0);
   });
 
+  it("marks the events of commits published from memory sent together, with one statement", async () => {
+    const context = await newContext();
+    await enqueueOrders(context, ["o-marker"]);
+    relay({ pollIntervalMs: 60_000, markDelayMs: 3_000 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+
+    const execute = scratch.db.execute;
+    let marks = 0;
+    scratch.db.execute = (text, values) => {
+      if (text.startsWith("UPDATE outbox_events SET sent_at")) marks += 1;
+      return execute(text, values);
+    };
+    try {
+      for (let i = 0; i < 4; i++) await enqueueOrders(context, [`o-${i}`]);
+      await waitFor(unsentCount, (n) => n === 0, { timeoutMs: 10_000, what: "the published events marked sent" });
+    } finally {
+      scratch.db.execute = execute;
+    }
+    expect(marks).toBe(1);
+  });
+
   it("claims from the table at once when a commit holds more than its queue, then takes commits from memory again", async () => {
     const context = await newContext();
     await enqueueOrders(context, ["o-marker"]);

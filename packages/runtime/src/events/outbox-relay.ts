@@ -15,6 +15,12 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long to wait for JetStream to acknowledge one publish. */
   publishTimeoutMs?: number;
+  /**
+   * How long events published from memory may wait to be marked sent, so that the marks of
+   * several commits go in one statement; a crash in between republishes them (one message each
+   * in the stream all the same).
+   */
+  markDelayMs?: number;
 }
 
 export interface OutboxRelay {
@@ -139,6 +145,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = positiveInt("batchSize", options.batchSize ?? 500, 10_000);
   const pollIntervalMs = positiveInt("pollIntervalMs", options.pollIntervalMs ?? 1_000, maxPollIntervalMs);
   const publishTimeoutMs = positiveInt("publishTimeoutMs", options.publishTimeoutMs ?? 5_000);
+  const markDelayMs = positiveInt("markDelayMs", options.markDelayMs ?? 50, maxPollIntervalMs);
   const js = nc.jetstream();
   const wakeup = new Wakeup();
   // Committed events waiting to be published from memory; bounded, the table holds them all anyway.
@@ -169,21 +176,40 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return true;
   });
 
+  // Ids published from memory and not yet marked sent; marked together, one statement per batch.
+  let unmarked: string[] = [];
+  let markTimer: NodeJS.Timeout | undefined;
+  let marking = Promise.resolve();
+  const markPublished = (): Promise<void> => {
+    clearTimeout(markTimer);
+    markTimer = undefined;
+    const ids = unmarked;
+    unmarked = [];
+    if (ids.length === 0) return marking;
+    marking = marking.then(() =>
+      db.execute(markSent, [ids]).then(
+        () => undefined,
+        (err: unknown) => logger.error({ err }, "outbox relay could not mark published events sent; the poll will republish them"),
+      ),
+    );
+    return marking;
+  };
+
   const publishCommitted = async (): Promise<void> => {
     const records = committed.splice(0, batchSize);
     reportLag(records);
-    try {
-      const sent = await publish(js, records, publishTimeoutMs, logger);
-      if (sent.length > 0) await db.execute(markSent, [sent]);
-      if (sent.length === records.length) return;
-    } catch (err) {
-      logger.error({ err }, "outbox relay could not mark published events sent; the poll will republish them");
-    }
+    const sent = await publish(js, records, publishTimeoutMs, logger);
+    unmarked.push(...sent);
+    if (unmarked.length >= batchSize) await markPublished();
+    else markTimer ??= setTimeout(() => void markPublished(), markDelayMs);
+    if (sent.length === records.length) return;
     publishingFailed = true;
     committed.length = 0;
   };
 
   const poll = async (): Promise<BatchOutcome> => {
+    // Rows published from memory are marked first, so the poll does not publish them again.
+    await markPublished();
     try {
       return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
     } catch (err) {
@@ -225,6 +251,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         wakeup.fire();
         await loop;
         while (committed.length > 0) await publishCommitted();
+        await markPublished();
         for (;;) {
           const outcome = await poll();
           if (outcome.failed > 0 || outcome.claimed < batchSize) break;
