@@ -16,6 +16,7 @@ export const errors = {
   unauthenticated: (message = "authentication required") => new ConnectError(message, Code.Unauthenticated),
   unavailable: (message: string) => new ConnectError(message, Code.Unavailable),
   resourceExhausted: (message: string) => new ConnectError(message, Code.ResourceExhausted),
+  aborted: (message: string) => new ConnectError(message, Code.Aborted),
   internal: (message = "internal error") => new ConnectError(message, Code.Internal),
 };
 

@@ -1,5 +1,6 @@
 export * from "./event-consumer.js";
 export * from "./event-id.js";
+export * from "./event-store.js";
 export * from "./metrics.js";
 export * from "./outbox.js";
 export * from "./outbox-relay.js";

@@ -19,6 +19,10 @@ import { eventSubject } from "./subjects.js";
  *     @@index([sentAt, createdAt])
  *     @@map("outbox_events")
  *   }
+ *
+ * A service that keeps event streams (`event-store.ts`) adds their columns to it: its stream
+ * events are these rows. Rows that belong to a stream are the record itself, so a job pruning
+ * published rows must keep every row whose `stream_id` is set.
  */
 export const outboxTable = "outbox_events";
 
@@ -88,10 +92,22 @@ export function outboxEntry<S extends DescMessage>(schema: S, message: MessageIn
   };
 }
 
-/** The propagation headers the current work's events carry: correlation id, trace context, idempotency key. */
-function currentHeaders(): Record<string, string> {
+/** The headers an outbox row written now carries: the current work's propagation headers and idempotency key. */
+export function outboxHeaders(): Record<string, string> {
   const context = currentContext();
   return { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
+}
+
+/**
+ * Hands outbox rows just written through `sql` to a relay of this process once they are
+ * committed, for any statement that writes them (`enqueueEvents`, a change's own statement, a
+ * stream append).
+ */
+export function publishAfterCommit(sql: Sql, entries: readonly OutboxEntry[], headers: Record<string, string>, createdAt: Date): void {
+  const url = databaseUrlOf(sql);
+  if (url === undefined) return;
+  const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt }));
+  sql.afterCommit(() => handOver(url, records));
 }
 
 /**
@@ -117,7 +133,7 @@ export const outboxWrittenAt = `(SELECT max(created_at) FROM outbox_written) AS 
  * (`EXISTS (SELECT 1 FROM changed)`), so that events are written only with their change.
  */
 export function eventsInStatement(entries: readonly OutboxEntry[], firstParameter: number, guard = "true"): EventsInStatement {
-  const headers = currentHeaders();
+  const headers = outboxHeaders();
   const p = (offset: number) => `$${firstParameter + offset}`;
   return {
     cte: `outbox_written AS (
@@ -134,11 +150,7 @@ export function eventsInStatement(entries: readonly OutboxEntry[], firstParamete
       JSON.stringify(headers),
     ],
     written(sql, writtenAt) {
-      if (!writtenAt || entries.length === 0) return;
-      const url = databaseUrlOf(sql);
-      if (url === undefined) return;
-      const records = entries.map((entry): OutboxRecord => ({ ...entry, headers, createdAt: writtenAt }));
-      sql.afterCommit(() => handOver(url, records));
+      if (writtenAt && entries.length > 0) publishAfterCommit(sql, entries, headers, writtenAt);
     },
   };
 }

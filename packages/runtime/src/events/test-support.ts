@@ -34,6 +34,28 @@ CREATE TABLE "inbox_events" (
 CREATE INDEX "outbox_events_sent_at_created_at_idx" ON "outbox_events"("sent_at", "created_at");
 `;
 
+/** The event store's columns and snapshot table (`event-store.ts`), as `prisma migrate diff` writes them. */
+const streamTablesDdl = `
+ALTER TABLE "outbox_events" ADD COLUMN     "position" BIGSERIAL NOT NULL,
+ADD COLUMN     "stream_id" TEXT,
+ADD COLUMN     "stream_version" INTEGER,
+ADD COLUMN     "transaction_id" xid8 NOT NULL DEFAULT pg_current_xact_id();
+
+CREATE TABLE "stream_snapshots" (
+    "stream_id" TEXT NOT NULL,
+    "schema_version" INTEGER NOT NULL,
+    "version" INTEGER NOT NULL,
+    "state" JSONB NOT NULL,
+    "taken_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "stream_snapshots_pkey" PRIMARY KEY ("stream_id","schema_version")
+);
+
+CREATE INDEX "outbox_events_transaction_id_position_idx" ON "outbox_events"("transaction_id", "position");
+
+CREATE UNIQUE INDEX "outbox_events_stream_id_stream_version_key" ON "outbox_events"("stream_id", "stream_version");
+`;
+
 /** What the consumer tests' handlers write: one row per applied event. */
 const effectsDdl = `CREATE TABLE "effects" ("event_id" UUID NOT NULL, "note" TEXT NOT NULL)`;
 
@@ -47,15 +69,18 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-/** A database of its own for one test file, holding the outbox, inbox and effects tables. */
-export async function createScratchDatabase(): Promise<ScratchDatabase> {
+/**
+ * A database of its own for one test file, holding the outbox, inbox and effects tables, and
+ * with `streams` the event store's columns and snapshots.
+ */
+export async function createScratchDatabase({ streams = false } = {}): Promise<ScratchDatabase> {
   const url = new URL(process.env.POSTGRES_URL ?? defaultPostgresUrl);
   url.pathname = `/shop_test_events_${randomBytes(6).toString("hex")}`;
   await ensureDatabase(url.toString());
   const setup = new pg.Client({ connectionString: url.toString() });
   await setup.connect();
   try {
-    await setup.query(`${eventTablesDdl};${effectsDdl}`);
+    await setup.query(`${eventTablesDdl};${effectsDdl};${streams ? streamTablesDdl : ""}`);
   } finally {
     await setup.end();
   }
