@@ -69,6 +69,7 @@ describe("the OpenAPI document generated from the contracts", () => {
         "GET /v1/orders",
         "POST /v1/orders/{orderId}:cancel",
         "GET /v1/orders/{orderId}/shipment",
+        "GET /v1/orders/{orderId}/payment",
         "GET /v1/notifications",
         "GET /v1/me/summary",
       ].sort(),

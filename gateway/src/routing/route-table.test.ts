@@ -35,18 +35,20 @@ describe("routes generated from the shop's annotations", () => {
     ["GET", "/v1/orders", "orders", "OrderService/ListOrders", []],
     ["POST", "/v1/orders/o-1:cancel", "orders", "OrderService/CancelOrder", ["o-1"]],
     ["GET", "/v1/orders/o-1/shipment", "shipping", "ShippingService/GetShipment", ["o-1"]],
+    ["GET", "/v1/orders/o-1/payment", "payments", "PaymentService/GetOrderPayment", ["o-1"]],
     ["GET", "/v1/notifications", "notifications", "NotificationService/ListNotifications", []],
   ])("%s %s -> %s %s", (method, path, upstream, rpc, variables) => {
     expect(found(shop, method, path)).toMatchObject({ upstream, rpc, variables });
   });
 
-  it("routes nothing else: internal methods (payments, reservations, shipments) have no REST route", () => {
+  it("routes nothing else: internal methods (payment operations, reservations, shipments) have no REST route", () => {
     expect(shop.routes.map((r) => r.key).sort()).toEqual(
       [
         "GET /v1/notifications",
         "GET /v1/orders",
         "GET /v1/orders/{order_id}",
         "GET /v1/orders/{order_id}/shipment",
+        "GET /v1/orders/{order_id}/payment",
         "GET /v1/products",
         "GET /v1/products/{product_id}",
         "GET /v1/products/{product_id}/stock",

@@ -1,11 +1,20 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { PaymentAuthorizedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
-import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
-import { createServiceClient, createSqlDatabase, eventHeaders, type RunningService, type SqlDatabase, startService } from "@shop/runtime";
-import { createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
+import { PaymentEventType, PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
+import {
+  createServiceClient,
+  createSqlDatabase,
+  eventHeaders,
+  metadataKeys,
+  type RunningService,
+  type SqlDatabase,
+  startService,
+} from "@shop/runtime";
+import { adminHeaders, callerHeaders, createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
 import { connect, type Msg } from "nats";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadPaymentsConfig } from "./config.js";
@@ -225,7 +234,7 @@ describe("capture, void and refund", () => {
 });
 
 describe("void tombstones", () => {
-  it("records a void of an unknown order without an event and refuses a late authorization", async () => {
+  it("records a void of an unknown order as a void without user or amount, and refuses a late authorization", async () => {
     const orderId = randomUUID();
     const { payment } = await client.voidPayment({ orderId });
     expect(payment).toMatchObject({ orderId, userId: "", status: PaymentStatus.VOIDED });
@@ -242,7 +251,15 @@ describe("void tombstones", () => {
       code: Code.FailedPrecondition,
       rawMessage: expect.stringContaining("is VOIDED"),
     });
-    expect(await eventsOf(orderId)).toEqual([]);
+    expect(await eventsOf(orderId)).toEqual([
+      {
+        id: expect.any(String),
+        subject: "shop.payments.payment_voided",
+        type: "shop.payments.v1.PaymentVoided",
+        payload: expect.objectContaining({ paymentId: payment!.id, orderId, userId: "", providerReference: "" }),
+      },
+    ]);
+    expect((await eventsOf(orderId))[0]!.payload.amount).toBeUndefined();
   });
 
   it("leaves no open authorization when a void races an authorization of the same order", async () => {
@@ -251,7 +268,135 @@ describe("void tombstones", () => {
     if (authorize.status === "rejected") expect(authorize.reason).toMatchObject({ code: Code.FailedPrecondition });
     expect((await client.getPayment({ orderId: request.orderId })).payment?.status).toBe(PaymentStatus.VOIDED);
     const subjects = await subjectsOf(request.orderId);
-    expect([[], ["shop.payments.payment_authorized", "shop.payments.payment_voided"]]).toContainEqual(subjects);
+    expect([["shop.payments.payment_voided"], ["shop.payments.payment_authorized", "shop.payments.payment_voided"]]).toContainEqual(
+      subjects,
+    );
+  });
+});
+
+describe("a payment's ledger", () => {
+  const withRequestId = (requestId: string, headers: Record<string, string> = {}) => ({
+    headers: { ...headers, [metadataKeys.correlationId]: requestId },
+  });
+
+  it("holds every event of the payment in order, with amounts, provider references, causes and correlation ids", async () => {
+    const request = authorization("tok_visa", 2598n);
+    const { orderId, userId } = request;
+    const admin = randomUUID();
+    const { payment: authorized } = await client.authorizePayment(request, withRequestId("checkout-1"));
+    await client.capturePayment({ orderId }, withRequestId("checkout-1"));
+    const { payment } = await client.refundPayment({ orderId }, withRequestId("cancel-1", adminHeaders(admin)));
+    const paymentId = authorized!.id.replaceAll("-", "");
+
+    const ledger = await client.getOrderPayment({ orderId }, { headers: callerHeaders(userId) });
+    expect(ledger.payment).toEqual(payment);
+    expect(
+      ledger.history.map(({ version, type, amount, reason, providerReference, cause }) => ({
+        version,
+        type,
+        amount,
+        reason,
+        providerReference,
+        cause,
+      })),
+    ).toEqual([
+      {
+        version: 1,
+        type: PaymentEventType.AUTHORIZED,
+        amount: expect.objectContaining(usd(2598n)),
+        reason: "",
+        providerReference: `sim_authorization_${paymentId}`,
+        cause: expect.objectContaining({ command: "AuthorizePayment", userId: "", role: "", correlationId: "checkout-1" }),
+      },
+      {
+        version: 2,
+        type: PaymentEventType.CAPTURED,
+        amount: expect.objectContaining(usd(2598n)),
+        reason: "",
+        providerReference: `sim_capture_${paymentId}`,
+        cause: expect.objectContaining({ command: "CapturePayment", correlationId: "checkout-1" }),
+      },
+      {
+        version: 3,
+        type: PaymentEventType.REFUNDED,
+        amount: expect.objectContaining(usd(2598n)),
+        reason: "",
+        providerReference: `sim_refund_${paymentId}`,
+        cause: expect.objectContaining({ command: "RefundPayment", userId: admin, role: "admin", correlationId: "cancel-1" }),
+      },
+    ]);
+    expect(ledger.history.map((entry) => entry.eventId)).toEqual((await eventsOf(orderId)).map((event) => event.id));
+    expect(ledger.history.at(-1)?.occurTime).toEqual(payment?.updateTime);
+  });
+
+  it("records the provider's reason with a decline", async () => {
+    const request = authorization("tok_visa", amountLimitMinor + 1n);
+    await client.authorizePayment(request);
+    const { history } = await client.getOrderPayment({ orderId: request.orderId }, { headers: adminHeaders() });
+    expect(history).toMatchObject([
+      { version: 1, type: PaymentEventType.DECLINED, reason: "AMOUNT_LIMIT_EXCEEDED", amount: usd(amountLimitMinor + 1n) },
+    ]);
+  });
+
+  it("is shown to the payment's owner and admins only", async () => {
+    const request = authorization();
+    await client.authorizePayment(request);
+    const { orderId } = request;
+    expect((await client.getOrderPayment({ orderId }, { headers: callerHeaders(request.userId) })).history).toHaveLength(1);
+    expect((await client.getOrderPayment({ orderId }, { headers: adminHeaders() })).history).toHaveLength(1);
+    await expect(client.getOrderPayment({ orderId }, { headers: callerHeaders() })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(client.getOrderPayment({ orderId })).rejects.toMatchObject({ code: Code.Unauthenticated });
+
+    const unknown = randomUUID();
+    await expect(client.getOrderPayment({ orderId: unknown }, { headers: adminHeaders() })).rejects.toMatchObject({ code: Code.NotFound });
+    // A void before any authorization is no payment of the order.
+    await client.voidPayment({ orderId: unknown });
+    await expect(client.getOrderPayment({ orderId: unknown }, { headers: adminHeaders() })).rejects.toMatchObject({
+      code: Code.NotFound,
+      rawMessage: `payment for order ${unknown} not found`,
+    });
+  });
+
+  it("folds the stream up to asOf: the payment as it stood then, and the events until then", async () => {
+    const orderId = await authorized();
+    await client.capturePayment({ orderId });
+    const headers = adminHeaders();
+    const { history } = await client.getOrderPayment({ orderId }, { headers });
+    const authorizedAt = history[0]!.occurTime!;
+
+    const then = await client.getOrderPayment({ orderId, asOf: authorizedAt }, { headers });
+    expect(then.payment?.status).toBe(PaymentStatus.AUTHORIZED);
+    expect(then.history).toEqual(history.slice(0, 1));
+    const later = await client.getOrderPayment({ orderId, asOf: timestampFromDate(new Date(Date.now() + 60_000)) }, { headers });
+    expect(later.history).toEqual(history);
+    const before = timestampFromDate(new Date(timestampDate(authorizedAt).getTime() - 1));
+    await expect(client.getOrderPayment({ orderId, asOf: before }, { headers })).rejects.toMatchObject({ code: Code.NotFound });
+  });
+
+  it("stores a snapshot every PAYMENT_SNAPSHOT_EVERY events, and commands read it with the events after it", async () => {
+    const orderId = await authorized();
+    const snapshotOf = async () =>
+      (
+        await inspect.query<{ version: number; state: { status: string } }>(
+          "SELECT version, state FROM stream_snapshots WHERE stream_id = $1",
+          [`payment-${orderId}`],
+        )
+      )[0];
+    expect(await snapshotOf()).toBeUndefined();
+    const { payment } = await client.capturePayment({ orderId });
+    expect(await snapshotOf()).toMatchObject({ version: 2, state: { status: "CAPTURED", amountMinor: "1999", id: payment!.id } });
+
+    // A snapshot that says otherwise shows that it is what a command starts from.
+    await inspect.execute(`UPDATE stream_snapshots SET state = jsonb_set(state, '{status}', '"REFUNDED"') WHERE stream_id = $1`, [
+      `payment-${orderId}`,
+    ]);
+    expect((await client.getPayment({ orderId })).payment?.status).toBe(PaymentStatus.REFUNDED);
+    expect((await client.refundPayment({ orderId })).payment?.status).toBe(PaymentStatus.REFUNDED);
+    expect(await subjectsOf(orderId)).toEqual(["shop.payments.payment_authorized", "shop.payments.payment_captured"]);
+    await inspect.execute(`UPDATE stream_snapshots SET state = jsonb_set(state, '{status}', '"CAPTURED"') WHERE stream_id = $1`, [
+      `payment-${orderId}`,
+    ]);
+    expect((await client.refundPayment({ orderId })).payment?.status).toBe(PaymentStatus.REFUNDED);
   });
 });
 

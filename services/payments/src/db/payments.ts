@@ -1,50 +1,90 @@
-import type { Sql, SqlDatabase } from "@shop/runtime";
-import type { NewPayment, Payment, PaymentStatus } from "../domain/payment.js";
-import { enqueuePaymentEvent } from "../events/payment-events.js";
+import type { JsonValue } from "@bufbuild/protobuf";
+import { EventStore, type RecordedEvent, type RefoldReport, type SnapshotPolicy, type SqlDatabase, type StreamType } from "@shop/runtime";
+import { evolve, type Payment, type PaymentEvent, type PaymentStatus } from "../domain/payment.js";
+import { paymentEventEntry, paymentEventOf, paymentEventSchemas } from "../events/payment-events.js";
 
-export interface TransitionResult {
-  payment: Payment;
-  /** False when the payment was not in the `from` status: nothing was written. */
-  changed: boolean;
-}
+/** Each order's payment is one stream of the ledger. */
+export const paymentStreamId = (orderId: string) => `payment-${orderId}`;
 
-interface PaymentRow {
+/** A payment as its snapshot stores it. */
+interface PaymentSnapshot {
   id: string;
-  order_id: string;
-  user_id: string | null;
+  orderId: string;
+  userId: string | null;
   status: PaymentStatus;
   currency: string | null;
-  amount_minor: bigint | null;
-  decline_reason: string | null;
-  created_at: Date;
-  updated_at: Date;
+  amountMinor: string | null;
+  declineReason: string | null;
+  createdAt: string;
+  updatedAt: string;
 }
 
-const paymentColumns = `id, order_id, user_id, status, currency, amount_minor, decline_reason, created_at, updated_at`;
+/** Change it whenever `evolve` or the snapshot's shape changes: older snapshots are then ignored. */
+const snapshotSchemaVersion = 1;
 
-const paymentFrom = (row: PaymentRow): Payment => ({
-  id: row.id,
-  orderId: row.order_id,
-  userId: row.user_id,
-  status: row.status,
-  currency: row.currency,
-  amountMinor: row.amount_minor,
-  declineReason: row.decline_reason,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
+const snapshotPolicy = (every: number): SnapshotPolicy<Payment | null> => ({
+  every,
+  schemaVersion: snapshotSchemaVersion,
+  encode: (payment) =>
+    payment && {
+      ...payment,
+      amountMinor: payment.amountMinor?.toString() ?? null,
+      createdAt: payment.createdAt.toISOString(),
+      updatedAt: payment.updatedAt.toISOString(),
+    },
+  decode: (json: JsonValue) => {
+    const snapshot = json as unknown as PaymentSnapshot | null;
+    return (
+      snapshot && {
+        ...snapshot,
+        amountMinor: snapshot.amountMinor === null ? null : BigInt(snapshot.amountMinor),
+        createdAt: new Date(snapshot.createdAt),
+        updatedAt: new Date(snapshot.updatedAt),
+      }
+    );
+  },
 });
 
-async function findByOrder(sql: Sql, orderId: string): Promise<Payment | null> {
-  const [row] = await sql.query<PaymentRow>(`SELECT ${paymentColumns} FROM payments WHERE order_id = $1::uuid`, [orderId]);
-  return row ? paymentFrom(row) : null;
+/** The stream of a payment: its events, their messages, its fold and its snapshots every `snapshotEvery` events. */
+export function paymentStreamType(snapshotEvery: number): StreamType<PaymentEvent, Payment | null> {
+  return {
+    schemas: Object.values(paymentEventSchemas),
+    fromMessage: paymentEventOf,
+    toEntry: paymentEventEntry,
+    initial: null,
+    evolve,
+    snapshots: snapshotPolicy(snapshotEvery),
+  };
 }
 
-/** Payments in SQL; the only code that touches the payments tables. */
-export class PaymentRepository {
-  constructor(private readonly db: SqlDatabase) {}
+/** The payments ledger in SQL; the only code that touches the payments tables. */
+export class PaymentLedger {
+  private readonly store: EventStore<PaymentEvent, Payment | null>;
 
-  findByOrder(orderId: string): Promise<Payment | null> {
-    return findByOrder(this.db, orderId);
+  constructor(
+    private readonly db: SqlDatabase,
+    { snapshotEvery }: { snapshotEvery: number },
+  ) {
+    this.store = new EventStore(paymentStreamType(snapshotEvery));
+  }
+
+  /** The payment of an order as its stream folds now (its snapshot and the events after it); null for none. */
+  async find(orderId: string): Promise<Payment | null> {
+    return (await this.store.load(this.db, paymentStreamId(orderId))).state;
+  }
+
+  /** Every event of the payment of an order, in order. */
+  history(orderId: string): Promise<RecordedEvent<PaymentEvent>[]> {
+    return this.store.readStream(this.db, paymentStreamId(orderId));
+  }
+
+  /**
+   * Runs a command on the payment of an order: `decide` gets the payment as it stands and
+   * returns the events to append (none to leave it unchanged); after a concurrent command got
+   * there first, it runs again on what that one left. Returns the payment after.
+   */
+  async execute(orderId: string, decide: (payment: Payment | null) => Promise<PaymentEvent[]> | PaymentEvent[]): Promise<Payment | null> {
+    return (await this.store.execute(this.db, paymentStreamId(orderId), ({ state }) => decide(state))).state;
   }
 
   /** Counts an authorization attempt of an order, committed on its own so failed attempts count too; returns its 1-based number. */
@@ -58,47 +98,8 @@ export class PaymentRepository {
     return row!.attempts;
   }
 
-  /**
-   * Stores the first payment of an order with the event of its status, in one transaction.
-   * Returns null when the order already has a payment (a concurrent call won): the caller
-   * reads that one instead. Tombstones carry no event: no money moved.
-   */
-  createFirst(payment: NewPayment): Promise<Payment | null> {
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx.query<PaymentRow>(
-        `INSERT INTO payments (id, order_id, user_id, status, currency, amount_minor, decline_reason, updated_at)
-         VALUES ($1::uuid, $2::uuid, $3::uuid, $4::payment_status, $5, $6, $7, now())
-         ON CONFLICT (order_id) DO NOTHING
-         RETURNING ${paymentColumns}`,
-        [payment.id, payment.orderId, payment.userId, payment.status, payment.currency, payment.amountMinor, payment.declineReason],
-      );
-      if (!row) return null;
-      const created = paymentFrom(row);
-      if (created.userId !== null) await enqueuePaymentEvent(tx, created);
-      return created;
-    });
-  }
-
-  /**
-   * Moves the payment of an order from `from` to `to` with the event of `to`, in one
-   * transaction. The conditional update makes concurrent calls apply once. Null when the
-   * order has no payment.
-   */
-  transition(orderId: string, from: PaymentStatus, to: PaymentStatus): Promise<TransitionResult | null> {
-    return this.db.transaction(async (tx): Promise<TransitionResult | null> => {
-      const [row] = await tx.query<PaymentRow>(
-        `UPDATE payments SET status = $3::payment_status, updated_at = now()
-         WHERE order_id = $1::uuid AND status = $2::payment_status
-         RETURNING ${paymentColumns}`,
-        [orderId, from, to],
-      );
-      if (row) {
-        const moved = paymentFrom(row);
-        await enqueuePaymentEvent(tx, moved);
-        return { payment: moved, changed: true };
-      }
-      const current = await findByOrder(tx, orderId);
-      return current && { payment: current, changed: false };
-    });
+  /** Folds every payment's stream again and checks it against its snapshot. */
+  refold(): Promise<RefoldReport> {
+    return this.store.refold(this.db);
   }
 }

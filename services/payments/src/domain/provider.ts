@@ -1,6 +1,6 @@
 /**
- * The simulated card provider (DESIGN §2): deterministic, chosen by the payment token, so
- * tests and demos can drive every path of the checkout saga.
+ * The simulated card provider: deterministic, chosen by the payment token, so tests and demos
+ * can drive every path of the checkout saga.
  */
 
 export const declineReasons = {
@@ -42,4 +42,13 @@ export function decideAuthorization({ token, amountMinor, attempt }: Authorizati
     default:
       return { outcome: "declined", reason: declineReasons.cardDeclined };
   }
+}
+
+/**
+ * The simulated provider's reference for one of its operations on a payment, what a real
+ * provider returns with each answer. A payment has each operation at most once, so the
+ * reference is unique, and a command retried after a conflict makes the same one.
+ */
+export function simulatedProviderReference(operation: "authorization" | "capture" | "void" | "refund", paymentId: string): string {
+  return `sim_${operation}_${paymentId.replaceAll("-", "")}`;
 }

@@ -1,41 +1,92 @@
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Message, MessageInitShape } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  type PaymentAuthorized,
   PaymentAuthorizedSchema,
+  type PaymentCaptured,
   PaymentCapturedSchema,
+  type PaymentCause as PaymentCauseMessage,
+  type PaymentCauseSchema,
+  type PaymentDeclined,
   PaymentDeclinedSchema,
+  type PaymentRefunded,
   PaymentRefundedSchema,
+  type PaymentVoided,
   PaymentVoidedSchema,
 } from "@shop/contracts/shop/payments/v1/events_pb.js";
-import { enqueueEvent, type Sql } from "@shop/runtime";
-import type { Payment } from "../domain/payment.js";
+import { type OutboxEntry, outboxEntry } from "@shop/runtime";
+import type { Money, PaymentCause, PaymentEvent, PaymentStatus } from "../domain/payment.js";
 
-/**
- * Writes, inside `tx`, the event of `payment` entering its current status: every status a
- * payment can enter has exactly one event.
- */
-export async function enqueuePaymentEvent(tx: Sql, payment: Payment): Promise<void> {
-  const { id: paymentId, orderId } = payment;
-  const userId = payment.userId ?? "";
-  const occurTime = timestampFromDate(payment.updatedAt);
-  const amount =
-    payment.currency !== null && payment.amountMinor !== null
-      ? { currencyCode: payment.currency, amountMinor: payment.amountMinor }
-      : undefined;
-  switch (payment.status) {
+/** The published message of each event type; every status a payment enters has one. */
+export const paymentEventSchemas = {
+  AUTHORIZED: PaymentAuthorizedSchema,
+  DECLINED: PaymentDeclinedSchema,
+  CAPTURED: PaymentCapturedSchema,
+  VOIDED: PaymentVoidedSchema,
+  REFUNDED: PaymentRefundedSchema,
+} as const;
+
+const typeOfSchema = new Map<string, PaymentStatus>(
+  Object.entries(paymentEventSchemas).map(([type, schema]) => [schema.typeName, type as PaymentStatus]),
+);
+
+const moneyMessage = (amount: Money | null) => (amount ? { currencyCode: amount.currency, amountMinor: amount.amountMinor } : undefined);
+
+const causeMessage = (cause: PaymentCause | undefined): MessageInitShape<typeof PaymentCauseSchema> | undefined =>
+  cause && { command: cause.command, userId: cause.userId ?? "", role: cause.role ?? "", correlationId: cause.correlationId ?? "" };
+
+function causeOf(message: PaymentCauseMessage | undefined): PaymentCause | undefined {
+  if (!message?.command) return undefined;
+  return {
+    command: message.command as PaymentCause["command"],
+    ...(message.userId ? { userId: message.userId } : {}),
+    ...(message.role ? { role: message.role } : {}),
+    ...(message.correlationId ? { correlationId: message.correlationId } : {}),
+  };
+}
+
+/** A payment event as the outbox row of its stream: the message published for it. */
+export function paymentEventEntry(event: PaymentEvent): OutboxEntry {
+  const common = {
+    paymentId: event.paymentId,
+    orderId: event.orderId,
+    userId: event.userId ?? "",
+    amount: moneyMessage(event.amount),
+    occurTime: timestampFromDate(event.occurredAt),
+    providerReference: event.providerReference,
+    cause: causeMessage(event.cause),
+  };
+  switch (event.type) {
     case "AUTHORIZED":
-      await enqueueEvent(tx, PaymentAuthorizedSchema, { paymentId, orderId, userId, amount, occurTime });
-      return;
+      return outboxEntry(PaymentAuthorizedSchema, common);
     case "DECLINED":
-      await enqueueEvent(tx, PaymentDeclinedSchema, { paymentId, orderId, userId, reason: payment.declineReason ?? "", occurTime });
-      return;
+      return outboxEntry(PaymentDeclinedSchema, { ...common, reason: event.reason });
     case "CAPTURED":
-      await enqueueEvent(tx, PaymentCapturedSchema, { paymentId, orderId, userId, amount, occurTime });
-      return;
+      return outboxEntry(PaymentCapturedSchema, common);
     case "VOIDED":
-      await enqueueEvent(tx, PaymentVoidedSchema, { paymentId, orderId, userId, occurTime });
-      return;
+      return outboxEntry(PaymentVoidedSchema, common);
     case "REFUNDED":
-      await enqueueEvent(tx, PaymentRefundedSchema, { paymentId, orderId, userId, amount, occurTime });
-      return;
+      return outboxEntry(PaymentRefundedSchema, common);
   }
+}
+
+type PaymentMessage = PaymentAuthorized | PaymentDeclined | PaymentCaptured | PaymentVoided | PaymentRefunded;
+
+/** The payment event a stored message records. */
+export function paymentEventOf(message: Message): PaymentEvent {
+  const type = typeOfSchema.get(message.$typeName);
+  if (!type) throw new Error(`${message.$typeName} is not a payment event`);
+  const event = message as PaymentMessage;
+  if (!event.occurTime) throw new Error(`${message.$typeName} of order ${event.orderId} has no occur time`);
+  return {
+    type,
+    paymentId: event.paymentId,
+    orderId: event.orderId,
+    userId: event.userId || null,
+    amount: event.amount ? { currency: event.amount.currencyCode, amountMinor: event.amount.amountMinor } : null,
+    reason: event.$typeName === PaymentDeclinedSchema.typeName ? event.reason : "",
+    providerReference: event.providerReference,
+    cause: causeOf(event.cause),
+    occurredAt: timestampDate(event.occurTime),
+  };
 }

@@ -14,7 +14,51 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/payments/v1/events.proto.
  */
 export const file_shop_payments_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zaG9wL3BheW1lbnRzL3YxL2V2ZW50cy5wcm90bxIQc2hvcC5wYXltZW50cy52MSKhAQoRUGF5bWVudEF1dGhvcml6ZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEiUKBmFtb3VudBgEIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp8BCg9QYXltZW50Q2FwdHVyZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEiUKBmFtb3VudBgEIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKDVBheW1lbnRWb2lkZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEi4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp8BCg9QYXltZW50UmVmdW5kZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEiUKBmFtb3VudBgEIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ei4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIogBCg9QYXltZW50RGVjbGluZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch1zaG9wL3BheW1lbnRzL3YxL2V2ZW50cy5wcm90bxIQc2hvcC5wYXltZW50cy52MSJWCgxQYXltZW50Q2F1c2USDwoHY29tbWFuZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEgwKBHJvbGUYAyABKAkSFgoOY29ycmVsYXRpb25faWQYBCABKAki7AEKEVBheW1lbnRBdXRob3JpemVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIlCgZhbW91bnQYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJwcm92aWRlcl9yZWZlcmVuY2UYBiABKAkSLQoFY2F1c2UYByABKAsyHi5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnRDYXVzZSLqAQoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIlCgZhbW91bnQYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJwcm92aWRlcl9yZWZlcmVuY2UYBiABKAkSLQoFY2F1c2UYByABKAsyHi5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnRDYXVzZSLoAQoNUGF5bWVudFZvaWRlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoGYW1vdW50GAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAYgASgJEi0KBWNhdXNlGAcgASgLMh4uc2hvcC5wYXltZW50cy52MS5QYXltZW50Q2F1c2Ui6gEKD1BheW1lbnRSZWZ1bmRlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSJQoGYW1vdW50GAQgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoScHJvdmlkZXJfcmVmZXJlbmNlGAYgASgJEi0KBWNhdXNlGAcgASgLMh4uc2hvcC5wYXltZW50cy52MS5QYXltZW50Q2F1c2Ui+gEKD1BheW1lbnREZWNsaW5lZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJEi4KCm9jY3VyX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKBmFtb3VudBgGIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhoKEnByb3ZpZGVyX3JlZmVyZW5jZRgHIAEoCRItCgVjYXVzZRgIIAEoCzIeLnNob3AucGF5bWVudHMudjEuUGF5bWVudENhdXNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+
+/**
+ * Who or what made a payment event happen, recorded with the event. Empty on events recorded
+ * before the ledger existed.
+ *
+ * @generated from message shop.payments.v1.PaymentCause
+ */
+export type PaymentCause = Message<"shop.payments.v1.PaymentCause"> & {
+  /**
+   * The PaymentService method that was called: "AuthorizePayment", "CapturePayment",
+   * "VoidPayment" or "RefundPayment"; "migration" for an event the ledger was given from the
+   * state payments kept before it.
+   *
+   * @generated from field: string command = 1;
+   */
+  command: string;
+
+  /**
+   * The user the call was made for (`x-user-id`) and their role, when the caller named one;
+   * empty when a service called on its own account, as the checkout saga does.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string role = 3;
+   */
+  role: string;
+
+  /**
+   * The correlation id (`x-request-id`) of the work the call belonged to.
+   *
+   * @generated from field: string correlation_id = 4;
+   */
+  correlationId: string;
+};
+
+/**
+ * Describes the message shop.payments.v1.PaymentCause.
+ * Use `create(PaymentCauseSchema)` to create a new message.
+ */
+export const PaymentCauseSchema: GenMessage<PaymentCause> = /*@__PURE__*/
+  messageDesc(file_shop_payments_v1_events, 0);
 
 /**
  * Published on `shop.payments.payment_authorized`.
@@ -46,6 +90,18 @@ export type PaymentAuthorized = Message<"shop.payments.v1.PaymentAuthorized"> & 
    * @generated from field: google.protobuf.Timestamp occur_time = 5;
    */
   occurTime?: Timestamp | undefined;
+
+  /**
+   * The provider's reference of the authorization.
+   *
+   * @generated from field: string provider_reference = 6;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 7;
+   */
+  cause?: PaymentCause | undefined;
 };
 
 /**
@@ -53,7 +109,7 @@ export type PaymentAuthorized = Message<"shop.payments.v1.PaymentAuthorized"> & 
  * Use `create(PaymentAuthorizedSchema)` to create a new message.
  */
 export const PaymentAuthorizedSchema: GenMessage<PaymentAuthorized> = /*@__PURE__*/
-  messageDesc(file_shop_payments_v1_events, 0);
+  messageDesc(file_shop_payments_v1_events, 1);
 
 /**
  * Published on `shop.payments.payment_captured`.
@@ -85,6 +141,16 @@ export type PaymentCaptured = Message<"shop.payments.v1.PaymentCaptured"> & {
    * @generated from field: google.protobuf.Timestamp occur_time = 5;
    */
   occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string provider_reference = 6;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 7;
+   */
+  cause?: PaymentCause | undefined;
 };
 
 /**
@@ -92,10 +158,12 @@ export type PaymentCaptured = Message<"shop.payments.v1.PaymentCaptured"> & {
  * Use `create(PaymentCapturedSchema)` to create a new message.
  */
 export const PaymentCapturedSchema: GenMessage<PaymentCaptured> = /*@__PURE__*/
-  messageDesc(file_shop_payments_v1_events, 1);
+  messageDesc(file_shop_payments_v1_events, 2);
 
 /**
- * Published on `shop.payments.payment_voided`.
+ * Published on `shop.payments.payment_voided`. Also published, without a user, amount or
+ * provider reference, when an order is voided before any authorization: the void bars a late
+ * authorization of that order.
  *
  * @generated from message shop.payments.v1.PaymentVoided
  */
@@ -119,6 +187,23 @@ export type PaymentVoided = Message<"shop.payments.v1.PaymentVoided"> & {
    * @generated from field: google.protobuf.Timestamp occur_time = 4;
    */
   occurTime?: Timestamp | undefined;
+
+  /**
+   * The authorization released.
+   *
+   * @generated from field: shop.common.v1.Money amount = 5;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * @generated from field: string provider_reference = 6;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 7;
+   */
+  cause?: PaymentCause | undefined;
 };
 
 /**
@@ -126,7 +211,7 @@ export type PaymentVoided = Message<"shop.payments.v1.PaymentVoided"> & {
  * Use `create(PaymentVoidedSchema)` to create a new message.
  */
 export const PaymentVoidedSchema: GenMessage<PaymentVoided> = /*@__PURE__*/
-  messageDesc(file_shop_payments_v1_events, 2);
+  messageDesc(file_shop_payments_v1_events, 3);
 
 /**
  * Published on `shop.payments.payment_refunded`.
@@ -158,6 +243,16 @@ export type PaymentRefunded = Message<"shop.payments.v1.PaymentRefunded"> & {
    * @generated from field: google.protobuf.Timestamp occur_time = 5;
    */
   occurTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string provider_reference = 6;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 7;
+   */
+  cause?: PaymentCause | undefined;
 };
 
 /**
@@ -165,7 +260,7 @@ export type PaymentRefunded = Message<"shop.payments.v1.PaymentRefunded"> & {
  * Use `create(PaymentRefundedSchema)` to create a new message.
  */
 export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
-  messageDesc(file_shop_payments_v1_events, 3);
+  messageDesc(file_shop_payments_v1_events, 4);
 
 /**
  * Published on `shop.payments.payment_declined`.
@@ -197,6 +292,23 @@ export type PaymentDeclined = Message<"shop.payments.v1.PaymentDeclined"> & {
    * @generated from field: google.protobuf.Timestamp occur_time = 5;
    */
   occurTime?: Timestamp | undefined;
+
+  /**
+   * The amount the authorization asked for.
+   *
+   * @generated from field: shop.common.v1.Money amount = 6;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * @generated from field: string provider_reference = 7;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 8;
+   */
+  cause?: PaymentCause | undefined;
 };
 
 /**
@@ -204,5 +316,5 @@ export type PaymentDeclined = Message<"shop.payments.v1.PaymentDeclined"> & {
  * Use `create(PaymentDeclinedSchema)` to create a new message.
  */
 export const PaymentDeclinedSchema: GenMessage<PaymentDeclined> = /*@__PURE__*/
-  messageDesc(file_shop_payments_v1_events, 4);
+  messageDesc(file_shop_payments_v1_events, 5);
 

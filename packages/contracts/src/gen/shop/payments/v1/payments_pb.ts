@@ -5,17 +5,20 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Money } from "../../common/v1/money_pb.js";
 import { file_shop_common_v1_money } from "../../common/v1/money_pb.js";
+import type { PaymentCause } from "./events_pb.js";
+import { file_shop_payments_v1_events } from "./events_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file shop/payments/v1/payments.proto.
  */
 export const file_shop_payments_v1_payments: GenFile = /*@__PURE__*/
-  fileDesc("Ch9zaG9wL3BheW1lbnRzL3YxL3BheW1lbnRzLnByb3RvEhBzaG9wLnBheW1lbnRzLnYxIooCCgdQYXltZW50EgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoGc3RhdHVzGAQgASgOMh8uc2hvcC5wYXltZW50cy52MS5QYXltZW50U3RhdHVzEiUKBmFtb3VudBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhYKDmRlY2xpbmVfcmVhc29uGAYgASgJEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAitAEKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABARIZCgd1c2VyX2lkGAIgASgJQgi6SAVyA7ABARItCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUIGukgDyAEBEjMKDXBheW1lbnRfdG9rZW4YBCABKAlCHLpIGXIXMhVedG9rX1thLXowLTlfXXsxLDYwfSQiRgoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMwoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJEChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMAoSVm9pZFBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJBChNWb2lkUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMgoUUmVmdW5kUGF5bWVudFJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIkMKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIqCgdwYXltZW50GAEgASgLMhkuc2hvcC5wYXltZW50cy52MS5QYXltZW50Ii8KEUdldFBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJAChJHZXRQYXltZW50UmVzcG9uc2USKgoHcGF5bWVudBgBIAEoCzIZLnNob3AucGF5bWVudHMudjEuUGF5bWVudCrAAQoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQARIbChdQQVlNRU5UX1NUQVRVU19DQVBUVVJFRBACEhkKFVBBWU1FTlRfU1RBVFVTX1ZPSURFRBADEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAQSGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQBTL3AwoOUGF5bWVudFNlcnZpY2USaQoQQXV0aG9yaXplUGF5bWVudBIpLnNob3AucGF5bWVudHMudjEuQXV0aG9yaXplUGF5bWVudFJlcXVlc3QaKi5zaG9wLnBheW1lbnRzLnYxLkF1dGhvcml6ZVBheW1lbnRSZXNwb25zZRJjCg5DYXB0dXJlUGF5bWVudBInLnNob3AucGF5bWVudHMudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0Giguc2hvcC5wYXltZW50cy52MS5DYXB0dXJlUGF5bWVudFJlc3BvbnNlEloKC1ZvaWRQYXltZW50EiQuc2hvcC5wYXltZW50cy52MS5Wb2lkUGF5bWVudFJlcXVlc3QaJS5zaG9wLnBheW1lbnRzLnYxLlZvaWRQYXltZW50UmVzcG9uc2USYAoNUmVmdW5kUGF5bWVudBImLnNob3AucGF5bWVudHMudjEuUmVmdW5kUGF5bWVudFJlcXVlc3QaJy5zaG9wLnBheW1lbnRzLnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZRJXCgpHZXRQYXltZW50EiMuc2hvcC5wYXltZW50cy52MS5HZXRQYXltZW50UmVxdWVzdBokLnNob3AucGF5bWVudHMudjEuR2V0UGF5bWVudFJlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("Ch9zaG9wL3BheW1lbnRzL3YxL3BheW1lbnRzLnByb3RvEhBzaG9wLnBheW1lbnRzLnYxIooCCgdQYXltZW50EgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSLwoGc3RhdHVzGAQgASgOMh8uc2hvcC5wYXltZW50cy52MS5QYXltZW50U3RhdHVzEiUKBmFtb3VudBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhYKDmRlY2xpbmVfcmVhc29uGAYgASgJEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAitAEKF0F1dGhvcml6ZVBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABARIZCgd1c2VyX2lkGAIgASgJQgi6SAVyA7ABARItCgZhbW91bnQYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leUIGukgDyAEBEjMKDXBheW1lbnRfdG9rZW4YBCABKAlCHLpIGXIXMhVedG9rX1thLXowLTlfXXsxLDYwfSQiRgoYQXV0aG9yaXplUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMwoVQ2FwdHVyZVBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJEChZDYXB0dXJlUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMAoSVm9pZFBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJBChNWb2lkUGF5bWVudFJlc3BvbnNlEioKB3BheW1lbnQYASABKAsyGS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnQiMgoUUmVmdW5kUGF5bWVudFJlcXVlc3QSGgoIb3JkZXJfaWQYASABKAlCCLpIBXIDsAEBIkMKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIqCgdwYXltZW50GAEgASgLMhkuc2hvcC5wYXltZW50cy52MS5QYXltZW50Ii8KEUdldFBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABASJAChJHZXRQYXltZW50UmVzcG9uc2USKgoHcGF5bWVudBgBIAEoCzIZLnNob3AucGF5bWVudHMudjEuUGF5bWVudCJfChZHZXRPcmRlclBheW1lbnRSZXF1ZXN0EhoKCG9yZGVyX2lkGAEgASgJQgi6SAVyA7ABARIpCgVhc19vZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinAIKE1BheW1lbnRIaXN0b3J5RW50cnkSDwoHdmVyc2lvbhgBIAEoBRIwCgR0eXBlGAIgASgOMiIuc2hvcC5wYXltZW50cy52MS5QYXltZW50RXZlbnRUeXBlEiUKBmFtb3VudBgDIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ei4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgFIAEoCRIaChJwcm92aWRlcl9yZWZlcmVuY2UYBiABKAkSLQoFY2F1c2UYByABKAsyHi5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnRDYXVzZRIQCghldmVudF9pZBgIIAEoCSJ9ChdHZXRPcmRlclBheW1lbnRSZXNwb25zZRIqCgdwYXltZW50GAEgASgLMhkuc2hvcC5wYXltZW50cy52MS5QYXltZW50EjYKB2hpc3RvcnkYAiADKAsyJS5zaG9wLnBheW1lbnRzLnYxLlBheW1lbnRIaXN0b3J5RW50cnkqwAEKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAESGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQAhIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQAxIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAEEhsKF1BBWU1FTlRfU1RBVFVTX0RFQ0xJTkVEEAUq2wEKEFBheW1lbnRFdmVudFR5cGUSIgoeUEFZTUVOVF9FVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASIQodUEFZTUVOVF9FVkVOVF9UWVBFX0FVVEhPUklaRUQQARIfChtQQVlNRU5UX0VWRU5UX1RZUEVfQ0FQVFVSRUQQAhIdChlQQVlNRU5UX0VWRU5UX1RZUEVfVk9JREVEEAMSHwobUEFZTUVOVF9FVkVOVF9UWVBFX1JFRlVOREVEEAQSHwobUEFZTUVOVF9FVkVOVF9UWVBFX0RFQ0xJTkVEEAUyhwUKDlBheW1lbnRTZXJ2aWNlEmkKEEF1dGhvcml6ZVBheW1lbnQSKS5zaG9wLnBheW1lbnRzLnYxLkF1dGhvcml6ZVBheW1lbnRSZXF1ZXN0Giouc2hvcC5wYXltZW50cy52MS5BdXRob3JpemVQYXltZW50UmVzcG9uc2USYwoOQ2FwdHVyZVBheW1lbnQSJy5zaG9wLnBheW1lbnRzLnYxLkNhcHR1cmVQYXltZW50UmVxdWVzdBooLnNob3AucGF5bWVudHMudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZRJaCgtWb2lkUGF5bWVudBIkLnNob3AucGF5bWVudHMudjEuVm9pZFBheW1lbnRSZXF1ZXN0GiUuc2hvcC5wYXltZW50cy52MS5Wb2lkUGF5bWVudFJlc3BvbnNlEmAKDVJlZnVuZFBheW1lbnQSJi5zaG9wLnBheW1lbnRzLnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Gicuc2hvcC5wYXltZW50cy52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2USVwoKR2V0UGF5bWVudBIjLnNob3AucGF5bWVudHMudjEuR2V0UGF5bWVudFJlcXVlc3QaJC5zaG9wLnBheW1lbnRzLnYxLkdldFBheW1lbnRSZXNwb25zZRKNAQoPR2V0T3JkZXJQYXltZW50Eiguc2hvcC5wYXltZW50cy52MS5HZXRPcmRlclBheW1lbnRSZXF1ZXN0Gikuc2hvcC5wYXltZW50cy52MS5HZXRPcmRlclBheW1lbnRSZXNwb25zZSIlgtPkkwIfEh0vdjEvb3JkZXJzL3tvcmRlcl9pZH0vcGF5bWVudGIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp, file_shop_common_v1_money, file_shop_payments_v1_events]);
 
 /**
  * @generated from message shop.payments.v1.Payment
@@ -257,6 +260,115 @@ export const GetPaymentResponseSchema: GenMessage<GetPaymentResponse> = /*@__PUR
   messageDesc(file_shop_payments_v1_payments, 10);
 
 /**
+ * @generated from message shop.payments.v1.GetOrderPaymentRequest
+ */
+export type GetOrderPaymentRequest = Message<"shop.payments.v1.GetOrderPaymentRequest"> & {
+  /**
+   * @generated from field: string order_id = 1;
+   */
+  orderId: string;
+
+  /**
+   * Fold the payment's stream only up to this time.
+   *
+   * @generated from field: google.protobuf.Timestamp as_of = 2;
+   */
+  asOf?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message shop.payments.v1.GetOrderPaymentRequest.
+ * Use `create(GetOrderPaymentRequestSchema)` to create a new message.
+ */
+export const GetOrderPaymentRequestSchema: GenMessage<GetOrderPaymentRequest> = /*@__PURE__*/
+  messageDesc(file_shop_payments_v1_payments, 11);
+
+/**
+ * One event of a payment's stream.
+ *
+ * @generated from message shop.payments.v1.PaymentHistoryEntry
+ */
+export type PaymentHistoryEntry = Message<"shop.payments.v1.PaymentHistoryEntry"> & {
+  /**
+   * 1 for the stream's first event, then one more for each.
+   *
+   * @generated from field: int32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentEventType type = 2;
+   */
+  type: PaymentEventType;
+
+  /**
+   * The amount the event moved (authorized, captured, released, refunded) or, for a decline,
+   * asked for; absent for a void before any authorization.
+   *
+   * @generated from field: shop.common.v1.Money amount = 3;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occur_time = 4;
+   */
+  occurTime?: Timestamp | undefined;
+
+  /**
+   * Why, where the event says: the provider's reason for a decline.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string provider_reference = 6;
+   */
+  providerReference: string;
+
+  /**
+   * @generated from field: shop.payments.v1.PaymentCause cause = 7;
+   */
+  cause?: PaymentCause | undefined;
+
+  /**
+   * The event's id, also its message id on `shop.payments.*`.
+   *
+   * @generated from field: string event_id = 8;
+   */
+  eventId: string;
+};
+
+/**
+ * Describes the message shop.payments.v1.PaymentHistoryEntry.
+ * Use `create(PaymentHistoryEntrySchema)` to create a new message.
+ */
+export const PaymentHistoryEntrySchema: GenMessage<PaymentHistoryEntry> = /*@__PURE__*/
+  messageDesc(file_shop_payments_v1_payments, 12);
+
+/**
+ * @generated from message shop.payments.v1.GetOrderPaymentResponse
+ */
+export type GetOrderPaymentResponse = Message<"shop.payments.v1.GetOrderPaymentResponse"> & {
+  /**
+   * @generated from field: shop.payments.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+
+  /**
+   * @generated from field: repeated shop.payments.v1.PaymentHistoryEntry history = 2;
+   */
+  history: PaymentHistoryEntry[];
+};
+
+/**
+ * Describes the message shop.payments.v1.GetOrderPaymentResponse.
+ * Use `create(GetOrderPaymentResponseSchema)` to create a new message.
+ */
+export const GetOrderPaymentResponseSchema: GenMessage<GetOrderPaymentResponse> = /*@__PURE__*/
+  messageDesc(file_shop_payments_v1_payments, 13);
+
+/**
  * @generated from enum shop.payments.v1.PaymentStatus
  */
 export enum PaymentStatus {
@@ -296,6 +408,47 @@ export enum PaymentStatus {
  */
 export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
   enumDesc(file_shop_payments_v1_payments, 0);
+
+/**
+ * @generated from enum shop.payments.v1.PaymentEventType
+ */
+export enum PaymentEventType {
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_AUTHORIZED = 1;
+   */
+  AUTHORIZED = 1,
+
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_CAPTURED = 2;
+   */
+  CAPTURED = 2,
+
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_VOIDED = 3;
+   */
+  VOIDED = 3,
+
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_REFUNDED = 4;
+   */
+  REFUNDED = 4,
+
+  /**
+   * @generated from enum value: PAYMENT_EVENT_TYPE_DECLINED = 5;
+   */
+  DECLINED = 5,
+}
+
+/**
+ * Describes the enum shop.payments.v1.PaymentEventType.
+ */
+export const PaymentEventTypeSchema: GenEnum<PaymentEventType> = /*@__PURE__*/
+  enumDesc(file_shop_payments_v1_payments, 1);
 
 /**
  * Payments against a simulated provider chosen by token: tok_visa approves,
@@ -353,6 +506,17 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetPaymentRequestSchema;
     output: typeof GetPaymentResponseSchema;
+  },
+  /**
+   * The payment of an order and its history, every event of its stream in order; its owner
+   * and admins only. With `as_of`, the payment as it stood then and the events until then.
+   *
+   * @generated from rpc shop.payments.v1.PaymentService.GetOrderPayment
+   */
+  getOrderPayment: {
+    methodKind: "unary";
+    input: typeof GetOrderPaymentRequestSchema;
+    output: typeof GetOrderPaymentResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_shop_payments_v1_payments, 0);
