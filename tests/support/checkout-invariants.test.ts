@@ -52,6 +52,12 @@ function consistentState(): CheckoutState {
       { orderId: confirmed, status: "CAPTURED", currency: "USD", amountMinor: 2598n },
       { orderId: declined, status: "DECLINED", currency: "USD", amountMinor: 1999n },
     ],
+    paymentEvents: [
+      { orderId: confirmed, type: "AUTHORIZED", amountMinor: 2598n },
+      { orderId: confirmed, type: "CAPTURED", amountMinor: 2598n },
+      { orderId: declined, type: "DECLINED", amountMinor: 1999n },
+    ],
+    unfoldablePayments: [],
     stock: [
       { productId: mug, available: 998, reserved: 0, committed: 2 },
       { productId: bag, available: 500, reserved: 0, committed: 0 },
@@ -135,6 +141,27 @@ describe("checkout invariants", () => {
       "authorizations left open (AUTHORIZED) for a final order",
       "captured money equals the totals of confirmed orders",
     ]);
+  });
+
+  it("catch money the ledger's events moved that no confirmed order accounts for", () => {
+    expect(
+      broken((s) => {
+        s.paymentEvents.push({ orderId: confirmed, type: "REFUNDED", amountMinor: 2598n });
+      }),
+    ).toEqual(["money captured less money refunded, by the ledger's events, equals the totals of confirmed orders"]);
+    expect(
+      broken((s) => {
+        s.paymentEvents.push({ orderId: declined, type: "CAPTURED", amountMinor: 1999n });
+      }),
+    ).toEqual(["money captured less money refunded, by the ledger's events, equals the totals of confirmed orders"]);
+  });
+
+  it("catch a payment stream that does not fold", () => {
+    expect(
+      broken((s) => {
+        s.unfoldablePayments.push(`${declined}: a CAPTURED event cannot follow a DECLINED payment`);
+      }),
+    ).toEqual(["payment streams that do not fold"]);
   });
 
   it("catch stock that appeared or vanished", () => {

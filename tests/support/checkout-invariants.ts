@@ -1,6 +1,9 @@
 import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop/orders/v1/events_pb.js";
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
+import { EventStore, type RecordedEvent, startOfAllStreams } from "@shop/runtime";
+import { paymentStreamType } from "../../services/payments/src/db/payments.js";
+import { foldPayment, type PaymentEvent } from "../../services/payments/src/domain/payment.js";
 import type { ServiceDatabases } from "./databases.js";
 
 /**
@@ -24,7 +27,12 @@ export interface OrderRow {
 
 export interface CheckoutState {
   orders: OrderRow[];
+  /** Each payment as the fold of its stream in the payments ledger. */
   payments: { orderId: string; status: string; currency: string | null; amountMinor: bigint | null }[];
+  /** The money events of the ledger, in stream order. */
+  paymentEvents: { orderId: string; type: string; amountMinor: bigint | null }[];
+  /** Payment streams whose events do not fold, with why. */
+  unfoldablePayments: string[];
   stock: { productId: string; available: number; reserved: number; committed: number }[];
   reservations: { orderId: string; status: string; items: { productId: string; quantity: number }[] }[];
   shipments: { orderId: string; status: string }[];
@@ -67,6 +75,33 @@ function groupItems<R extends { key: string; productId: string; quantity: number
   return grouped;
 }
 
+/** Every stream of the payments ledger, folded with payments' own fold. */
+async function readPaymentLedger(db: ServiceDatabases): Promise<Pick<CheckoutState, "payments" | "paymentEvents" | "unfoldablePayments">> {
+  const ledger = new EventStore(paymentStreamType(1));
+  const streams = new Map<string, RecordedEvent<PaymentEvent>[]>();
+  for (let after = startOfAllStreams; ; ) {
+    const page = await ledger.readAll(db.sqlOf("payments"), after);
+    for (const recorded of page) streams.set(recorded.streamId, [...(streams.get(recorded.streamId) ?? []), recorded]);
+    if (page.length === 0) break;
+    after = page[page.length - 1]!.globalPosition;
+  }
+  const payments: CheckoutState["payments"] = [];
+  const unfoldablePayments: string[] = [];
+  const events = [...streams.values()].map((stream) => stream.sort((a, b) => a.version - b.version).map((recorded) => recorded.event));
+  for (const stream of events) {
+    try {
+      const payment = foldPayment(stream)!;
+      payments.push({ orderId: payment.orderId, status: payment.status, currency: payment.currency, amountMinor: payment.amountMinor });
+    } catch (err) {
+      unfoldablePayments.push(`${stream[0]!.orderId}: ${(err as Error).message}`);
+    }
+  }
+  const paymentEvents = events
+    .flat()
+    .map((event) => ({ orderId: event.orderId, type: event.type, amountMinor: event.amount?.amountMinor ?? null }));
+  return { payments, paymentEvents, unfoldablePayments };
+}
+
 /** Everything the invariants look at, read from the databases of orders, payments, inventory, shipping and notifications. */
 export async function readCheckoutState(db: ServiceDatabases, consumers: ConsumerNames): Promise<CheckoutState> {
   const outboxOf = (context: EventPublisher) =>
@@ -76,7 +111,7 @@ export async function readCheckoutState(db: ServiceDatabases, consumers: Consume
       (row) => row.event_id,
     );
 
-  const [orders, orderItems, payments, stock, reservations, reservationItems, shipments, orderHistory, notifications] = await Promise.all([
+  const [orders, orderItems, ledger, stock, reservations, reservationItems, shipments, orderHistory, notifications] = await Promise.all([
     db.query<{
       id: string;
       user_id: string;
@@ -95,10 +130,7 @@ export async function readCheckoutState(db: ServiceDatabases, consumers: Consume
       "orders",
       `SELECT order_id::text AS key, product_id::text AS "productId", quantity FROM order_items`,
     ),
-    db.query<{ order_id: string; status: string; currency: string | null; amount_minor: string | null }>(
-      "payments",
-      `SELECT order_id::text, status::text, currency, amount_minor::text FROM payments`,
-    ),
+    readPaymentLedger(db),
     db.query<{ productId: string; available: number; reserved: number; committed: number }>(
       "inventory",
       `SELECT product_id::text AS "productId", available, reserved, committed FROM stock`,
@@ -140,12 +172,7 @@ export async function readCheckoutState(db: ServiceDatabases, consumers: Consume
       items: itemsOfOrder.get(row.id) ?? [],
       sagaPhase: row.phase,
     })),
-    payments: payments.map((row) => ({
-      orderId: row.order_id,
-      status: row.status,
-      currency: row.currency,
-      amountMinor: bigintOrNull(row.amount_minor),
-    })),
+    ...ledger,
     stock,
     reservations: reservations.map((row) => ({
       orderId: row.order_id,
@@ -228,12 +255,23 @@ function checkMoney(state: CheckoutState, findings: Findings): void {
     state.payments.filter((p) => !orders.has(p.orderId)).map((p) => p.orderId),
   );
 
+  findings.fail("payment streams that do not fold", state.unfoldablePayments);
+
   const capturedTotal = captured.reduce((sum, p) => sum + (p.amountMinor ?? 0n), 0n);
   const confirmedTotal = confirmed.reduce((sum, o) => sum + o.totalMinor, 0n);
   findings.check(
     "captured money equals the totals of confirmed orders",
     capturedTotal === confirmedTotal,
     `captured ${capturedTotal}, confirmed ${confirmedTotal}`,
+  );
+  // The same money counted from the ledger's events rather than from the folded states.
+  const moved = (type: string) =>
+    state.paymentEvents.filter((event) => event.type === type).reduce((sum, event) => sum + (event.amountMinor ?? 0n), 0n);
+  const netCaptured = moved("CAPTURED") - moved("REFUNDED");
+  findings.check(
+    "money captured less money refunded, by the ledger's events, equals the totals of confirmed orders",
+    netCaptured === confirmedTotal,
+    `captured ${moved("CAPTURED")}, refunded ${moved("REFUNDED")}, confirmed ${confirmedTotal}`,
   );
 }
 

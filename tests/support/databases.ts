@@ -1,4 +1,5 @@
 import type { ShopContext } from "@shop/contracts";
+import type { Sql } from "@shop/runtime";
 import pg from "pg";
 
 /**
@@ -18,6 +19,18 @@ export class ServiceDatabases {
       this.pools.set(context, pool);
     }
     return (await pool.query<Row>(text, values)).rows;
+  }
+
+  /** The database of `context` as the runtime's `Sql`, for reading it with the services' own code. */
+  sqlOf(context: ShopContext): Sql {
+    return {
+      query: (text, values = []) => this.query(context, text, [...values]),
+      execute: async (text, values = []) => {
+        await this.query(context, text, [...values]);
+        return 0;
+      },
+      afterCommit: (callback) => callback(),
+    };
   }
 
   async close(): Promise<void> {
