@@ -205,6 +205,75 @@ describe("checkout through the gateway", () => {
   });
 });
 
+describe("the payment of an order, from its ledger", () => {
+  interface PaymentJson {
+    status: string;
+    userId: string;
+    amount: { currencyCode: string; amountMinor: string };
+  }
+  interface HistoryJson {
+    version: number;
+    type: string;
+    amount?: { currencyCode: string; amountMinor: string };
+    occurTime: string;
+    reason: string;
+  }
+  type OrderPaymentJson = { payment: PaymentJson; history: HistoryJson[] };
+
+  it("lists AUTHORIZED then CAPTURED for a confirmed order, appends REFUNDED when it is cancelled, and folds up to asOf", async () => {
+    const product = await api.createProduct(adminToken, { name: "Ash Serving Tray", priceMinor: 3_150, stock: 2 });
+    const customer = await api.registerCustomer("Niklaus");
+    const placed = await checkout(customer, [{ productId: product, quantity: 2 }]);
+    expect((await api.settledOrder(placed.id, customer.token)).status).toBe("ORDER_STATUS_CONFIRMED");
+    const path = `/v1/orders/${placed.id}/payment`;
+    const amount = { currencyCode: "USD", amountMinor: "6300" };
+
+    const confirmed = await api.ok<OrderPaymentJson>("GET", path, { token: customer.token });
+    expect(confirmed.payment).toMatchObject({ status: "PAYMENT_STATUS_CAPTURED", userId: customer.user.id, amount });
+    expect(confirmed.history.map(({ version, type, amount }) => ({ version, type, amount }))).toEqual([
+      { version: 1, type: "PAYMENT_EVENT_TYPE_AUTHORIZED", amount },
+      { version: 2, type: "PAYMENT_EVENT_TYPE_CAPTURED", amount },
+    ]);
+
+    const cancelled = await api.request<{ order: OrderJson }>("POST", `/v1/orders/${placed.id}:cancel`, {
+      token: customer.token,
+      body: {},
+    });
+    expect(cancelled.body.order.status).toBe("ORDER_STATUS_CANCELLED");
+    const refunded = await api.ok<OrderPaymentJson>("GET", path, { token: customer.token });
+    expect(refunded.payment.status).toBe("PAYMENT_STATUS_REFUNDED");
+    expect(refunded.history.map((entry) => entry.type)).toEqual([
+      "PAYMENT_EVENT_TYPE_AUTHORIZED",
+      "PAYMENT_EVENT_TYPE_CAPTURED",
+      "PAYMENT_EVENT_TYPE_REFUNDED",
+    ]);
+    expect(refunded.history.slice(0, 2)).toEqual(confirmed.history);
+
+    const capturedAt = confirmed.history[1]!.occurTime;
+    const asOf = await api.ok<OrderPaymentJson>("GET", `${path}?asOf=${encodeURIComponent(capturedAt)}`, { token: adminToken });
+    expect(asOf).toEqual(confirmed);
+    const bad = await api.request<ErrorJson>("GET", `${path}?asOf=yesterday`, { token: customer.token });
+    expect([bad.status, bad.body.code]).toEqual([400, "invalid_argument"]);
+  });
+
+  it("is shown to the order's owner and admins only", async () => {
+    const product = await api.createProduct(adminToken, { name: "Rye Bread Box", priceMinor: 4_000, stock: 1 });
+    const owner = await api.registerCustomer("Ole");
+    const stranger = await api.registerCustomer("Peter");
+    const placed = await checkout(owner, [{ productId: product, quantity: 1 }]);
+    await api.settledOrder(placed.id, owner.token);
+    const path = `/v1/orders/${placed.id}/payment`;
+
+    const asStranger = await api.request<ErrorJson>("GET", path, { token: stranger.token });
+    expect([asStranger.status, asStranger.body.code]).toEqual([403, "permission_denied"]);
+    const anonymous = await api.request<ErrorJson>("GET", path);
+    expect([anonymous.status, anonymous.body.code]).toEqual([401, "unauthenticated"]);
+    expect((await api.request("GET", path, { token: adminToken })).status).toBe(200);
+    const missing = await api.request<ErrorJson>("GET", `/v1/orders/${randomUUID()}/payment`, { token: owner.token });
+    expect([missing.status, missing.body.code]).toEqual([404, "not_found"]);
+  });
+});
+
 describe("Idempotency-Key on POST /v1/orders", () => {
   it("answers the same key and body with the same order, and a different body under that key with 422", async () => {
     const product = await api.createProduct(adminToken, { name: "Copper Kettle", priceMinor: 6_400, stock: 10 });
