@@ -11,24 +11,25 @@ export class ServiceDatabases {
 
   constructor(private readonly urlOf: (context: ShopContext) => string) {}
 
-  async query<Row extends object>(context: ShopContext, text: string, values: unknown[] = []): Promise<Row[]> {
+  private pool(context: ShopContext): pg.Pool {
     let pool = this.pools.get(context);
     if (!pool) {
       pool = new pg.Pool({ connectionString: this.urlOf(context), max: 2 });
       pool.on("error", () => undefined);
       this.pools.set(context, pool);
     }
-    return (await pool.query<Row>(text, values)).rows;
+    return pool;
+  }
+
+  async query<Row extends object>(context: ShopContext, text: string, values: unknown[] = []): Promise<Row[]> {
+    return (await this.pool(context).query<Row>(text, values)).rows;
   }
 
   /** The database of `context` as the runtime's `Sql`, for reading it with the services' own code. */
   sqlOf(context: ShopContext): Sql {
     return {
       query: (text, values = []) => this.query(context, text, [...values]),
-      execute: async (text, values = []) => {
-        await this.query(context, text, [...values]);
-        return 0;
-      },
+      execute: async (text, values = []) => (await this.pool(context).query(text, [...values])).rowCount ?? 0,
       afterCommit: (callback) => callback(),
     };
   }
