@@ -9,6 +9,7 @@ import { callerHeaders, createTestDatabase, outboxEvents, type TestDatabase, wai
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
+import type { Order } from "./domain/order.js";
 import { orderEvents } from "./events/order-events.js";
 import type { SagaAction, StepOutcome } from "./saga/checkout-saga.js";
 import { SagaRunner } from "./saga/saga-runner.js";
@@ -209,6 +210,78 @@ describe("saga leases", () => {
       [events[2]!.id],
     );
     expect(headers["x-request-id"]).toBe("checkout-correlation");
+  });
+});
+
+describe("a saga placed with its order", () => {
+  let scratch: TestDatabase;
+  let scratchDb: SqlDatabase;
+
+  beforeAll(async () => {
+    scratch = await createTestDatabase("orders", serviceDir);
+    scratchDb = createSqlDatabase(scratch.url);
+  });
+
+  afterAll(async () => {
+    await scratchDb?.close();
+    await scratch?.drop();
+  });
+
+  it("runs at once under the lease it was inserted with, without a claim or a read of the order; without a free slot it waits for a poll", async () => {
+    const orders = new OrderRepository(scratchDb, orderEvents);
+    const sagas = new SagaStore(scratchDb, orderEvents);
+    const counted = { claims: 0, reads: 0 };
+    const claim = sagas.claim.bind(sagas);
+    sagas.claim = (...args) => {
+      counted.claims += 1;
+      return claim(...args);
+    };
+    const get = orders.get.bind(orders);
+    orders.get = (id) => {
+      counted.reads += 1;
+      return get(id);
+    };
+    const price = async (action: SagaAction, order: Order): Promise<StepOutcome> => {
+      if (action !== "PRICE") return { kind: "succeeded" };
+      const line = {
+        ...order.items[0]!,
+        name: "Kettle",
+        unitPrice: { currency: "USD", amountMinor: 700n },
+        lineTotal: { currency: "USD", amountMinor: 700n },
+      };
+      return { kind: "succeeded", priced: { lines: [line], total: line.lineTotal } };
+    };
+    // One slot, and no poll during the test: only placeAndRun can start a saga.
+    const runner = new SagaRunner(
+      { sagas, orders, executor: { execute: price }, logger: createLogger("orders", "silent") },
+      { leaseMs: 60_000, concurrency: 1, pollIntervalMs: 60_000, backoffBaseMs: 5, backoffMaxMs: 20 },
+    );
+    const newOrder = () => ({
+      id: randomUUID(),
+      userId: randomUUID(),
+      items: [{ productId: randomUUID(), quantity: 1 }],
+      shippingAddress: address,
+      paymentToken: "tok_visa",
+    });
+    const origin = { correlationId: randomUUID() };
+    runner.start();
+    try {
+      const { order } = await runner.placeAndRun((lease) => orders.place(newOrder(), origin, lease), origin);
+      await waitFor(
+        () => get(order.id),
+        (o) => o?.status === "CONFIRMED",
+        { what: "the placed order to be confirmed" },
+      );
+      expect(counted).toEqual({ claims: 0, reads: 0 });
+
+      // While the only slot is busy, the next saga is placed free, for whoever polls.
+      const busy = runner.placeAndRun((lease) => orders.place(newOrder(), origin, lease), origin);
+      const { order: waiting } = await runner.placeAndRun((lease) => orders.place(newOrder(), origin, lease), origin);
+      await busy;
+      expect(await sagaRow(scratchDb, waiting.id)).toMatchObject({ phase: "FORWARD", step: "PRICE", lease_owner: null });
+    } finally {
+      await runner.stop();
+    }
   });
 });
 

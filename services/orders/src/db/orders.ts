@@ -56,6 +56,12 @@ function orderFromRows(rows: OrderItemRow[]): Order | undefined {
   };
 }
 
+/** A saga inserted already held by the runner that will run it, for `leaseMs`. */
+export interface SagaLease {
+  owner: string;
+  leaseMs: number;
+}
+
 /** Where the work of a new order came from, so its saga carries the same correlation id and trace. */
 export interface WorkOrigin {
   correlationId: string;
@@ -86,11 +92,12 @@ export class OrderRepository {
   ) {}
 
   /**
-   * Stores a PENDING order, its items, its saga and its OrderPlaced event in one statement.
+   * Stores a PENDING order, its items, its saga (held under `lease` if given) and its OrderPlaced
+   * event in one statement.
    * With an idempotency key already used by the same user, returns that user's first order
    * instead; a concurrent request with the same key waits for this one's commit, then finds it.
    */
-  async place(order: NewOrder, origin: WorkOrigin): Promise<{ order: Order; created: boolean }> {
+  async place(order: NewOrder, origin: WorkOrigin, lease?: SagaLease): Promise<{ order: Order; created: boolean }> {
     const now = new Date();
     const placed: Order = {
       id: order.id,
@@ -116,6 +123,8 @@ export class OrderRepository {
       origin.correlationId,
       origin.traceparent ?? null,
       origin.tracestate ?? null,
+      lease?.owner ?? null,
+      lease?.leaseMs ?? null,
     ];
     const events = eventsInStatement([this.announce.placed(placed)], values.length + 1, "EXISTS (SELECT 1 FROM placed)");
     // One statement: atomic without a transaction, one round trip.
@@ -130,8 +139,8 @@ export class OrderRepository {
          SELECT placed.id, item.position - 1, item.product_id, item.quantity
          FROM placed, unnest($7::uuid[], $8::int[]) WITH ORDINALITY AS item(product_id, quantity, position)),
        saga AS (
-         INSERT INTO checkout_sagas (order_id, correlation_id, traceparent, tracestate, created_at, updated_at)
-         SELECT id, $9, $10, $11, $6, $6 FROM placed),
+         INSERT INTO checkout_sagas (order_id, correlation_id, traceparent, tracestate, lease_owner, lease_until, created_at, updated_at)
+         SELECT id, $9, $10, $11, $12, $6::timestamptz + $13::int * interval '1 millisecond', $6, $6 FROM placed),
        ${events.cte}
        SELECT (SELECT count(*) FROM placed)::int AS placed, ${outboxWrittenAt}`,
       [...values, ...events.values],

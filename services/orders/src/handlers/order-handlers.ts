@@ -14,7 +14,7 @@ import {
   requireOwnerOrAdmin,
 } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
-import type { OrderRepository } from "../db/orders.js";
+import type { OrderRepository, SagaLease, WorkOrigin } from "../db/orders.js";
 import { firstRepeatedProduct, type Order } from "../domain/order.js";
 import { addressFromMessage, orderMessage } from "../messages/order-messages.js";
 
@@ -22,6 +22,14 @@ import { addressFromMessage, orderMessage } from "../messages/order-messages.js"
 export interface SagaTrigger {
   /** Works on the order's saga now if possible; resolves when that work ends. */
   runNow(orderId: string): Promise<void>;
+  /**
+   * Places an order through `place`, its saga held for this runner when it has room (`lease`),
+   * and runs that saga at once if the order was placed: no claim, no second read of the order.
+   */
+  placeAndRun(
+    place: (lease: SagaLease | undefined) => Promise<{ order: Order; created: boolean }>,
+    origin: WorkOrigin,
+  ): Promise<{ order: Order; created: boolean }>;
 }
 
 export interface OrderHandlerDeps {
@@ -83,19 +91,21 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
         );
       }
       const context = currentContext();
-      const { order, created } = await orders.place(
-        {
-          id: randomUUID(),
-          userId: caller.userId,
-          items: req.items.map(({ productId, quantity }) => ({ productId: productId.toLowerCase(), quantity })),
-          shippingAddress: addressFromMessage(req.shippingAddress!),
-          paymentToken: req.paymentToken,
-          idempotencyKey: idempotencyKeyOf(ctx),
-        },
-        { correlationId: context?.correlationId ?? randomUUID(), traceparent: context?.traceparent, tracestate: context?.tracestate },
-      );
+      const placing = {
+        id: randomUUID(),
+        userId: caller.userId,
+        items: req.items.map(({ productId, quantity }) => ({ productId: productId.toLowerCase(), quantity })),
+        shippingAddress: addressFromMessage(req.shippingAddress!),
+        paymentToken: req.paymentToken,
+        idempotencyKey: idempotencyKeyOf(ctx),
+      };
+      const origin = {
+        correlationId: context?.correlationId ?? randomUUID(),
+        traceparent: context?.traceparent,
+        tracestate: context?.tracestate,
+      };
       // The saga runs on its own; the customer gets the PENDING order at once.
-      if (created) void sagas.runNow(order.id);
+      const { order } = await sagas.placeAndRun((lease) => orders.place(placing, origin, lease), origin);
       return { order: orderMessage(order) };
     },
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { type Logger, runWithContext } from "@shop/runtime";
-import type { OrderRepository } from "../db/orders.js";
+import type { OrderRepository, SagaLease, WorkOrigin } from "../db/orders.js";
 import { type ClaimedSaga, LeaseLostError, type SagaStore } from "../db/sagas.js";
 import type { Order } from "../domain/order.js";
 import {
@@ -11,6 +11,7 @@ import {
   type Decision,
   decide,
   type Effect,
+  initialSagaState,
   type SagaAction,
   type SagaState,
   type StepOutcome,
@@ -100,6 +101,29 @@ export class SagaRunner {
   }
 
   /**
+   * Places an order with its saga held for this runner when a slot is free, then runs the saga
+   * at once with the order as placed. Without a free slot the saga is placed free, for the
+   * next poll of any replica.
+   */
+  async placeAndRun(
+    place: (lease: SagaLease | undefined) => Promise<{ order: Order; created: boolean }>,
+    origin: WorkOrigin,
+  ): Promise<{ order: Order; created: boolean }> {
+    const lease = this.accepting && this.freeSlots() > 0 ? { owner: this.owner, leaseMs: this.options.leaseMs } : undefined;
+    if (lease) this.reservedSlots += 1;
+    try {
+      const placed = await place(lease);
+      if (placed.created && lease) {
+        const saga: ClaimedSaga = { orderId: placed.order.id, state: initialSagaState, attempts: 0, ...origin };
+        void this.launch(saga, { order: placed.order });
+      }
+      return placed;
+    } finally {
+      if (lease) this.reservedSlots -= 1;
+    }
+  }
+
+  /**
    * Stops claiming; runs end at their next step boundary, handing their sagas back. Steps
    * still running after `graceMs` are interrupted and redone by whoever claims next.
    */
@@ -143,12 +167,12 @@ export class SagaRunner {
     }
   }
 
-  private launch(claimed: ClaimedSaga): Promise<void> {
+  private launch(claimed: ClaimedSaga, cache: RunCache = {}): Promise<void> {
     const { orderId } = claimed;
     // Our own run may be between releasing and re-claiming this saga: it finds it taken and ends.
     const previous = this.runs.get(orderId) ?? Promise.resolve();
     const run: Promise<void> = previous
-      .then(() => this.drive(claimed))
+      .then(() => this.drive(claimed, cache))
       .finally(() => {
         if (this.runs.get(orderId) === run) this.runs.delete(orderId);
         sagaMetrics.running.set(this.runs.size);
@@ -159,9 +183,8 @@ export class SagaRunner {
     return run;
   }
 
-  private async drive(claimed: ClaimedSaga): Promise<void> {
+  private async drive(claimed: ClaimedSaga, cache: RunCache): Promise<void> {
     const origin = { correlationId: claimed.correlationId, traceparent: claimed.traceparent, tracestate: claimed.tracestate };
-    const cache: RunCache = {};
     let saga: ClaimedSaga | undefined = claimed;
     while (saga) {
       const current: ClaimedSaga = saga;
