@@ -236,6 +236,17 @@ describe("a saga placed with its order", () => {
       counted.claims += 1;
       return claim(...args);
     };
+    // The runner's first poll holds its free slots while it looks; the test places orders after it.
+    let firstPollDone!: () => void;
+    const polled = new Promise<void>((resolve) => (firstPollDone = resolve));
+    const claimDue = sagas.claimDue.bind(sagas);
+    sagas.claimDue = async (...args) => {
+      try {
+        return await claimDue(...args);
+      } finally {
+        firstPollDone();
+      }
+    };
     const get = orders.get.bind(orders);
     orders.get = (id) => {
       counted.reads += 1;
@@ -266,6 +277,9 @@ describe("a saga placed with its order", () => {
     const origin = { correlationId: randomUUID() };
     runner.start();
     try {
+      await polled;
+      // The poll gives its slots back in the continuation of that call: let it run first.
+      await new Promise(setImmediate);
       const { order } = await runner.placeAndRun((lease) => orders.place(newOrder(), origin, lease), origin);
       await waitFor(
         () => get(order.id),

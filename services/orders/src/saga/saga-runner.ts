@@ -102,8 +102,8 @@ export class SagaRunner {
 
   /**
    * Places an order with its saga held for this runner when a slot is free, then runs the saga
-   * at once with the order as placed. Without a free slot the saga is placed free, for the
-   * next poll of any replica.
+   * at once with the order as placed. Without a free slot the saga is placed free, and claimed
+   * here if a slot is free by then, else by the next poll of any replica.
    */
   async placeAndRun(
     place: (lease: SagaLease | undefined) => Promise<{ order: Order; created: boolean }>,
@@ -116,6 +116,9 @@ export class SagaRunner {
       if (placed.created && lease) {
         const saga: ClaimedSaga = { orderId: placed.order.id, state: initialSagaState, attempts: 0, ...origin };
         void this.launch(saga, { order: placed.order });
+      } else if (placed.created) {
+        // No slot was free (a poll holds them while it looks): claim the saga once one is.
+        void this.runNow(placed.order.id);
       }
       return placed;
     } finally {
