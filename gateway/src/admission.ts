@@ -1,7 +1,7 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ClientUnaryCall } from "@grpc/grpc-js";
-import { type AccessClaims, type ActiveSpan, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
+import { type AccessClaims, type AccessTokenVerifier, type ActiveSpan, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { RoutePolicy } from "./routing/route-policy.js";
 import type { RouteTable } from "./routing/route-table.js";
@@ -55,6 +55,8 @@ export interface GatewayParts {
   upstreams: Upstreams;
   limiter: RateLimiter;
   idempotency: IdempotencyStore;
+  /** Checks the access tokens requests carry. */
+  tokens: AccessTokenVerifier;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function admit(
   authorization: string | undefined,
   anonymousAllowed: boolean,
 ): Promise<AccessClaims | undefined> {
-  const caller = await authenticate(parts.config.tokens, authorization, anonymousAllowed);
+  const caller = await authenticate(parts.tokens, authorization, anonymousAllowed);
   exchange.userId = caller?.userId;
   const decision = parts.limiter.take(caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`);
   if (!decision.allowed) {

@@ -1,4 +1,4 @@
-import { type AccessClaims, errors, type TokenSettings, verifyAccessToken } from "@shop/runtime";
+import { type AccessClaims, type AccessTokenVerifier, errors } from "@shop/runtime";
 
 const bearerPattern = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i;
 
@@ -7,7 +7,7 @@ const bearerPattern = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i;
  * verified; without one, only anonymous-allowed methods pass.
  */
 export async function authenticate(
-  settings: TokenSettings,
+  verifier: AccessTokenVerifier,
   authorization: string | undefined,
   anonymousAllowed: boolean,
 ): Promise<AccessClaims | undefined> {
@@ -17,5 +17,5 @@ export async function authenticate(
   }
   const match = bearerPattern.exec(authorization);
   if (!match) throw errors.unauthenticated('Authorization header must be "Bearer <access token>"');
-  return verifyAccessToken(settings, match[1]!);
+  return verifier.verify(match[1]!);
 }

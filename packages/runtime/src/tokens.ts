@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { env } from "./config.js";
 import { errors } from "./errors.js";
 import type { Role } from "./identity.js";
@@ -52,4 +52,36 @@ export async function verifyAccessToken(settings: TokenSettings, token: string):
     if (err instanceof joseErrors.JOSEError) throw errors.unauthenticated(`invalid access token (${err.code})`);
     throw err;
   }
+}
+
+/** Verifies access tokens, remembering those it verified until they expire. */
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<AccessClaims>;
+  /** Tokens remembered now. */
+  readonly size: number;
+}
+
+/**
+ * `verifyAccessToken` with a bounded cache keyed by the token: a client sends the same token
+ * with every request, and checking its signature cost more than the rest of the gateway's work
+ * on a request. A remembered token is answered until its `exp`; failures are not remembered.
+ * Past `maxEntries` the oldest entry goes.
+ */
+export function createAccessTokenVerifier(settings: TokenSettings, maxEntries = 10_000, now: () => number = Date.now): AccessTokenVerifier {
+  const verified = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+  return {
+    async verify(token) {
+      const known = verified.get(token);
+      if (known && known.expiresAt > now()) return known.claims;
+      if (known) verified.delete(token);
+      const claims = await verifyAccessToken(settings, token);
+      const expiresAt = (decodeJwt(token).exp ?? 0) * 1000;
+      if (verified.size >= maxEntries) verified.delete(verified.keys().next().value!);
+      verified.set(token, { claims, expiresAt });
+      return claims;
+    },
+    get size() {
+      return verified.size;
+    },
+  };
 }

@@ -198,5 +198,9 @@ export class ActiveSpan {
 export function startSpan(name: string, kind: SpanKind, parent: TraceCarrier, attributes?: Attributes): ActiveSpan {
   const parentContext = parseTraceparent(parent.traceparent);
   const context = parentContext ? trace.setSpanContext(ROOT_CONTEXT, parentContext) : ROOT_CONTEXT;
-  return new ActiveSpan(tracer.startSpan(name, { kind, attributes }, context), parent);
+  // Attributes are set once the span is known to record: the SDK copies what it is given before
+  // sampling, and none of the samplers this runtime offers looks at attributes.
+  const span = tracer.startSpan(name, { kind }, context);
+  if (attributes !== undefined && span.isRecording()) span.setAttributes(attributes);
+  return new ActiveSpan(span, parent);
 }
