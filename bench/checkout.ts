@@ -350,7 +350,7 @@ function report(phase: Phase, warmup: Phase, cpu: { measured: CpuWindow; idle: C
 }
 
 async function main(): Promise<number> {
-  console.log(`${describeMachine()} (before)`);
+  console.log(`${await describeMachine()} (before)`);
   let interrupted = false;
   // Customers stop, and the stack is stopped and its databases dropped as at a normal end.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (interrupted = true));
@@ -400,7 +400,7 @@ async function main(): Promise<number> {
     report(measured, warmup, { measured: cpu, idle }, work);
     const exit = stack.unexpectedExit();
     if (exit) console.error(`the run is void: ${exit}`);
-    console.log(`${describeMachine()} (after)`);
+    console.log(`${await describeMachine()} (after)`);
     return exit || interrupted || errorsOf(measured) + errorsOf(warmup) > 0 ? 1 : 0;
   } finally {
     await nc?.close();

@@ -521,7 +521,7 @@ async function main(): Promise<number> {
     if (!modes.includes(mode as Mode)) throw new Error(`BENCH_MODES: "${mode}" is not one of ${modes.join(", ")}`);
     return mode as Mode;
   });
-  console.log(`${describeMachine()} (before)`);
+  console.log(`${await describeMachine()} (before)`);
   const context = `bench_events_${randomBytes(4).toString("hex")}`;
   const logger = createLogger("bench-events", "warn");
   const cleanup = new Cleanup();
@@ -591,7 +591,7 @@ async function main(): Promise<number> {
       await reportApplyCeiling(pipeline.producerDb, config.BENCH_PRODUCER_CONNECTIONS);
     }
     console.log();
-    console.log(`${describeMachine()} (after)`);
+    console.log(`${await describeMachine()} (after)`);
     if (lost > 0) console.error(`${lost} events committed but never applied: the run is void`);
     return lost > 0 ? 1 : 0;
   } finally {

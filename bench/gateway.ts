@@ -335,7 +335,7 @@ async function main(): Promise<void> {
   // Long enough a warm-up for V8 to compile the gateway's request path; medians of three rounds.
   const config = loadBenchConfig(process.env, { warmupMs: 3_000, rounds: 3 });
   const { BENCH_GATEWAY_ACCESS_LOG: accessLog } = loadConfig({ BENCH_GATEWAY_ACCESS_LOG: env.bool(true) });
-  console.log(`${describeMachine()} (before)`);
+  console.log(`${await describeMachine()} (before)`);
   console.log(
     `warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls, ${config.rounds} round(s), ` +
       `gateway access log ${accessLog ? "on" : "off"}`,
@@ -363,7 +363,7 @@ async function main(): Promise<void> {
     await db.drop();
   }
   report(results, config.rounds);
-  console.log(`\n${describeMachine()} (after)`);
+  console.log(`\n${await describeMachine()} (after)`);
   const failed = [...results].flatMap(([target, runs]) => runs.filter((m) => m.load.errors > 0).map((m) => ({ target, load: m.load })));
   for (const { target, load } of failed) console.error(`${target}: ${load.errors} errors, first: ${String(load.firstError)}`);
   process.exitCode = failed.length > 0 ? 1 : 0;

@@ -220,13 +220,13 @@ if (process.argv[2] === "serve") {
   await serveForParent(() => serve(stack));
 } else {
   const config = loadBenchConfig();
-  console.log(`${describeMachine()} (before)`);
+  console.log(`${await describeMachine()} (before)`);
   console.log(
     `warm-up ${config.warmupMs} ms, measured ${config.durationMs} ms, ${config.concurrency} concurrent calls, ${config.rounds} round(s)`,
   );
   const measurements = await measureAll(config);
   report(measurements, config.rounds);
-  console.log(`\n${describeMachine()} (after)`);
+  console.log(`\n${await describeMachine()} (after)`);
   const failed = measurements.flatMap(({ server, client, rounds }) =>
     rounds.filter((r) => r.load.errors > 0).map((r) => ({ server, client, load: r.load })),
   );

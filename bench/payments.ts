@@ -129,7 +129,7 @@ class ServiceChild {
 // ---------------------------------------------------------------- measurement
 
 async function main(): Promise<void> {
-  console.log(`${describeMachine()} (before)`);
+  console.log(`${await describeMachine()} (before)`);
   const cleanup = new Cleanup();
   try {
     const dir = await mkdtemp(path.join(tmpdir(), "shop-bench-payments-"));
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
   } finally {
     await cleanup.run();
   }
-  console.log(`${describeMachine()} (after)`);
+  console.log(`${await describeMachine()} (after)`);
 }
 
 if (process.argv[2] === "serve") await serve(process.argv[3]!, process.argv[4]!);

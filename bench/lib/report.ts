@@ -1,3 +1,4 @@
+import net from "node:net";
 import os from "node:os";
 
 const looksNumeric = (cell: string | number) => typeof cell === "number" || /^-?\d[\d., ]*x?$/.test(cell);
@@ -29,12 +30,37 @@ function referenceLoopMs(): number {
   return performance.now() - start;
 }
 
-/** Where the figures came from: other work on a small shared machine moves them a lot. */
-export function describeMachine(): string {
+/**
+ * Round trips of one byte over a loopback TCP connection within this process: the kernel's
+ * share of every call between the stack's processes, which moves with the host even when the
+ * reference loop does not.
+ */
+async function loopbackRoundTripMicros(roundTrips = 2_000): Promise<number> {
+  const server = net.createServer((socket) => socket.on("data", (data) => socket.write(data)));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+  client.setNoDelay(true);
+  await new Promise<void>((resolve) => client.once("connect", resolve));
+  const start = performance.now();
+  for (let i = 0; i < roundTrips; i++) {
+    await new Promise((resolve) => {
+      client.once("data", resolve);
+      client.write("x");
+    });
+  }
+  const micros = ((performance.now() - start) * 1000) / roundTrips;
+  client.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  return micros;
+}
+
+/** Where the figures came from: other work on a small shared machine, or the host, moves them a lot. */
+export async function describeMachine(): Promise<string> {
   const cpus = os.cpus();
   const load = os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(" ");
-  return `node ${process.version}, ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown cpu"}, load average ${load}, reference loop ${referenceLoopMs().toFixed(0)} ms`;
+  const loopback = await loopbackRoundTripMicros();
+  return `node ${process.version}, ${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown cpu"}, load average ${load}, reference loop ${referenceLoopMs().toFixed(0)} ms, loopback round trip ${loopback.toFixed(1)} us`;
 }

@@ -89,6 +89,34 @@ describe("reserve", () => {
     expect((await client.getReservation({ orderId })).reservation).toEqual(reservation);
   });
 
+  it("never holds more than is available when orders race for the last units, nor twice for one order", async () => {
+    const [a, b] = [await stockedProduct(10), await stockedProduct(10)];
+    const items = [
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 2 },
+    ];
+    const orders = Array.from({ length: 12 }, () => randomUUID());
+    // Each order asks twice at once; together they want 12 x 3 units of a, and 10 are there.
+    const outcomes = await Promise.all(
+      [...orders, ...orders].map((orderId) =>
+        client.reserveStock({ orderId, items }).then(
+          () => "reserved",
+          (err: unknown) => failureOf(Promise.reject(err)).then((failure) => Code[failure.code]),
+        ),
+      ),
+    );
+    const reservedOrders = new Set<string>();
+    for (const orderId of orders) {
+      const { reservation } = await client.getReservation({ orderId }).catch(() => ({ reservation: undefined }));
+      if (reservation?.status === ReservationStatus.RESERVED) reservedOrders.add(orderId);
+    }
+    expect(reservedOrders.size).toBe(3);
+    expect(outcomes.filter((outcome) => outcome === "reserved")).toHaveLength(6);
+    expect(outcomes.filter((outcome) => outcome !== "reserved").every((outcome) => outcome === "FailedPrecondition")).toBe(true);
+    expect(await levelsOf(a)).toEqual({ available: 1, reserved: 9, committed: 0 });
+    expect(await levelsOf(b)).toEqual({ available: 4, reserved: 6, committed: 0 });
+  });
+
   it("is idempotent per order: a repeat returns the same reservation and holds nothing more", async () => {
     const productId = await stockedProduct(10);
     const orderId = randomUUID();

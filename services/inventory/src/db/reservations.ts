@@ -121,6 +121,34 @@ async function settleReserved(db: Sql, orderId: string, action: "release" | "com
 }
 
 /**
+ * A new reservation holding every item, in one statement, only when every item has enough
+ * available: the stock rows are locked in product-id order first and checked under the lock,
+ * then the reservation is inserted (nothing if the order has one already) and the units held.
+ * `claimed` is 1 when it applied.
+ */
+const reserveIfAllInStock = `
+  WITH wanted AS (
+    SELECT s.product_id, i.quantity, s.available >= i.quantity AS enough
+    FROM unnest($2::uuid[], $3::int[]) AS i(product_id, quantity) JOIN stock s ON s.product_id = i.product_id
+    ORDER BY s.product_id
+    FOR UPDATE OF s
+  ), in_stock AS (
+    SELECT count(*) = $4 AND bool_and(enough) AS every_item FROM wanted
+  ), claimed AS (
+    INSERT INTO reservations (order_id, status, updated_at)
+    SELECT $1::uuid, 'RESERVED', now() FROM in_stock WHERE every_item
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING order_id
+  ), listed AS (
+    INSERT INTO reservation_items (order_id, product_id, quantity)
+    SELECT claimed.order_id, wanted.product_id, wanted.quantity FROM claimed CROSS JOIN wanted
+  ), held AS (
+    UPDATE stock SET available = stock.available - wanted.quantity, reserved = stock.reserved + wanted.quantity, updated_at = now()
+    FROM wanted WHERE stock.product_id = wanted.product_id AND EXISTS (SELECT 1 FROM claimed)
+  )
+  SELECT (SELECT count(*) FROM claimed)::int AS claimed`;
+
+/**
  * Reservations and the stock they hold. Every method is one transaction that first claims
  * or locks the order's reservation row, then touches stock rows in product-id order.
  */
@@ -134,10 +162,19 @@ export class ReservationRepository {
   /**
    * Holds stock for every item or for none (InsufficientStockError rolls everything back).
    * `items` come as `itemsInLockOrder` gives them: lower-cased and sorted, as the reservation
-   * answers them later. The reservation row is claimed first, with its items: a concurrent
-   * call for the same order waits on it, then answers with the winner's result.
+   * answers them later. The usual case, a new order whose every item is in stock, is one
+   * statement; anything else (a repeat, a short item, an unknown product) is sorted out in a
+   * transaction that claims the reservation row first, with its items: a concurrent call for
+   * the same order waits on it, then answers with the winner's result.
    */
-  reserve(orderId: string, items: ReservationItem[]): Promise<Reservation> {
+  async reserve(orderId: string, items: ReservationItem[]): Promise<Reservation> {
+    const [held] = await this.db.query<{ claimed: number }>(reserveIfAllInStock, [
+      orderId,
+      items.map((item) => item.productId),
+      items.map((item) => item.quantity),
+      items.length,
+    ]);
+    if (held?.claimed === 1) return { orderId, status: "RESERVED", items };
     return this.db.transaction(async (tx) => {
       const claimed = await tx.query(
         `WITH claimed AS (
