@@ -37,7 +37,7 @@ import {
   loadConfig,
   startService,
 } from "@shop/runtime";
-import { createTestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, credentialsEnv } from "@shop/runtime/testing";
 import express from "express";
 import { createProxyMiddleware } from "http-proxy-middleware";
 import { pino } from "pino";
@@ -81,6 +81,7 @@ const closeHttp = (server: http.Server) =>
 async function serveCatalog(databaseUrl: string): Promise<ServedByChild> {
   initTracing("catalog");
   const config = loadCatalogConfig({
+    ...credentialsEnv("catalog"),
     CATALOG_HOST: "127.0.0.1",
     CATALOG_PORT: "0",
     CATALOG_METRICS_PORT: "0",
@@ -95,6 +96,7 @@ async function serveCatalog(databaseUrl: string): Promise<ServedByChild> {
 async function serveGateway(catalogAddress: string, accessLog: boolean): Promise<ServedByChild> {
   initTracing("gateway");
   const config = loadGatewayConfig({
+    ...credentialsEnv("gateway"),
     ...Object.fromEntries(contexts.map((context) => [`${envPrefix(context)}_ADDR`, catalogAddress])),
     GATEWAY_RATE_LIMIT_CAPACITY: "1000000",
     GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1000000",

@@ -23,6 +23,7 @@ import {
   startGrpcServer,
   validateMessage,
 } from "@shop/runtime";
+import { testTokenVerifier } from "@shop/runtime/testing";
 import { type ServedByChild, serveForParent, startChildServer } from "./lib/child-server.js";
 import { loadBenchConfig } from "./lib/config.js";
 import { type LoadOptions, type LoadResult, runLoad } from "./lib/load.js";
@@ -60,6 +61,7 @@ async function serve(stack: ServerStack): Promise<ServedByChild> {
     const server = await startGrpcServer({
       registrations: [registration],
       logger: createLogger("bench", "silent"),
+      tokens: testTokenVerifier(),
       host: "127.0.0.1",
       port: 0,
     });

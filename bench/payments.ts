@@ -30,7 +30,7 @@ import {
   migrateDatabase,
   startService,
 } from "@shop/runtime";
-import { waitFor } from "@shop/runtime/testing";
+import { credentialsEnv, waitFor } from "@shop/runtime/testing";
 import pg from "pg";
 import { loadPaymentsConfig } from "../services/payments/src/config.js";
 import { buildPayments } from "../services/payments/src/server.js";
@@ -70,6 +70,7 @@ async function serve(databaseUrl: string, natsUrl: string): Promise<void> {
     context: "payments",
     serviceDir,
     config: loadPaymentsConfig({
+      ...credentialsEnv("payments"),
       PAYMENTS_HOST: "127.0.0.1",
       PAYMENTS_PORT: "0",
       PAYMENTS_METRICS_PORT: "0",

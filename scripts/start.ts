@@ -15,6 +15,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix, topology } from "@shop/runtime";
+import { developmentKeys, processCredentials } from "./dev-credentials.js";
 import { ensureInfra, grpcServing, httpOk, InfraError, type InfraSettings, infraSettings, repoRoot, waitUntil } from "./infra.js";
 
 /** Callees before callers: orders drives the checkout saga over the others. */
@@ -119,7 +120,11 @@ class SupervisedProcess {
   /** Set when it exited in a way a restart cannot fix. */
   failure: string | undefined;
 
-  constructor(readonly component: Component) {}
+  constructor(
+    readonly component: Component,
+    /** Its development credentials: the keys to verify callers with, and a token of its own. */
+    private readonly credentials: Record<string, string>,
+  ) {}
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -129,7 +134,7 @@ class SupervisedProcess {
     const startedAt = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", path.relative(repoRoot, this.component.entry)], {
       cwd: repoRoot,
-      env: process.env,
+      env: { ...process.env, ...this.credentials },
       stdio: ["ignore", "pipe", "pipe"],
       // Its own process group, so a Ctrl-C reaches only this supervisor, which stops children in order.
       detached: true,
@@ -245,6 +250,7 @@ async function main(): Promise<void> {
 
   const settings = await infraSettings();
   await ensureInfra(settings);
+  const keys = developmentKeys();
   for (const component of present) {
     if (stopping.signal.aborted) return;
     if (await somethingListens(component.endpoint)) {
@@ -255,7 +261,7 @@ async function main(): Promise<void> {
     }
     const startedAt = Date.now();
     say(`starting ${component.name} (${path.relative(repoRoot, component.entry)})`);
-    const child = new SupervisedProcess(component);
+    const child = new SupervisedProcess(component, processCredentials(keys, component.name));
     supervised.push(child);
     child.start();
     const isReady = async () => {

@@ -8,6 +8,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureTestCredentials } from "@shop/runtime/testing";
 import pg from "pg";
 import { NatsServer } from "../tests/support/nats-server.js";
 import { generatedCodeProblems } from "./check-generated.js";
@@ -158,6 +159,7 @@ const steps: { name: string; run: () => Promise<void> }[] = [
   { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },
   { name: "leftover test databases", run: dropLeftoverTestDatabases },
   { name: "NATS server for the test run", run: startTestNats },
+  { name: "credentials for the test run", run: async () => ensureTestCredentials() },
   { name: "vitest", run: () => runVitest(process.argv.slice(2)) },
 ];
 

@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import { contexts, envPrefix } from "@shop/runtime";
+import { credentialsEnv } from "@shop/runtime/testing";
 import { httpOk } from "../../scripts/infra.js";
 import { ManagedProcess } from "../../tests/support/child-process.js";
 import { freePort } from "../../tests/support/free-port.js";
@@ -48,6 +49,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     env: {
       ...process.env,
       ...options.env,
+      ...credentialsEnv("gateway"),
       ...Object.fromEntries(contexts.map((context) => [`${envPrefix(context)}_ADDR`, system.service(context).address])),
       NATS_URL: system.nats.url,
       LOG_LEVEL: options.logLevel,

@@ -1,11 +1,11 @@
 import type { Registry } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ClientUnaryCall } from "@grpc/grpc-js";
-import { type AccessClaims, type AccessTokenVerifier, type ActiveSpan, type Logger, metadataKeys, type TraceCarrier } from "@shop/runtime";
+import { type ActiveSpan, type Logger, metadataKeys, type TokenVerifier, type TraceCarrier } from "@shop/runtime";
 import type { GatewayConfig } from "./config.js";
 import type { RoutePolicy } from "./routing/route-policy.js";
 import type { RouteTable } from "./routing/route-table.js";
-import { authenticate } from "./security/authenticate.js";
+import { authenticate, type Caller } from "./security/authenticate.js";
 import type { IdempotencyStore } from "./traffic/idempotency.js";
 import type { RateLimiter } from "./traffic/rate-limiter.js";
 import type { Upstreams } from "./upstreams.js";
@@ -56,7 +56,7 @@ export interface GatewayParts {
   limiter: RateLimiter;
   idempotency: IdempotencyStore;
   /** Checks the access tokens requests carry. */
-  tokens: AccessTokenVerifier;
+  tokens: TokenVerifier;
 }
 
 /**
@@ -68,7 +68,7 @@ export async function admit(
   exchange: Exchange,
   authorization: string | undefined,
   anonymousAllowed: boolean,
-): Promise<AccessClaims | undefined> {
+): Promise<Caller | undefined> {
   const caller = await authenticate(parts.tokens, authorization, anonymousAllowed);
   exchange.userId = caller?.userId;
   const decision = parts.limiter.take(caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`);
@@ -81,17 +81,14 @@ export async function admit(
 }
 
 /**
- * Metadata of an upstream call, built afresh: identity comes only from a verified token, never
- * from headers a client sent.
+ * Metadata of an upstream call, built afresh: the end user's verified access token goes on as the
+ * call's credential, which the service verifies itself; nothing else a client sent is passed on.
  */
-export function upstreamHeaders(exchange: Exchange, caller: AccessClaims | undefined, idempotencyKey?: string): Record<string, string> {
+export function upstreamHeaders(exchange: Exchange, caller: Caller | undefined, idempotencyKey?: string): Record<string, string> {
   const headers: Record<string, string> = { [metadataKeys.correlationId]: exchange.correlationId };
   if (exchange.trace.traceparent) headers[metadataKeys.traceparent] = exchange.trace.traceparent;
   if (exchange.trace.tracestate) headers[metadataKeys.tracestate] = exchange.trace.tracestate;
-  if (caller) {
-    headers[metadataKeys.userId] = caller.userId;
-    headers[metadataKeys.role] = caller.role;
-  }
+  if (caller) headers.authorization = `Bearer ${caller.token}`;
   if (idempotencyKey !== undefined) headers[metadataKeys.idempotencyKey] = idempotencyKey;
   return headers;
 }

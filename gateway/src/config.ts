@@ -1,5 +1,5 @@
 import type { ShopContext } from "@shop/contracts";
-import { contexts, env, loadConfig, logLevels, serviceAddress, type TokenSettings, tokenConfigSpec } from "@shop/runtime";
+import { contexts, env, loadConfig, logLevels, serviceAddress, type TokenSettings, tokenSettingsOf, tokenSpec } from "@shop/runtime";
 
 const gatewaySpec = {
   GATEWAY_HOST: env.string("0.0.0.0"),
@@ -14,7 +14,7 @@ const gatewaySpec = {
   GATEWAY_IDEMPOTENCY_TTL_SECONDS: env.int(86_400, { min: 1 }),
   NATS_URL: env.string("nats://127.0.0.1:4222"),
   LOG_LEVEL: env.oneOf(logLevels, "info"),
-  ...tokenConfigSpec,
+  ...tokenSpec,
 };
 
 export interface GatewayConfig {
@@ -52,12 +52,7 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     idempotencyTtlSeconds: raw.GATEWAY_IDEMPOTENCY_TTL_SECONDS,
     natsUrl: raw.NATS_URL,
     logLevel: raw.LOG_LEVEL,
-    tokens: {
-      JWT_SECRET: raw.JWT_SECRET,
-      JWT_ISSUER: raw.JWT_ISSUER,
-      JWT_AUDIENCE: raw.JWT_AUDIENCE,
-      JWT_TTL_SECONDS: raw.JWT_TTL_SECONDS,
-    },
+    tokens: tokenSettingsOf(raw),
     upstreams: Object.fromEntries(contexts.map((context) => [context, serviceAddress(context, source)])) as Record<ShopContext, string>,
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { demoProducts } from "@shop/runtime";
-import { waitFor } from "@shop/runtime/testing";
+import { credentialsEnv, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "./config.js";
 import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
@@ -204,7 +204,7 @@ function upload(size: number, chunked: boolean): Promise<{ status: number; conne
 
 describe("request size limit", () => {
   it("defaults to 1 MiB", () => {
-    expect(loadGatewayConfig({}).bodyLimitBytes).toBe(1024 * 1024);
+    expect(loadGatewayConfig(credentialsEnv("gateway")).bodyLimitBytes).toBe(1024 * 1024);
   });
 
   it.each([

@@ -9,7 +9,8 @@ import {
   NotificationService,
 } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
 import { type ListOrdersRequest, OrderService, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
-import { createLogger, initTracing, type RunningGrpcServer, requireCaller, startGrpcServer } from "@shop/runtime";
+import { callerOf, createLogger, initTracing, type Principal, type RunningGrpcServer, requireUser, startGrpcServer } from "@shop/runtime";
+import { testTokenVerifier } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
 import { closedAddress, type RunningGateway } from "./testing/running-gateway.js";
@@ -22,6 +23,7 @@ const traceIdOf = (header: string | null) => header?.split("-")[1];
 interface SeenCall {
   method: string;
   headers: Headers;
+  caller: Principal;
   timeoutMs?: number;
   request: unknown;
 }
@@ -39,7 +41,7 @@ async function standIn(service: DescService, impl: Record<string, (request: any,
     Object.entries(impl).map(([name, handler]) => [
       name,
       (request: unknown, ctx: HandlerContext) => {
-        seen.push({ method: name, headers: ctx.requestHeader, timeoutMs: ctx.timeoutMs(), request });
+        seen.push({ method: name, headers: ctx.requestHeader, caller: callerOf(ctx), timeoutMs: ctx.timeoutMs(), request });
         return handler(request, ctx);
       },
     ]),
@@ -47,6 +49,7 @@ async function standIn(service: DescService, impl: Record<string, (request: any,
   const server = await startGrpcServer({
     registrations: [{ service, impl: recorded }],
     logger: createLogger("stand-in", "silent"),
+    tokens: testTokenVerifier(),
     host: "127.0.0.1",
     port: 0,
   });
@@ -76,7 +79,7 @@ beforeAll(async () => {
   });
   ordersStandIn = await standIn(OrderService, {
     listOrders: async (_req: ListOrdersRequest, ctx) => {
-      const caller = requireCaller(ctx);
+      const caller = requireUser(ctx);
       return {
         orders: [
           {
@@ -92,7 +95,7 @@ beforeAll(async () => {
   });
   notificationsStandIn = await standIn(NotificationService, {
     listNotifications: async (_req: ListNotificationsRequest, ctx) => ({
-      notifications: [{ id: "n-1", userId: requireCaller(ctx).userId, kind: NotificationKind.ORDER_CONFIRMED, subject: "Order confirmed" }],
+      notifications: [{ id: "n-1", userId: requireUser(ctx).userId, kind: NotificationKind.ORDER_CONFIRMED, subject: "Order confirmed" }],
     }),
   });
   hangingNotifications = await standIn(NotificationService, { listNotifications: async (_req: unknown, ctx) => untilCancelled(ctx) });
@@ -114,7 +117,7 @@ describe("what travels to the upstream", () => {
     gateway = await stack.startGateway({ upstreams: { catalog: catalogStandIn }, env: { GATEWAY_UPSTREAM_TIMEOUT_MS: String(cap) } });
   });
 
-  it("passes the correlation id, trace context and verified identity; never identity headers from the client", async () => {
+  it("passes the correlation id, trace context and the caller's verified token; never identity headers from the client", async () => {
     await gateway.request("GET", "/v1/products/00000000-0000-4000-8000-000000000002", {
       token: alice.token,
       headers: { "x-request-id": "corr-123", traceparent },
@@ -124,15 +127,16 @@ describe("what travels to the upstream", () => {
     // The same trace, continued by the gateway's own spans.
     expect(traceIdOf(call.headers.get("traceparent"))).toBe(traceId);
     expect(call.headers.get("traceparent")).not.toBe(traceparent);
-    expect(call.headers.get("x-user-id")).toBe(alice.id);
-    expect(call.headers.get("x-user-role")).toBe("customer");
+    expect(call.headers.get("authorization")).toBe(`Bearer ${alice.token}`);
+    expect(call.caller).toEqual({ kind: "user", userId: alice.id, role: "customer" });
 
     await gateway.request("GET", "/v1/products/00000000-0000-4000-8000-000000000002", {
       headers: { "x-user-id": "someone-else", "x-user-role": "admin", traceparent: "not-a-traceparent" },
     });
     const anonymous = lastCall("getProduct");
     expect(anonymous.headers.get("x-user-id")).toBeNull();
-    expect(anonymous.headers.get("x-user-role")).toBeNull();
+    expect(anonymous.headers.get("authorization")).toBeNull();
+    expect(anonymous.caller).toEqual({ kind: "anonymous" });
     // A malformed traceparent is dropped; the gateway starts a trace of its own.
     expect(anonymous.headers.get("traceparent")).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
     expect(traceIdOf(anonymous.headers.get("traceparent"))).not.toBe(traceId);

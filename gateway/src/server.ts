@@ -4,7 +4,7 @@ import { createRegistry, type DescMethod } from "@bufbuild/protobuf";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { shopFiles, shopServices } from "@shop/contracts";
 import { MeSummarySchema } from "@shop/contracts/shop/gateway/v1/summary_pb.js";
-import { createAccessTokenVerifier, createLogger, type Logger, SpanKind, startSpan } from "@shop/runtime";
+import { createLogger, createTokenVerifier, type Logger, SpanKind, startSpan } from "@shop/runtime";
 import { Exchange, type GatewayParts } from "./admission.js";
 import type { GatewayConfig } from "./config.js";
 import { connectProxy } from "./connect-proxy.js";
@@ -132,7 +132,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     upstreams: new Upstreams(config.upstreams),
     limiter: new RateLimiter(config.rateLimit.capacity, config.rateLimit.refillPerSecond),
     idempotency,
-    tokens: createAccessTokenVerifier(config.tokens),
+    tokens: createTokenVerifier(config.tokens),
   };
   const contracts = new ContractMonitor({
     upstreams: upstreamContracts(routes, config),

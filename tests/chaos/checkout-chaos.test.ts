@@ -3,7 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { ConnectError, createServiceClient, demoProducts, isTransient, metadataKeys } from "@shop/runtime";
-import { adminHeaders, callerHeaders, waitFor } from "@shop/runtime/testing";
+import { adminHeaders, callerHeaders, serviceCredential, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { flakyFailuresBeforeApproval } from "../../services/payments/src/domain/provider.js";
 import { type CheckoutState, checkoutViolations, eventPublishers, readCheckoutState } from "../support/checkout-invariants.js";
@@ -227,7 +227,10 @@ describe("checkout under kill -9", () => {
     const note = (line: string) => timeline.push(`${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s  ${line}`);
     onTestFailed(() => console.error(`checkout chaos timeline:\n${timeline.join("\n")}\nservice logs (ends):\n${system.logTails(15)}`));
 
-    const inventory = createServiceClient(InventoryService, { address: system.service("inventory").address });
+    const inventory = createServiceClient(InventoryService, {
+      address: system.service("inventory").address,
+      credential: serviceCredential("orders"),
+    });
     try {
       for (const [productId, quantity] of Object.entries(stockLevels))
         await inventory.setStock({ productId, quantity }, { headers: adminHeaders() });

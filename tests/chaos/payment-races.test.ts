@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { Code, ConnectError, createServiceClient } from "@shop/runtime";
-import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, serviceCredential, type TestDatabase } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { ServiceDatabases } from "../support/databases.js";
 import { freePorts } from "../support/free-port.js";
@@ -44,7 +44,10 @@ beforeAll(async () => {
     replicas.push(replica);
   }
   await Promise.all(replicas.map((replica) => replica.start()));
-  for (const replica of replicas) clients.push(createServiceClient(PaymentService, { address: replica.address, defaultTimeoutMs: 20_000 }));
+  for (const replica of replicas)
+    clients.push(
+      createServiceClient(PaymentService, { address: replica.address, defaultTimeoutMs: 20_000, credential: serviceCredential("orders") }),
+    );
 }, 120_000);
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import { PaymentService, PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient } from "@shop/runtime";
-import { waitFor } from "@shop/runtime/testing";
+import { serviceCredential, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Customer,
@@ -25,7 +25,7 @@ beforeAll(async () => {
   system = await startShopSystem();
   api = new ShopApi(system.gatewayUrl);
   adminToken = await api.signIn(adminAccount.email, adminAccount.password);
-  payments = createServiceClient(PaymentService, { address: system.addresses.payments });
+  payments = createServiceClient(PaymentService, { address: system.addresses.payments, credential: serviceCredential("orders") });
 }, 180_000);
 
 afterAll(async () => {

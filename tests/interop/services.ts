@@ -9,7 +9,7 @@ import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js"
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
 import { type BaseServiceConfig, demoProducts, type ServiceDeps, type StartedParts } from "@shop/runtime";
-import { startTestService } from "@shop/runtime/testing";
+import { adminHeaders, serviceHeaders, startTestService } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../services/catalog/src/config.js";
 import { buildCatalog } from "../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../services/inventory/src/config.js";
@@ -83,7 +83,10 @@ function serviceUnderTest<C extends BaseServiceConfig>({ loadConfig, build, env,
 
 const demoProduct = demoProducts[0];
 const unknownId = "00000000-0000-4000-8000-000000000000";
-const admin = { "x-user-id": "7f3c2a10-5b8e-4d4f-9a61-2c0d9e8b1a01", "x-user-role": "admin" };
+const adminId = "7f3c2a10-5b8e-4d4f-9a61-2c0d9e8b1a01";
+/** Credentials as metadata: an admin's access token, the orders service's own token. */
+const admin = adminHeaders(adminId);
+const orders = serviceHeaders("orders");
 const seededAdmin = { email: "interop-admin@shop.test", password: "interop-password" };
 
 /** Every service the interop tests call; adding a service is one entry. */
@@ -106,7 +109,7 @@ export const servicesUnderTest: ServiceUnderTest[] = [
         method: "CreateProduct",
         request: { sku: "INTEROP-1", name: "x", price: { currencyCode: "USD", amountMinor: "100" } },
         code: "UNAUTHENTICATED",
-        messageContains: "authentication",
+        messageContains: "requires a credential",
       },
     ],
   }),
@@ -125,7 +128,7 @@ export const servicesUnderTest: ServiceUnderTest[] = [
         messageContains: "email",
       },
       { method: "GetUser", request: { userId: unknownId }, metadata: admin, code: "NOT_FOUND", messageContains: unknownId },
-      { method: "GetUser", request: { userId: unknownId }, code: "UNAUTHENTICATED", messageContains: "authentication" },
+      { method: "GetUser", request: { userId: unknownId }, code: "UNAUTHENTICATED", messageContains: "requires a credential" },
     ],
   }),
   serviceUnderTest({
@@ -141,12 +144,18 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     },
     failures: [
       { method: "GetStock", request: { productId: "not-a-uuid" }, code: "INVALID_ARGUMENT", messageContains: "productId" },
-      { method: "GetReservation", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "GetReservation", request: { orderId: unknownId }, metadata: orders, code: "NOT_FOUND", messageContains: unknownId },
+      {
+        method: "ReserveStock",
+        request: { orderId: unknownId, items: [] },
+        code: "UNAUTHENTICATED",
+        messageContains: "requires a credential",
+      },
       {
         method: "SetStock",
         request: { productId: demoProduct.id, quantity: 1 },
         code: "UNAUTHENTICATED",
-        messageContains: "authentication",
+        messageContains: "requires a credential",
       },
     ],
   }),
@@ -157,9 +166,10 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     build: buildPayments,
     success: {
       method: "AuthorizePayment",
+      metadata: orders,
       request: {
         orderId: "3d8e6a52-6f0a-4e8b-9f43-1b7c2d9e4a10",
-        userId: admin["x-user-id"],
+        userId: adminId,
         amount: { currencyCode: "USD", amountMinor: "1299" },
         paymentToken: "tok_visa",
       },
@@ -169,11 +179,19 @@ export const servicesUnderTest: ServiceUnderTest[] = [
       {
         method: "AuthorizePayment",
         request: { orderId: unknownId, userId: unknownId, paymentToken: "visa" },
+        metadata: orders,
         code: "INVALID_ARGUMENT",
         messageContains: "amount",
       },
-      { method: "GetPayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
-      { method: "CapturePayment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "GetPayment", request: { orderId: unknownId }, metadata: orders, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "CapturePayment", request: { orderId: unknownId }, metadata: orders, code: "NOT_FOUND", messageContains: unknownId },
+      {
+        method: "RefundPayment",
+        request: { orderId: unknownId },
+        metadata: admin,
+        code: "PERMISSION_DENIED",
+        messageContains: "may not call shop.payments.v1.PaymentService/RefundPayment",
+      },
     ],
   }),
   serviceUnderTest({
@@ -183,13 +201,20 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     build: buildShipping,
     success: {
       method: "CancelShipment",
+      metadata: orders,
       request: { orderId: "5a1f0c3e-2b7d-4c9a-8e6f-0d4b3a2c1e90" },
       response: { shipment: { orderId: "5a1f0c3e-2b7d-4c9a-8e6f-0d4b3a2c1e90", status: "SHIPMENT_STATUS_CANCELLED" } },
     },
     failures: [
-      { method: "CreateShipment", request: { orderId: "nope", userId: unknownId }, code: "INVALID_ARGUMENT", messageContains: "orderId" },
-      { method: "DispatchShipment", request: { orderId: unknownId }, code: "NOT_FOUND", messageContains: unknownId },
-      { method: "GetShipment", request: { orderId: unknownId }, code: "UNAUTHENTICATED", messageContains: "authentication" },
+      {
+        method: "CreateShipment",
+        request: { orderId: "nope", userId: unknownId },
+        metadata: orders,
+        code: "INVALID_ARGUMENT",
+        messageContains: "orderId",
+      },
+      { method: "DispatchShipment", request: { orderId: unknownId }, metadata: admin, code: "NOT_FOUND", messageContains: unknownId },
+      { method: "GetShipment", request: { orderId: unknownId }, code: "UNAUTHENTICATED", messageContains: "requires a credential" },
     ],
   }),
   serviceUnderTest({
@@ -202,7 +227,7 @@ export const servicesUnderTest: ServiceUnderTest[] = [
     failures: [
       { method: "ListOrders", request: { pageSize: 500 }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageSize" },
       { method: "GetOrder", request: { orderId: unknownId }, metadata: admin, code: "NOT_FOUND", messageContains: unknownId },
-      { method: "ListOrders", request: {}, code: "UNAUTHENTICATED", messageContains: "authentication" },
+      { method: "ListOrders", request: {}, code: "UNAUTHENTICATED", messageContains: "requires a credential" },
     ],
   }),
   serviceUnderTest({
@@ -220,7 +245,7 @@ export const servicesUnderTest: ServiceUnderTest[] = [
         messageContains: "pageToken",
       },
       { method: "ListNotifications", request: { pageSize: 101 }, metadata: admin, code: "INVALID_ARGUMENT", messageContains: "pageSize" },
-      { method: "ListNotifications", request: {}, code: "UNAUTHENTICATED", messageContains: "authentication" },
+      { method: "ListNotifications", request: {}, code: "UNAUTHENTICATED", messageContains: "requires a credential" },
     ],
   }),
 ];

@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import type { ShopContext } from "@shop/contracts";
 import { Health, HealthCheckResponse_ServingStatus } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { createServiceClient, envPrefix } from "@shop/runtime";
+import { credentialsEnv } from "@shop/runtime/testing";
 import { ManagedProcess } from "./child-process.js";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -67,6 +68,7 @@ export class ServiceProcess {
       cwd: repoRoot,
       env: {
         ...options.env,
+        ...credentialsEnv(options.context),
         [`${prefix}_HOST`]: "127.0.0.1",
         [`${prefix}_PORT`]: String(options.port),
         [`${prefix}_METRICS_PORT`]: "0",

@@ -28,7 +28,7 @@ const shopDocument = buildOpenApiDocument({
 const libraryRoutes = new RouteTable(routesFromAnnotations({ library: LibraryService }));
 const libraryDocument = buildOpenApiDocument({
   routes: libraryRoutes.routes,
-  policy: resolveRoutePolicy(libraryRoutes, { publicRoutes: [], creatingRoutes: [] }),
+  policy: resolveRoutePolicy(libraryRoutes, { creatingRoutes: [] }),
 }) as unknown as Doc;
 
 async function validate(document: Doc) {

@@ -1,7 +1,7 @@
 import { shopServices } from "@shop/contracts";
 import { describe, expect, it } from "vitest";
 import { LibraryService } from "../testing/library-api.js";
-import { creatingRoutes, publicRoutes, resolveRoutePolicy } from "./route-policy.js";
+import { creatingRoutes, resolveRoutePolicy } from "./route-policy.js";
 import { RouteTable, routesFromAnnotations } from "./route-table.js";
 
 const shop = new RouteTable(routesFromAnnotations(shopServices));
@@ -84,10 +84,18 @@ describe("routes generated from the shop's annotations", () => {
     }
   });
 
-  it("resolves the route policy declared once", () => {
+  it("takes the public routes from the contract's access policies, and resolves the creating routes", () => {
     const policy = resolveRoutePolicy(shop);
     const publicKeys = shop.routes.filter((r) => policy.isPublic(r.method)).map((r) => r.key);
-    expect(publicKeys.sort()).toEqual([...publicRoutes].sort());
+    expect(publicKeys.sort()).toEqual(
+      [
+        "GET /v1/products",
+        "GET /v1/products/{product_id}",
+        "GET /v1/products/{product_id}/stock",
+        "POST /v1/auth/token",
+        "POST /v1/users",
+      ].sort(),
+    );
     expect(
       shop.routes
         .filter((r) => policy.isCreating(r))
@@ -97,8 +105,8 @@ describe("routes generated from the shop's annotations", () => {
   });
 
   it("refuses a policy that names a route no annotation declares", () => {
-    expect(() => resolveRoutePolicy(shop, { publicRoutes: ["GET /v1/secrets"], creatingRoutes: [] })).toThrow(
-      'public route "GET /v1/secrets" is not declared',
+    expect(() => resolveRoutePolicy(shop, { creatingRoutes: ["POST /v1/secrets"] })).toThrow(
+      'creating route "POST /v1/secrets" is not declared',
     );
   });
 });

@@ -1,21 +1,28 @@
-import { type AccessClaims, type AccessTokenVerifier, errors } from "@shop/runtime";
+import { bearerToken, errors, type TokenVerifier } from "@shop/runtime";
 
-const bearerPattern = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i;
+/** A signed-in end user, and the access token that proved it (passed on to the services). */
+export interface Caller {
+  userId: string;
+  role: "customer" | "admin";
+  token: string;
+}
 
 /**
- * The caller behind an `Authorization: Bearer <JWT>` header. A token that is sent is always
- * verified; without one, only anonymous-allowed methods pass.
+ * The end user behind an `Authorization: Bearer <access token>` header. A token that is sent is
+ * always verified; without one, only anonymous-allowed methods pass. Service credentials are for
+ * calls between services, not for the public API.
  */
 export async function authenticate(
-  verifier: AccessTokenVerifier,
+  tokens: TokenVerifier,
   authorization: string | undefined,
   anonymousAllowed: boolean,
-): Promise<AccessClaims | undefined> {
+): Promise<Caller | undefined> {
   if (authorization === undefined || authorization === "") {
     if (anonymousAllowed) return undefined;
     throw errors.unauthenticated("authentication required: send Authorization: Bearer <access token>");
   }
-  const match = bearerPattern.exec(authorization);
-  if (!match) throw errors.unauthenticated('Authorization header must be "Bearer <access token>"');
-  return verifier.verify(match[1]!);
+  const token = bearerToken(authorization);
+  const principal = await tokens.verify(token);
+  if (principal.kind !== "user") throw errors.unauthenticated("the public API takes end users' access tokens only");
+  return { userId: principal.userId, role: principal.role, token };
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import { type BaseServiceConfig, envPrefix, type RunningService, type ServiceDeps, type StartedParts, startService } from "@shop/runtime";
-import { createTestDatabase, type TestDatabase } from "@shop/runtime/testing";
+import { createTestDatabase, credentialsEnv, type TestDatabase } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../../services/inventory/src/config.js";
@@ -35,6 +35,7 @@ async function startInProcess<C extends BaseServiceConfig>(
     [`${prefix}_METRICS_PORT`]: "0",
     [`${prefix}_DATABASE_URL`]: db.url,
     LOG_LEVEL: "silent",
+    ...credentialsEnv(context),
     ...env,
   });
   return { service: await startService({ context, serviceDir, config, start: build }), db };

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix } from "@shop/runtime";
+import { credentialsEnv } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../config.js";
 import { buildGateway, type GatewayDeps, type GatewayServer } from "../server.js";
 
@@ -53,6 +54,7 @@ export async function startGateway(
       // The test run's own NATS (npm test starts one), for the Idempotency-Key store.
       ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
       LOG_LEVEL: "silent",
+      ...credentialsEnv("gateway"),
       ...env,
     }),
     deps,

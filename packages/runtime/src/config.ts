@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /** One environment variable: how to parse it and what it defaults to. */
 export interface EnvVar<T> {
   parse(raw: string | undefined): T;
@@ -70,6 +72,21 @@ export const env = {
         }),
     };
   },
+  /** A JSON value checked by `check`, which throws with what is wrong. */
+  json<T>(check: (value: unknown) => T, fallback?: T): EnvVar<T> {
+    return {
+      parse: (raw) =>
+        required(raw, fallback, (v) => {
+          let value: unknown;
+          try {
+            value = JSON.parse(v);
+          } catch (err) {
+            throw new Error(`must be JSON: ${(err as Error).message}`);
+          }
+          return check(value);
+        }),
+    };
+  },
   list(fallback?: string[]): EnvVar<string[]> {
     return {
       parse: (raw) =>
@@ -85,13 +102,31 @@ export const env = {
 
 export type ConfigOf<S> = { [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never };
 
-/** Reads every variable of `spec` from `source`; throws one ConfigError naming all bad ones. */
+/**
+ * A variable's raw value: its own, or the content of the file `<NAME>_FILE` names (how a
+ * mounted Secret is passed); setting both is refused.
+ */
+function rawValue(source: NodeJS.ProcessEnv, name: string): string | undefined {
+  const file = source[`${name}_FILE`];
+  if (!file) return source[name];
+  if (source[name]) throw new Error(`and ${name}_FILE are both set; set one`);
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new Error(`_FILE ${file} cannot be read: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads every variable of `spec` from `source` (each may come from a file, `<NAME>_FILE`); throws
+ * one ConfigError naming all bad ones.
+ */
 export function loadConfig<S extends Record<string, EnvVar<unknown>>>(spec: S, source: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(spec)) {
     try {
-      out[name] = variable.parse(source[name]);
+      out[name] = variable.parse(rawValue(source, name));
     } catch (err) {
       problems.push(`${name} ${(err as Error).message}`);
     }

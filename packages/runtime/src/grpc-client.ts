@@ -13,6 +13,7 @@ import {
 } from "@connectrpc/connect";
 import { getAbortSignalReason } from "@connectrpc/connect/protocol";
 import * as grpc from "@grpc/grpc-js";
+import type { ServiceCredential } from "./auth/tokens.js";
 import { errorFromStatus, headersFromMetadata } from "./grpc-wire.js";
 import { type BoundRpcMetrics, rpcClientMetrics } from "./metrics.js";
 import { currentContext, metadataKeys, remainingMs } from "./request-context.js";
@@ -121,6 +122,8 @@ export function callUnary(channel: grpc.Client, stub: MethodStub, message: unkno
 export interface GrpcTransportOptions {
   /** `host:port` of the upstream. */
   address: string;
+  /** The credential calls carry when the caller sets no `authorization` of its own: this service's. */
+  credential?: ServiceCredential;
   interceptors?: Interceptor[];
   /** Deadline of a call when the caller gives none. */
   defaultTimeoutMs?: number;
@@ -136,8 +139,11 @@ export interface ClosableTransport extends Transport {
   close(): void;
 }
 
-/** Metadata of an outgoing call: the caller's headers, and the current work's correlation id and trace state unless they set them. */
-function outgoingMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Metadata {
+/**
+ * Metadata of an outgoing call: the caller's headers, and unless they set them, the current
+ * work's correlation id and trace state and this service's credential.
+ */
+function outgoingMetadata(header: ConstructorParameters<typeof Headers>[0], credential: ServiceCredential | undefined): grpc.Metadata {
   const metadata = new grpc.Metadata();
   if (header) {
     new Headers(header).forEach((value, key) => {
@@ -151,6 +157,7 @@ function outgoingMetadata(header: ConstructorParameters<typeof Headers>[0]): grp
     if (metadata.get(metadataKeys.correlationId).length === 0) metadata.set(metadataKeys.correlationId, context.correlationId);
     if (context.tracestate && metadata.get(metadataKeys.tracestate).length === 0) metadata.set(metadataKeys.tracestate, context.tracestate);
   }
+  if (credential && metadata.get("authorization").length === 0) metadata.set("authorization", `Bearer ${credential.token()}`);
   return metadata;
 }
 
@@ -195,11 +202,11 @@ export function createGrpcJsTransport(options: GrpcTransportOptions): ClosableTr
         } as UnaryResponse<Input, Output>;
       };
       const message = isMessage(input, method.input) ? input : create(method.input, input);
-      if (interceptors.length === 0) return respond(outgoingMetadata(header), message, signal);
+      if (interceptors.length === 0) return respond(outgoingMetadata(header, options.credential), message, signal);
       // Interceptors are applied here rather than by Connect's call runner, which links a new
       // abort controller and deadline timer to every call and aborts them after it, when
       // grpc-js enforces the deadline itself.
-      const send = (req: UnaryRequest<Input, Output>) => respond(outgoingMetadata(req.header), req.message, req.signal);
+      const send = (req: UnaryRequest<Input, Output>) => respond(outgoingMetadata(req.header, options.credential), req.message, req.signal);
       const requestHeader = new Headers(header);
       const context = currentContext();
       if (context && !requestHeader.has(metadataKeys.correlationId)) requestHeader.set(metadataKeys.correlationId, context.correlationId);

@@ -6,6 +6,8 @@ import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { HealthImplementation } from "grpc-health-check";
+import { authorizedCaller, methodPolicy, principalKey } from "./auth/policy.js";
+import { anonymous, type TokenVerifier } from "./auth/tokens.js";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
 import { rpcServerMetrics } from "./metrics.js";
@@ -28,6 +30,8 @@ export function registration<S extends DescService>(service: S, impl: ServiceImp
 export interface GrpcServerOptions {
   registrations: ServiceRegistration[];
   logger: Logger;
+  /** Checks the credential of every call; each method's declared policy then decides. */
+  tokens: TokenVerifier;
   host?: string;
   port: number;
 }
@@ -158,8 +162,10 @@ function unaryHandler(
   method: DescMethod,
   impl: AnyImpl,
   logger: Logger,
+  tokens: TokenVerifier,
   shutdownSignal: AbortSignal,
 ): grpc.handleUnaryCall<unknown, unknown> {
+  const policy = methodPolicy(method);
   const fn = impl[method.localName]!.bind(impl);
   const label = `${service.typeName}/${method.name}`;
   const spanAttributes = { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name };
@@ -172,6 +178,8 @@ function unaryHandler(
     const span = startSpan(label, SpanKind.SERVER, incoming, spanAttributes);
     incoming.traceparent = span.carrier.traceparent;
     runWithContext(incoming, async () => {
+      const caller = await authorizedCaller(method, policy, tokens, metadataValue(call.metadata, "authorization"));
+      if (caller !== anonymous) ctx.values.set(principalKey, caller);
       validateMessage(method.input, call.request as never);
       const result = await fn(call.request, ctx);
       return isMessage(result, method.output) ? result : create(method.output, result as never);
@@ -214,12 +222,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const handlers: grpc.UntypedServiceImplementation = {};
     for (const method of service.methods) {
       if (method.methodKind !== "unary") throw new Error(`${service.typeName}/${method.name}: only unary methods are served`);
+      methodPolicy(method);
       if (typeof impl[method.localName] !== "function") {
         handlers[method.localName] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
           callback({ code: grpc.status.UNIMPLEMENTED, details: `${service.typeName}/${method.name} is not implemented` });
         continue;
       }
-      handlers[method.localName] = unaryHandler(service, method, impl, options.logger, shutdown.signal);
+      handlers[method.localName] = unaryHandler(service, method, impl, options.logger, options.tokens, shutdown.signal);
     }
     server.addService(grpcServiceDefinition(service), handlers);
     status[service.typeName] = "SERVING";

@@ -6,6 +6,7 @@ import { createServiceClient } from "./grpc-client.js";
 import { type RunningGrpcServer, registration, startGrpcServer } from "./grpc-server.js";
 import { createLogger } from "./logger.js";
 import { currentContext, type RequestContext, runWithContext } from "./request-context.js";
+import { testTokenVerifier } from "./testing/credentials.js";
 import { initTracing } from "./tracing.js";
 
 const spans = new InMemorySpanExporter();
@@ -20,6 +21,7 @@ beforeAll(async () => {
   const logger = createLogger("test", "silent");
   back = await startGrpcServer({
     logger,
+    tokens: testTokenVerifier(),
     host: "127.0.0.1",
     port: 0,
     registrations: [
@@ -37,6 +39,7 @@ beforeAll(async () => {
   // A middle hop that calls the next service with no explicit headers or timeout.
   front = await startGrpcServer({
     logger,
+    tokens: testTokenVerifier(),
     host: "127.0.0.1",
     port: 0,
     registrations: [registration(CatalogService, { getProduct: (req: { productId: string }) => backClient.getProduct(req) } as never)],

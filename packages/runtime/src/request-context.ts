@@ -9,8 +9,6 @@ export interface RequestContext {
   /** W3C trace context. */
   traceparent?: string;
   tracestate?: string;
-  userId?: string;
-  role?: string;
   idempotencyKey?: string;
 }
 
@@ -18,8 +16,6 @@ export const metadataKeys = {
   correlationId: "x-request-id",
   traceparent: "traceparent",
   tracestate: "tracestate",
-  userId: "x-user-id",
-  role: "x-user-role",
   idempotencyKey: "idempotency-key",
 } as const;
 
@@ -40,8 +36,6 @@ export function contextFromHeaders(get: (key: string) => string | undefined, dea
     deadline,
     traceparent: get(metadataKeys.traceparent) || undefined,
     tracestate: get(metadataKeys.tracestate) || undefined,
-    userId: get(metadataKeys.userId) || undefined,
-    role: get(metadataKeys.role) || undefined,
     idempotencyKey: get(metadataKeys.idempotencyKey) || undefined,
   };
 }

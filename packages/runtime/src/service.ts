@@ -1,5 +1,13 @@
 import type { Server } from "node:http";
 import type { ShopContext } from "@shop/contracts";
+import {
+  createTokenVerifier,
+  type ServiceCredential,
+  serviceCredentialFrom,
+  type TokenSettings,
+  tokenSettingsOf,
+  tokenSpec,
+} from "./auth/tokens.js";
 import { ConfigError, type ConfigOf, type EnvVar, env, loadConfig } from "./config.js";
 import { prepareDatabase } from "./db.js";
 import { type RunningGrpcServer, type ServiceRegistration, startGrpcServer } from "./grpc-server.js";
@@ -10,6 +18,10 @@ import { databaseUrl, envPrefix, topology } from "./topology.js";
 import { initTracing, shutdownTracing } from "./tracing.js";
 
 export interface BaseServiceConfig {
+  /** Public keys and issuers the credentials of incoming calls are verified against. */
+  tokens: TokenSettings;
+  /** What this service presents when it calls other services, if it calls any. */
+  credential?: ServiceCredential;
   host: string;
   port: number;
   metricsPort: number;
@@ -20,29 +32,51 @@ export interface BaseServiceConfig {
   shutdownGraceMs: number;
 }
 
-/** The variables every service reads, under its own prefix (`CATALOG_PORT`, ...), plus `extra`. */
+/**
+ * The variables every service reads, under its own prefix (`CATALOG_PORT`, ...), plus `extra`.
+ * A service that calls others says so with `callsOthers` (what for), and then needs a credential.
+ */
 export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
   context: ShopContext,
   extra: S = {} as S,
   source: NodeJS.ProcessEnv = process.env,
+  { callsOthers }: { callsOthers?: string } = {},
 ): BaseServiceConfig & ConfigOf<S> {
   const p = envPrefix(context);
-  const base = loadConfig(
-    {
-      [`${p}_HOST`]: env.string("0.0.0.0"),
-      [`${p}_PORT`]: env.port(topology[context].port),
-      [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
-      [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
-      DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
-      NATS_URL: env.string("nats://127.0.0.1:4222"),
-      LOG_LEVEL: env.oneOf(logLevels, "info"),
-      SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
-      ...extra,
-    },
-    source,
-  ) as Record<string, unknown>;
+  let credential: ServiceCredential | undefined;
+  const problems: string[] = [];
+  try {
+    credential = serviceCredentialFrom(source);
+    if (!credential && callsOthers) problems.push(`SERVICE_TOKEN_FILE (or SERVICE_TOKEN) is required: ${context} ${callsOthers} with it`);
+  } catch (err) {
+    problems.push(`SERVICE_TOKEN_FILE cannot be read: ${(err as Error).message}`);
+  }
+  let base: Record<string, unknown> = {};
+  try {
+    base = loadConfig(
+      {
+        [`${p}_HOST`]: env.string("0.0.0.0"),
+        [`${p}_PORT`]: env.port(topology[context].port),
+        [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
+        [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
+        DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
+        NATS_URL: env.string("nats://127.0.0.1:4222"),
+        LOG_LEVEL: env.oneOf(logLevels, "info"),
+        SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
+        ...tokenSpec,
+        ...extra,
+      },
+      source,
+    ) as Record<string, unknown>;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.unshift(...err.problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...(base as ConfigOf<S>),
+    tokens: tokenSettingsOf(base as ConfigOf<typeof tokenSpec>),
+    credential,
     host: base[`${p}_HOST`] as string,
     port: base[`${p}_PORT`] as number,
     metricsPort: base[`${p}_METRICS_PORT`] as number,
@@ -51,6 +85,33 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
     natsUrl: base.NATS_URL as string,
     logLevel: base.LOG_LEVEL as string,
     shutdownGraceMs: base.SHUTDOWN_GRACE_MS as number,
+  };
+}
+
+/**
+ * What an administrative command of a service reads (a rebuild, a check): its database, NATS and
+ * log level, plus `extra`; none of a running service's listeners or credentials.
+ */
+export function loadToolConfig<S extends Record<string, EnvVar<unknown>>>(
+  context: ShopContext,
+  extra: S = {} as S,
+  source: NodeJS.ProcessEnv = process.env,
+): { databaseUrl: string; natsUrl: string; logLevel: string } & ConfigOf<S> {
+  const p = envPrefix(context);
+  const raw = loadConfig(
+    {
+      [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
+      NATS_URL: env.string("nats://127.0.0.1:4222"),
+      LOG_LEVEL: env.oneOf(logLevels, "info"),
+      ...extra,
+    },
+    source,
+  ) as Record<string, unknown>;
+  return {
+    ...(raw as ConfigOf<S>),
+    databaseUrl: raw[`${p}_DATABASE_URL`] as string,
+    natsUrl: raw.NATS_URL as string,
+    logLevel: raw.LOG_LEVEL as string,
   };
 }
 
@@ -94,7 +155,13 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
   let metrics: Server | undefined;
   try {
     parts = await definition.start({ config, logger, db });
-    grpc = await startGrpcServer({ registrations: parts.registrations, logger, host: config.host, port: config.port });
+    grpc = await startGrpcServer({
+      registrations: parts.registrations,
+      logger,
+      tokens: createTokenVerifier(config.tokens),
+      host: config.host,
+      port: config.port,
+    });
     if (config.metricsPort > 0) metrics = await serveMetrics(config.metricsPort, config.host);
   } catch (err) {
     await grpc?.shutdown(0);

@@ -6,7 +6,9 @@ import {
   adminHeaders,
   callerHeaders,
   createTestDatabase,
+  credentialsEnv,
   failureOf,
+  serviceCredential,
   startTestService,
   type TestDatabase,
   type TestService,
@@ -27,6 +29,7 @@ const usd = (amountMinor: bigint) => ({ currencyCode: "USD", amountMinor });
 beforeAll(async () => {
   db = await createTestDatabase("catalog", path.resolve(import.meta.dirname, ".."));
   const config = loadCatalogConfig({
+    ...credentialsEnv("catalog"),
     CATALOG_HOST: "127.0.0.1",
     CATALOG_PORT: "0",
     CATALOG_METRICS_PORT: "0",
@@ -35,7 +38,7 @@ beforeAll(async () => {
     LOG_LEVEL: "silent",
   });
   service = await startService({ context: "catalog", serviceDir: path.resolve(import.meta.dirname, ".."), config, start: buildCatalog });
-  client = createServiceClient(CatalogService, { address: service.grpc.address });
+  client = createServiceClient(CatalogService, { address: service.grpc.address, credential: serviceCredential("orders") });
 });
 
 afterAll(async () => {
@@ -57,7 +60,7 @@ describe("catalog over gRPC", () => {
       const start = () =>
         startTestService(servicesDir, "catalog", loadCatalogConfig, buildCatalog, { db: empty, env: { SEED_DEMO_DATA: "true" } });
       replicas.push(...(await Promise.all([start(), start(), start()])));
-      const replicaClient = createServiceClient(CatalogService, { address: replicas[0]!.address });
+      const replicaClient = createServiceClient(CatalogService, { address: replicas[0]!.address, credential: serviceCredential("orders") });
       try {
         const { products } = await replicaClient.listProducts({ pageSize: 100 });
         expect(products.map((p) => p.sku)).toEqual(demoProducts.map((p) => p.sku));
@@ -113,8 +116,12 @@ describe("catalog bad paths", () => {
   });
 
   it("requires the admin role to create or reprice", async () => {
-    const anonymous = await failureOf(client.createProduct({ sku: "NOPE-1", name: "x", description: "", price: usd(1n) }));
+    const anonymousClient = createServiceClient(CatalogService, { address: service.grpc.address });
+    const anonymous = await failureOf(anonymousClient.createProduct({ sku: "NOPE-1", name: "x", description: "", price: usd(1n) }));
+    anonymousClient.close();
     expect(anonymous.code).toBe(Code.Unauthenticated);
+    const asService = await failureOf(client.createProduct({ sku: "NOPE-3", name: "x", description: "", price: usd(1n) }));
+    expect(asService.code).toBe(Code.PermissionDenied);
     const customer = await failureOf(
       client.createProduct({ sku: "NOPE-2", name: "x", description: "", price: usd(1n) }, { headers: callerHeaders() }),
     );

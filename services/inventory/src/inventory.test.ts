@@ -51,9 +51,12 @@ describe("stock levels", () => {
 
   it("lets only admins set stock", async () => {
     const productId = randomUUID();
-    expect((await failureOf(client.setStock({ productId, quantity: 5 }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(inventory.anonymous.setStock({ productId, quantity: 5 }))).code).toBe(Code.Unauthenticated);
     const customer = await failureOf(client.setStock({ productId, quantity: 5 }, { headers: callerHeaders() }));
     expect(customer.code).toBe(Code.PermissionDenied);
+    expect((await failureOf(client.setStock({ productId, quantity: 5 }))).message).toBe(
+      "service orders may not call shop.inventory.v1.InventoryService/SetStock",
+    );
     expect(await levelsOf(productId)).toEqual({ available: 0, reserved: 0, committed: 0 });
   });
 

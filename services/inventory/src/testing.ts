@@ -2,14 +2,17 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { createServiceClient, startService } from "@shop/runtime";
-import { adminHeaders, createTestDatabase } from "@shop/runtime/testing";
+import { adminHeaders, createTestDatabase, credentialsEnv, serviceCredential } from "@shop/runtime/testing";
 import { loadInventoryConfig } from "./config.js";
 import { buildInventory } from "./server.js";
 
 export type InventoryClient = ReturnType<typeof createServiceClient<typeof InventoryService>>;
 
 export interface TestInventory {
+  /** Calls as the orders service does. */
   client: InventoryClient;
+  /** Calls with no credential at all. */
+  anonymous: InventoryClient;
   stop(): Promise<void>;
 }
 
@@ -18,6 +21,7 @@ export async function startTestInventory(): Promise<TestInventory> {
   const serviceDir = path.resolve(import.meta.dirname, "..");
   const db = await createTestDatabase("inventory", serviceDir);
   const config = loadInventoryConfig({
+    ...credentialsEnv("inventory"),
     INVENTORY_HOST: "127.0.0.1",
     INVENTORY_PORT: "0",
     INVENTORY_METRICS_PORT: "0",
@@ -26,11 +30,14 @@ export async function startTestInventory(): Promise<TestInventory> {
     LOG_LEVEL: "silent",
   });
   const service = await startService({ context: "inventory", serviceDir, config, start: buildInventory });
-  const client = createServiceClient(InventoryService, { address: service.grpc.address });
+  const client = createServiceClient(InventoryService, { address: service.grpc.address, credential: serviceCredential("orders") });
+  const anonymous = createServiceClient(InventoryService, { address: service.grpc.address });
   return {
     client,
+    anonymous,
     async stop() {
       client.close();
+      anonymous.close();
       await service.stop();
       await db.drop();
     },

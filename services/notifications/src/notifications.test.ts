@@ -19,7 +19,15 @@ import {
   startService,
   streamName,
 } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, failureOf, forgedPageToken, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import {
+  callerHeaders,
+  createTestDatabase,
+  credentialsEnv,
+  failureOf,
+  forgedPageToken,
+  type TestDatabase,
+  waitFor,
+} from "@shop/runtime/testing";
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, headers as natsHeaders } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNotificationsConfig } from "./config.js";
@@ -45,6 +53,7 @@ let client: ReturnType<typeof createServiceClient<typeof NotificationService>>;
 
 async function startNotifications(consumers: NotificationSubscription = subscription): Promise<void> {
   const config = loadNotificationsConfig({
+    ...credentialsEnv("notifications"),
     NOTIFICATIONS_HOST: "127.0.0.1",
     NOTIFICATIONS_PORT: "0",
     NOTIFICATIONS_METRICS_PORT: "0",

@@ -1,5 +1,8 @@
 import { env, loadServiceConfig, serviceAddress } from "@shop/runtime";
 
+/** Durable consumer that builds the order history; one name per deployment. */
+export const historyConsumerSpec = { ORDER_HISTORY_CONSUMER: env.string("orders-history") };
+
 export const loadOrdersConfig = (source: NodeJS.ProcessEnv = process.env) =>
   loadServiceConfig(
     "orders",
@@ -23,10 +26,10 @@ export const loadOrdersConfig = (source: NodeJS.ProcessEnv = process.env) =>
       SAGA_POLL_MS: env.int(1_000, { min: 10 }),
       /** Longest CancelOrder waits for a confirmed order's shipment cancellation and refund. */
       ORDER_CANCEL_WAIT_MS: env.int(5_000, { min: 0 }),
-      /** Durable consumer that builds the order history; one name per deployment. */
-      ORDER_HISTORY_CONSUMER: env.string("orders-history"),
+      ...historyConsumerSpec,
     },
     source,
+    { callsOthers: "calls catalog, payments, inventory and shipping" },
   );
 
 export type OrdersConfig = ReturnType<typeof loadOrdersConfig>;

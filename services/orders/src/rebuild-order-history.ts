@@ -1,13 +1,13 @@
 // Rebuilds the order history read model by replaying the SHOP_ORDERS stream:
 //   node --import tsx services/orders/src/rebuild-order-history.ts
 
-import { createLogger, createSqlDatabase } from "@shop/runtime";
+import { createLogger, createSqlDatabase, loadToolConfig } from "@shop/runtime";
 import { connect } from "nats";
-import { loadOrdersConfig } from "./config.js";
+import { historyConsumerSpec } from "./config.js";
 import { OrderHistoryRepository } from "./db/order-history.js";
 import { rebuildOrderHistory } from "./events/order-history-rebuild.js";
 
-const config = loadOrdersConfig();
+const config = loadToolConfig("orders", historyConsumerSpec);
 const logger = createLogger("orders", config.logLevel);
 const db = createSqlDatabase(config.databaseUrl, { logger });
 const nc = await connect({ servers: config.natsUrl, name: "orders-history-rebuild" });

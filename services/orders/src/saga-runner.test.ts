@@ -5,7 +5,7 @@ import path from "node:path";
 import { OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createLogger, createSqlDatabase, metricsRegistry, type SqlDatabase } from "@shop/runtime";
-import { callerHeaders, createTestDatabase, outboxEvents, type TestDatabase, waitFor } from "@shop/runtime/testing";
+import { callerHeaders, createTestDatabase, credentialsEnv, outboxEvents, type TestDatabase, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderRepository } from "./db/orders.js";
 import { LeaseLostError, SagaStore } from "./db/sagas.js";
@@ -393,6 +393,7 @@ describe("several orders replicas", () => {
       stdio: "ignore",
       env: {
         ...process.env,
+        ...credentialsEnv("orders"),
         LOG_LEVEL: "silent",
         ORDERS_HOST: "127.0.0.1",
         ORDERS_PORT: "0",

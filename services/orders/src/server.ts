@@ -43,6 +43,8 @@ export async function buildOrders(
   }
 
   const downstream = connectDownstream({
+    // loadOrdersConfig refuses to load without it.
+    credential: config.credential!,
     addresses: {
       catalog: config.CATALOG_ADDR,
       inventory: config.INVENTORY_ADDR,

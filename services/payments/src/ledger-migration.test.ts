@@ -24,7 +24,7 @@ import {
   type SqlDatabase,
   startService,
 } from "@shop/runtime";
-import { adminHeaders, waitFor } from "@shop/runtime/testing";
+import { adminHeaders, credentialsEnv, serviceCredential, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPaymentsConfig } from "./config.js";
 import { PaymentLedger } from "./db/payments.js";
@@ -168,6 +168,7 @@ beforeAll(async () => {
 
   expect(await migrateDatabase(serviceDir, url)).toEqual([expect.stringMatching(/_payment_ledger$/)]);
   const config = loadPaymentsConfig({
+    ...credentialsEnv("payments"),
     PAYMENTS_HOST: "127.0.0.1",
     PAYMENTS_PORT: "0",
     PAYMENTS_METRICS_PORT: "0",
@@ -176,7 +177,7 @@ beforeAll(async () => {
     LOG_LEVEL: "silent",
   });
   service = await startService({ context: "payments", serviceDir, config, start: buildPayments });
-  client = createServiceClient(PaymentService, { address: service.grpc.address });
+  client = createServiceClient(PaymentService, { address: service.grpc.address, credential: serviceCredential("orders") });
 });
 
 afterAll(async () => {

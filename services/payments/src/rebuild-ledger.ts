@@ -3,11 +3,11 @@
 // payments database directly, so only those who hold its credentials can run it:
 //   npm run payments:rebuild-ledger            (PAYMENTS_DATABASE_URL, as the service)
 
-import { createSqlDatabase } from "@shop/runtime";
-import { loadPaymentsConfig } from "./config.js";
+import { createSqlDatabase, loadToolConfig } from "@shop/runtime";
+import { snapshotEverySpec } from "./config.js";
 import { PaymentLedger } from "./db/payments.js";
 
-const config = loadPaymentsConfig();
+const config = loadToolConfig("payments", snapshotEverySpec);
 const db = createSqlDatabase(config.databaseUrl, { poolSize: 1 });
 try {
   const started = Date.now();

@@ -5,7 +5,15 @@ import { Code } from "@connectrpc/connect";
 import { ShipmentDispatchedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShipmentStatus, ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { createServiceClient, createSqlDatabase, eventHeaders, type RunningService, type SqlDatabase, startService } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, outboxEvents, type TestDatabase } from "@shop/runtime/testing";
+import {
+  adminHeaders,
+  callerHeaders,
+  createTestDatabase,
+  credentialsEnv,
+  outboxEvents,
+  serviceCredential,
+  type TestDatabase,
+} from "@shop/runtime/testing";
 import { connect, type Msg } from "nats";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadShippingConfig } from "./config.js";
@@ -17,12 +25,16 @@ const natsUrl = process.env.NATS_URL;
 let db: TestDatabase;
 let inspect: SqlDatabase;
 let service: RunningService;
+/** Calls as the orders service does. */
 let client: ReturnType<typeof createServiceClient<typeof ShippingService>>;
+/** Dispatching is an admin's (the warehouse's) call. */
+const warehouse = { headers: adminHeaders() };
 
 beforeAll(async () => {
   db = await createTestDatabase("shipping", serviceDir);
   inspect = createSqlDatabase(db.url, { poolSize: 2 });
   const config = loadShippingConfig({
+    ...credentialsEnv("shipping"),
     SHIPPING_HOST: "127.0.0.1",
     SHIPPING_PORT: "0",
     SHIPPING_METRICS_PORT: "0",
@@ -31,7 +43,7 @@ beforeAll(async () => {
     LOG_LEVEL: "silent",
   });
   service = await startService({ context: "shipping", serviceDir, config, start: buildShipping });
-  client = createServiceClient(ShippingService, { address: service.grpc.address });
+  client = createServiceClient(ShippingService, { address: service.grpc.address, credential: serviceCredential("orders") });
 });
 
 afterAll(async () => {
@@ -131,9 +143,9 @@ describe("cancelling and dispatching", () => {
 
   it("dispatches a created shipment once", async () => {
     const { orderId, shipment } = await created();
-    const dispatched = await client.dispatchShipment({ orderId });
+    const dispatched = await client.dispatchShipment({ orderId }, warehouse);
     expect(dispatched.shipment).toMatchObject({ id: shipment.id, status: ShipmentStatus.DISPATCHED });
-    expect((await client.dispatchShipment({ orderId })).shipment).toEqual(dispatched.shipment);
+    expect((await client.dispatchShipment({ orderId }, warehouse)).shipment).toEqual(dispatched.shipment);
     expect((await client.createShipment({ ...creation(), orderId })).shipment).toEqual(dispatched.shipment);
     const events = await eventsOf(orderId);
     expect(events.map((e) => e.subject)).toEqual(["shop.shipping.shipment_created", "shop.shipping.shipment_dispatched"]);
@@ -142,7 +154,7 @@ describe("cancelling and dispatching", () => {
 
   it("refuses to cancel a dispatched shipment", async () => {
     const { orderId } = await created();
-    await client.dispatchShipment({ orderId });
+    await client.dispatchShipment({ orderId }, warehouse);
     await expect(client.cancelShipment({ orderId })).rejects.toMatchObject({
       code: Code.FailedPrecondition,
       rawMessage: `shipment for order ${orderId} was already dispatched`,
@@ -153,7 +165,7 @@ describe("cancelling and dispatching", () => {
   it("refuses to dispatch a cancelled shipment", async () => {
     const { orderId } = await created();
     await client.cancelShipment({ orderId });
-    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({
+    await expect(client.dispatchShipment({ orderId }, warehouse)).rejects.toMatchObject({
       code: Code.FailedPrecondition,
       rawMessage: `shipment for order ${orderId} was cancelled`,
     });
@@ -162,7 +174,7 @@ describe("cancelling and dispatching", () => {
 
   it("answers NOT_FOUND to a dispatch of an unknown order", async () => {
     const orderId = randomUUID();
-    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({
+    await expect(client.dispatchShipment({ orderId }, warehouse)).rejects.toMatchObject({
       code: Code.NotFound,
       rawMessage: `shipment for order ${orderId} not found`,
     });
@@ -170,7 +182,10 @@ describe("cancelling and dispatching", () => {
 
   it("applies a race between cancel and dispatch once", async () => {
     const { orderId } = await created();
-    const [cancel, dispatch] = await Promise.allSettled([client.cancelShipment({ orderId }), client.dispatchShipment({ orderId })]);
+    const [cancel, dispatch] = await Promise.allSettled([
+      client.cancelShipment({ orderId }),
+      client.dispatchShipment({ orderId }, warehouse),
+    ]);
     expect([cancel.status, dispatch.status].sort()).toEqual(["fulfilled", "rejected"]);
     const subjects = await subjectsOf(orderId);
     expect(subjects).toHaveLength(2);
@@ -191,7 +206,7 @@ describe("cancel tombstones", () => {
       code: Code.FailedPrecondition,
       rawMessage: `shipment for order ${orderId} was cancelled`,
     });
-    await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    await expect(client.dispatchShipment({ orderId }, warehouse)).rejects.toMatchObject({ code: Code.FailedPrecondition });
     await expect(client.getShipment({ orderId }, { headers: adminHeaders() })).rejects.toMatchObject({ code: Code.NotFound });
     expect(await eventsOf(orderId)).toEqual([]);
   });
@@ -216,7 +231,10 @@ describe("reading a shipment (public route, owner or admin)", () => {
   it("refuses other customers and anonymous callers", async () => {
     const { orderId } = await created();
     await expect(client.getShipment({ orderId }, { headers: callerHeaders() })).rejects.toMatchObject({ code: Code.PermissionDenied });
-    await expect(client.getShipment({ orderId })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    const anonymous = createServiceClient(ShippingService, { address: service.grpc.address });
+    await expect(anonymous.getShipment({ orderId })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    anonymous.close();
+    await expect(client.getShipment({ orderId })).rejects.toMatchObject({ code: Code.PermissionDenied });
   });
 
   it("answers NOT_FOUND for an order without a shipment", async () => {
@@ -247,9 +265,13 @@ describe("shipping bad paths", () => {
   });
 
   it("rejects a malformed order id on every operation", async () => {
-    const admin = { headers: adminHeaders() };
-    for (const call of [client.cancelShipment, client.dispatchShipment, client.getShipment]) {
-      await expect(call({ orderId: "nope" }, admin)).rejects.toMatchObject({
+    const calls = [
+      () => client.cancelShipment({ orderId: "nope" }),
+      () => client.dispatchShipment({ orderId: "nope" }, warehouse),
+      () => client.getShipment({ orderId: "nope" }, warehouse),
+    ];
+    for (const call of calls) {
+      await expect(call()).rejects.toMatchObject({
         code: Code.InvalidArgument,
         rawMessage: expect.stringContaining("orderId:"),
       });
@@ -263,7 +285,7 @@ describe("state changes and their events commit together", () => {
     const request = creation();
     await inspect.execute(`ALTER TABLE outbox_events ADD CONSTRAINT refuse_events CHECK (false) NOT VALID`);
     try {
-      await expect(client.dispatchShipment({ orderId })).rejects.toMatchObject({ code: Code.Internal });
+      await expect(client.dispatchShipment({ orderId }, warehouse)).rejects.toMatchObject({ code: Code.Internal });
       await expect(client.createShipment(request)).rejects.toMatchObject({ code: Code.Internal });
     } finally {
       await inspect.execute(`ALTER TABLE outbox_events DROP CONSTRAINT refuse_events`);
@@ -273,7 +295,7 @@ describe("state changes and their events commit together", () => {
     await expect(client.getShipment({ orderId: request.orderId }, admin)).rejects.toMatchObject({ code: Code.NotFound });
     expect(await subjectsOf(orderId)).toEqual(["shop.shipping.shipment_created"]);
 
-    expect((await client.dispatchShipment({ orderId })).shipment?.status).toBe(ShipmentStatus.DISPATCHED);
+    expect((await client.dispatchShipment({ orderId }, warehouse)).shipment?.status).toBe(ShipmentStatus.DISPATCHED);
     expect((await client.createShipment(request)).shipment?.status).toBe(ShipmentStatus.CREATED);
   });
 });
@@ -290,7 +312,7 @@ describe("publishing", () => {
       });
       await nc.flush();
       const { orderId, shipment } = await created();
-      await client.dispatchShipment({ orderId });
+      await client.dispatchShipment({ orderId }, warehouse);
       const events = await eventsOf(orderId);
 
       const messageIdOf = (msg: Msg) => msg.headers?.get(eventHeaders.messageId);

@@ -9,5 +9,11 @@ import { seedAdmin } from "./seed.js";
 export async function buildUsers({ config, logger, db }: ServiceDeps<UsersConfig>): Promise<StartedParts> {
   const users = new UserRepository(db);
   await seedAdmin(users, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD }, logger);
-  return { registrations: [registration(UserService, await userHandlers(users, config))] };
+  const tokens = {
+    key: config.USERS_TOKEN_SIGNING_KEY,
+    issuer: config.tokens.userIssuer,
+    audience: config.tokens.userAudience,
+    ttlSeconds: config.USERS_TOKEN_TTL_SECONDS,
+  };
+  return { registrations: [registration(UserService, await userHandlers(users, tokens))] };
 }

@@ -1,8 +1,15 @@
 import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Role, UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { createServiceClient, type RunningService, startService, verifyAccessToken } from "@shop/runtime";
-import { adminHeaders, callerHeaders, createTestDatabase, failureOf, type TestDatabase } from "@shop/runtime/testing";
+import {
+  createServiceClient,
+  createTokenVerifier,
+  generateDevelopmentKey,
+  publicKeySet,
+  type RunningService,
+  startService,
+} from "@shop/runtime";
+import { adminHeaders, callerHeaders, createTestDatabase, credentialsEnv, failureOf, type TestDatabase } from "@shop/runtime/testing";
 import { decodeJwt } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,8 +44,9 @@ const configFor = (overrides: NodeJS.ProcessEnv = {}) =>
     USERS_DATABASE_URL: db.url,
     ADMIN_EMAIL: adminEmail,
     ADMIN_PASSWORD: adminPassword,
-    JWT_TTL_SECONDS: String(ttlSeconds),
+    USERS_TOKEN_TTL_SECONDS: String(ttlSeconds),
     LOG_LEVEL: "silent",
+    ...credentialsEnv("users"),
     ...overrides,
   });
 
@@ -119,21 +127,24 @@ describe("access tokens", () => {
     const token = await client.createToken({ email: user.email.toUpperCase(), password: "customer-password" });
     expect(token.tokenType).toBe("Bearer");
     expect(token.expiresIn).toBe(ttlSeconds);
-    expect(await verifyAccessToken(config, token.accessToken)).toEqual({ userId: user.id, role: "customer" });
+    expect(await createTokenVerifier(config.tokens).verify(token.accessToken)).toEqual({ kind: "user", userId: user.id, role: "customer" });
     const claims = decodeJwt(token.accessToken);
-    expect(claims).toMatchObject({ sub: user.id, role: "customer", iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE });
+    expect(claims).toMatchObject({ sub: user.id, role: "customer", iss: config.tokens.userIssuer, aud: config.tokens.userAudience });
     expect(claims.exp! - claims.iat!).toBe(ttlSeconds);
     expect(claims.exp!).toBeGreaterThanOrEqual(before + ttlSeconds);
     expect(claims.exp!).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + ttlSeconds);
   });
 
-  it("signs tokens that a verifier with another audience or secret refuses", async () => {
+  it("signs tokens that a verifier with another audience or other keys refuses", async () => {
     const user = await registerCustomer();
     const { accessToken } = await client.createToken({ email: user.email, password: "customer-password" });
-    await expect(verifyAccessToken({ ...config, JWT_AUDIENCE: "someone-else" }, accessToken)).rejects.toMatchObject({
+    await expect(createTokenVerifier({ ...config.tokens, userAudience: "someone-else" }).verify(accessToken)).rejects.toMatchObject({
       code: Code.Unauthenticated,
     });
-    await expect(verifyAccessToken({ ...config, JWT_SECRET: "another-secret" }, accessToken)).rejects.toMatchObject({
+    // Another key under the same kid: the signature, not a missing key, is what fails.
+    const other = generateDevelopmentKey();
+    const otherKeys = publicKeySet({ ...other, jwk: { ...other.jwk, kid: config.tokens.userKeys.keys[0]!.kid } });
+    await expect(createTokenVerifier({ ...config.tokens, userKeys: otherKeys }).verify(accessToken)).rejects.toMatchObject({
       code: Code.Unauthenticated,
     });
   });
@@ -159,13 +170,14 @@ describe("access tokens", () => {
 describe("seeded admin account", () => {
   it("exists with the admin role and gets it in its token", async () => {
     const { accessToken } = await client.createToken({ email: "root@shop.test", password: adminPassword });
-    const claims = await verifyAccessToken(config, accessToken);
-    expect(claims.role).toBe("admin");
-    const { user } = await client.getUser({ userId: claims.userId }, { headers: callerHeaders(claims.userId, "admin") });
+    const claims = await createTokenVerifier(config.tokens).verify(accessToken);
+    expect(claims).toMatchObject({ kind: "user", role: "admin" });
+    const adminId = (claims as { userId: string }).userId;
+    const { user } = await client.getUser({ userId: adminId }, { headers: callerHeaders(adminId, "admin") });
     expect(user).toMatchObject({ email: "root@shop.test", role: Role.ADMIN });
   });
 
-  it("is left alone by a later start with other admin settings", async () => {
+  it("takes the password of a later start's ADMIN_PASSWORD, and stays one account", async () => {
     const again = await startService({
       context: "users",
       serviceDir,
@@ -175,9 +187,12 @@ describe("seeded admin account", () => {
     await again.stop();
     const admins = await queryDb<{ id: string }>("SELECT id FROM users WHERE role = 'admin'", []);
     expect(admins).toHaveLength(1);
+    expect((await client.createToken({ email: adminEmail, password: "changed-password" })).accessToken).not.toBe("");
+    const previous = await failureOf(client.createToken({ email: adminEmail, password: adminPassword }));
+    expect(previous.code).toBe(Code.Unauthenticated);
+    const restored = await startService({ context: "users", serviceDir, config: configFor(), start: buildUsers });
+    await restored.stop();
     expect((await client.createToken({ email: adminEmail, password: adminPassword })).accessToken).not.toBe("");
-    const changed = await failureOf(client.createToken({ email: adminEmail, password: "changed-password" }));
-    expect(changed.code).toBe(Code.Unauthenticated);
   });
 });
 

@@ -1,6 +1,7 @@
 import { PaymentRefundedSchema } from "@shop/contracts/shop/payments/v1/events_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { createServiceClient } from "@shop/runtime";
+import { serviceCredential } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
 import { type NotificationsConsumer, startNotificationsConsumer } from "./support/notifications.js";
@@ -51,7 +52,7 @@ describe("payments (provider) verifies the notifications pact", () => {
 
   beforeAll(async () => {
     payments = await startTestService("payments");
-    client = createServiceClient(PaymentService, { address: payments.address });
+    client = createServiceClient(PaymentService, { address: payments.address, credential: serviceCredential("orders") });
   });
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { MatchersV3 } from "@pact-foundation/pact";
 import { ShipmentCreatedSchema } from "@shop/contracts/shop/shipping/v1/events_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { createServiceClient } from "@shop/runtime";
+import { serviceCredential } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shippingAddress } from "./support/checkout.js";
 import { deliver, eventFromOutbox, eventMetadata, messageConsumerPact } from "./support/events.js";
@@ -53,7 +54,7 @@ describe("shipping (provider) verifies the notifications pact", () => {
 
   beforeAll(async () => {
     shipping = await startTestService("shipping");
-    client = createServiceClient(ShippingService, { address: shipping.address });
+    client = createServiceClient(ShippingService, { address: shipping.address, credential: serviceCredential("orders") });
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import { MatchersV3 } from "@pact-foundation/pact";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { adminHeaders } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buyer,
@@ -114,7 +115,7 @@ describe("shipping (provider) verifies the orders pact", () => {
         "a shipment exists for the order": createShipment,
         "the order's shipment was dispatched": async (params) => {
           const { orderId } = await createShipment(params);
-          await client.dispatchShipment({ orderId });
+          await client.dispatchShipment({ orderId }, { headers: adminHeaders() });
         },
       },
     });

@@ -11,7 +11,7 @@ import {
   type StartedParts,
   streamName,
 } from "@shop/runtime";
-import { startTestService, type TestService, waitFor } from "@shop/runtime/testing";
+import { credentialsEnv, startTestService, type TestService, waitFor } from "@shop/runtime/testing";
 import { connect } from "nats";
 import { loadGatewayConfig } from "../../../gateway/src/config.js";
 import { buildGateway, type GatewayServer } from "../../../gateway/src/server.js";
@@ -69,7 +69,6 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
   const runId = randomBytes(4).toString("hex");
   const durable = { orderHistory: `e2e_${runId}_order_history`, notifications: `e2e_${runId}_notifications` };
   // Shared by users (issues tokens) and the gateway (verifies them).
-  const tokenEnv = { JWT_SECRET: `e2e-secret-${runId}`, JWT_ISSUER: "shop-users", JWT_AUDIENCE: "shop-api" };
   const started: TestService[] = [];
 
   async function start<C extends BaseServiceConfig>(
@@ -104,7 +103,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
   try {
     const quiet = { SEED_DEMO_DATA: "false" };
     const [users, catalog, inventory, payments, shipping, notifications] = await Promise.all([
-      start("users", loadUsersConfig, buildUsers, { ...tokenEnv, ADMIN_EMAIL: adminAccount.email, ADMIN_PASSWORD: adminAccount.password }),
+      start("users", loadUsersConfig, buildUsers, { ADMIN_EMAIL: adminAccount.email, ADMIN_PASSWORD: adminAccount.password }),
       start("catalog", loadCatalogConfig, buildCatalog, quiet),
       start("inventory", loadInventoryConfig, buildInventory, quiet),
       start("payments", loadPaymentsConfig, buildPayments),
@@ -131,7 +130,7 @@ export async function startShopSystem(options: ShopSystemOptions = {}): Promise<
 
     gateway = await buildGateway(
       loadGatewayConfig({
-        ...tokenEnv,
+        ...credentialsEnv("gateway"),
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: "0",
         // Tests poll through the gateway; the per-client limit is not what they exercise.

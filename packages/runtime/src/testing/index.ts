@@ -1,4 +1,5 @@
 export * from "./callers.js";
+export * from "./credentials.js";
 export * from "./databases.js";
 export * from "./outbox.js";
 export * from "./page-tokens.js";

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { ShopContext } from "@shop/contracts";
 import { type BaseServiceConfig, type RunningService, type ServiceDeps, type StartedParts, startService } from "../service.js";
 import { envPrefix } from "../topology.js";
+import { credentialsEnv } from "./credentials.js";
 import { createTestDatabase, type TestDatabase } from "./databases.js";
 
 export interface TestService {
@@ -45,6 +46,7 @@ export async function startTestService<C extends BaseServiceConfig>(
     // Test files run in parallel, several whole systems at once, on one PostgreSQL.
     DATABASE_POOL_SIZE: "3",
     ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
+    ...credentialsEnv(context),
     ...options.env,
   });
   const running = await startService({ context, serviceDir, config, start: build });

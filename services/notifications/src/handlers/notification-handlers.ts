@@ -6,7 +6,7 @@ import {
   type NotificationSchema,
   type NotificationService,
 } from "@shop/contracts/shop/notifications/v1/notifications_pb.js";
-import { decodePageToken, isUuid, pageOf, pageSizeOf, requireCaller } from "@shop/runtime";
+import { decodePageToken, isUuid, pageOf, pageSizeOf, requireUser } from "@shop/runtime";
 import type { NotificationRepository } from "../db/notifications.js";
 import type { Notification, NotificationKind } from "../domain/notification.js";
 
@@ -32,7 +32,7 @@ export function toNotificationMessage(notification: Notification): MessageInitSh
 export function notificationHandlers(notifications: NotificationRepository): ServiceImpl<typeof NotificationService> {
   return {
     async listNotifications(req, ctx) {
-      const caller = requireCaller(ctx);
+      const caller = requireUser(ctx);
       const after = decodePageToken(req.pageToken);
       // User ids are UUIDs: any other caller id owns no notification.
       if (!isUuid(caller.userId)) return { notifications: [], nextPageToken: "" };

@@ -4,11 +4,13 @@ import { CatalogService } from "@shop/contracts/shop/catalog/v1/catalog_pb.js";
 import { InventoryService } from "@shop/contracts/shop/inventory/v1/inventory_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { createServiceClient } from "@shop/runtime";
+import { createServiceClient, type ServiceCredential } from "@shop/runtime";
 import { type ResilienceOptions, resilienceInterceptor } from "./resilience.js";
 
 export interface DownstreamOptions {
   addresses: { catalog: string; inventory: string; payments: string; shipping: string };
+  /** The orders service's own credential, which every downstream call carries. */
+  credential: ServiceCredential;
   /** Deadline of a call when the work it belongs to has none. */
   callTimeoutMs: number;
   resilience: ResilienceOptions;
@@ -27,6 +29,7 @@ export function connectDownstream(options: DownstreamOptions): Downstream {
   const connect = <S extends DescService>(service: S, name: keyof DownstreamOptions["addresses"]) =>
     createServiceClient(service, {
       address: options.addresses[name],
+      credential: options.credential,
       defaultTimeoutMs: options.callTimeoutMs,
       interceptors: [resilienceInterceptor(name, options.resilience)],
     });

@@ -10,8 +10,8 @@ import {
   pageOf,
   pageSizeOf,
   remainingMs,
-  requireCaller,
   requireOwnerOrAdmin,
+  requireUser,
 } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import type { OrderRepository, SagaLease, WorkOrigin } from "../db/orders.js";
@@ -52,7 +52,7 @@ function idempotencyKeyOf(ctx: HandlerContext): string | undefined {
 
 export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHandlerDeps): ServiceImpl<typeof OrderService> {
   async function ownedOrder(ctx: HandlerContext, orderId: string): Promise<Order> {
-    requireCaller(ctx);
+    requireUser(ctx);
     const order = await orders.get(orderId);
     if (!order) throw errors.notFound("order", orderId);
     requireOwnerOrAdmin(ctx, order.userId);
@@ -82,7 +82,7 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
 
   return {
     async placeOrder(req, ctx) {
-      const caller = requireCaller(ctx);
+      const caller = requireUser(ctx);
       const repeated = firstRepeatedProduct(req.items);
       if (repeated !== undefined) {
         throw errors.invalidArgument(
@@ -114,7 +114,7 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
     },
 
     async listOrders(req, ctx) {
-      const caller = requireCaller(ctx);
+      const caller = requireUser(ctx);
       const after = decodePageToken(req.pageToken);
       const size = pageSizeOf(req.pageSize);
       const page = pageOf(await history.listForUser(caller.userId, size + 1, after), size, (listing) => listing.end);

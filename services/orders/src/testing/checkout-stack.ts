@@ -9,7 +9,15 @@ import { OrderService } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentService } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
 import { type BaseServiceConfig, createServiceClient, ensureStreams, type ServiceDeps, type StartedParts, streamName } from "@shop/runtime";
-import { adminHeaders, createTestDatabase, startTestService, type TestDatabase, type TestService, waitFor } from "@shop/runtime/testing";
+import {
+  adminHeaders,
+  createTestDatabase,
+  serviceCredential,
+  startTestService,
+  type TestDatabase,
+  type TestService,
+  waitFor,
+} from "@shop/runtime/testing";
 import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from "nats";
 import { loadCatalogConfig } from "../../../catalog/src/config.js";
 import { buildCatalog } from "../../../catalog/src/server.js";
@@ -125,8 +133,10 @@ export async function startCheckoutStack(
   await historyConsumerAtStreamEnd(nc, historyConsumer);
   const replicas: TestService[] = [];
   const clients: { close(): void }[] = [];
+  // Orders is called by end users (each call says who); the others as orders calls them.
   const client = <S extends DescService>(service: S, address: string): ServiceClient<S> => {
-    const created = createServiceClient(service, { address });
+    const credential = service === (OrderService as DescService) ? undefined : serviceCredential("orders");
+    const created = createServiceClient(service, { address, credential });
     clients.push(created);
     return created;
   };

@@ -29,9 +29,11 @@ export type PaymentCommand = "AuthorizePayment" | "CapturePayment" | "VoidPaymen
 export interface PaymentCause {
   /** The command called, or "migration" for an event recorded from the state kept before the ledger. */
   command: PaymentCommand | "migration";
-  /** The user the call was made for, when the caller named one. */
+  /** The end user who made the call, when it was one. */
   userId?: string;
   role?: string;
+  /** The service that called with its own credential. */
+  service?: string;
   correlationId?: string;
 }
 

@@ -33,7 +33,13 @@ const typeOfSchema = new Map<string, PaymentStatus>(
 const moneyMessage = (amount: Money | null) => (amount ? { currencyCode: amount.currency, amountMinor: amount.amountMinor } : undefined);
 
 const causeMessage = (cause: PaymentCause | undefined): MessageInitShape<typeof PaymentCauseSchema> | undefined =>
-  cause && { command: cause.command, userId: cause.userId ?? "", role: cause.role ?? "", correlationId: cause.correlationId ?? "" };
+  cause && {
+    command: cause.command,
+    userId: cause.userId ?? "",
+    role: cause.role ?? "",
+    service: cause.service ?? "",
+    correlationId: cause.correlationId ?? "",
+  };
 
 function causeOf(message: PaymentCauseMessage | undefined): PaymentCause | undefined {
   if (!message?.command) return undefined;
@@ -41,6 +47,7 @@ function causeOf(message: PaymentCauseMessage | undefined): PaymentCause | undef
     command: message.command as PaymentCause["command"],
     ...(message.userId ? { userId: message.userId } : {}),
     ...(message.role ? { role: message.role } : {}),
+    ...(message.service ? { service: message.service } : {}),
     ...(message.correlationId ? { correlationId: message.correlationId } : {}),
   };
 }

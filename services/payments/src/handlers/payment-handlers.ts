@@ -15,8 +15,8 @@ import {
   dependencyUnavailable,
   errors,
   type RecordedEvent,
-  requireCaller,
   requireOwnerOrAdmin,
+  requireUser,
   StreamVersionConflict,
 } from "@shop/runtime";
 import type { PaymentLedger } from "../db/payments.js";
@@ -63,6 +63,7 @@ function historyEntry({ eventId, version, event }: RecordedEvent<PaymentEvent>):
       command: event.cause.command,
       userId: event.cause.userId ?? "",
       role: event.cause.role ?? "",
+      service: event.cause.service ?? "",
       correlationId: event.cause.correlationId ?? "",
     },
     eventId,
@@ -74,9 +75,11 @@ const paymentNotFound = (orderId: string) => errors.notFound("payment for order"
 /** The facts of a command call the ledger records with its event: when, and who asked within what work. */
 function commandContext(command: PaymentCommand, ctx: HandlerContext): CommandContext {
   const caller = callerOf(ctx);
+  const who =
+    caller.kind === "user" ? { userId: caller.userId, role: caller.role } : caller.kind === "service" ? { service: caller.name } : {};
   return {
     occurredAt: new Date(),
-    cause: { command, ...(caller ? { userId: caller.userId, role: caller.role } : {}), correlationId: currentContext()?.correlationId },
+    cause: { command, ...who, correlationId: currentContext()?.correlationId },
     newPaymentId: randomUUID(),
   };
 }
@@ -149,7 +152,7 @@ export function paymentHandlers(
     },
 
     async getOrderPayment(req, ctx) {
-      requireCaller(ctx);
+      requireUser(ctx);
       const recorded = await ledger.history(req.orderId);
       const events = recorded.map((r) => r.event);
       const payment = foldPayment(events);

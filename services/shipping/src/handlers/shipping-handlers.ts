@@ -3,7 +3,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { type ShipmentSchema, ShipmentStatus, type ShippingService } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
-import { errors, requireCaller, requireOwnerOrAdmin } from "@shop/runtime";
+import { errors, requireOwnerOrAdmin, requireUser } from "@shop/runtime";
 import type { ShipmentRepository } from "../db/shipments.js";
 import {
   cancelTombstone,
@@ -92,7 +92,7 @@ export function shippingHandlers(shipments: ShipmentRepository): ServiceImpl<typ
     },
 
     async getShipment(req, ctx) {
-      requireCaller(ctx);
+      requireUser(ctx);
       const shipment = await shipments.findByOrder(req.orderId);
       if (!shipment || isTombstone(shipment)) throw shipmentNotFound(req.orderId);
       requireOwnerOrAdmin(ctx, shipment.userId!);

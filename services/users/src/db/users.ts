@@ -59,4 +59,8 @@ export class UserRepository {
     const [row] = await this.db.query<UserRow>(`SELECT ${userColumns} FROM users WHERE email = $1`, [email]);
     return row ? userFrom(row) : null;
   }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.db.execute(`UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1::uuid`, [id, passwordHash]);
+  }
 }

@@ -3,7 +3,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Role as RoleMessage, type UserSchema, type UserService } from "@shop/contracts/shop/users/v1/users_pb.js";
-import { errors, issueAccessToken, requireOwnerOrAdmin, type TokenSettings } from "@shop/runtime";
+import { errors, issueUserToken, requireOwnerOrAdmin, type SigningKey } from "@shop/runtime";
 import { DuplicateEmailError, type UserRepository } from "../db/users.js";
 import { normaliseEmail } from "../domain/email.js";
 import { hashPassword, verifyPassword } from "../domain/password.js";
@@ -24,7 +24,15 @@ export function toUserMessage(user: User): MessageInitShape<typeof UserSchema> {
 
 const badCredentials = () => errors.unauthenticated("invalid email or password");
 
-export async function userHandlers(users: UserRepository, tokens: TokenSettings): Promise<ServiceImpl<typeof UserService>> {
+/** How access tokens are issued: with which key, for which issuer and audience, for how long. */
+export interface TokenIssuing {
+  key: SigningKey;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+export async function userHandlers(users: UserRepository, tokens: TokenIssuing): Promise<ServiceImpl<typeof UserService>> {
   // Verified against when the email is unknown, so both failures cost the same scrypt work.
   const decoyHash = await hashPassword(randomBytes(32).toString("base64url"));
 
@@ -52,8 +60,8 @@ export async function userHandlers(users: UserRepository, tokens: TokenSettings)
       const user = await users.findByEmail(normaliseEmail(req.email));
       const matches = await verifyPassword(req.password, user?.passwordHash ?? decoyHash);
       if (!user || !matches) throw badCredentials();
-      const accessToken = await issueAccessToken(tokens, { userId: user.id, role: user.role });
-      return { accessToken, expiresIn: tokens.JWT_TTL_SECONDS, tokenType: "Bearer" };
+      const accessToken = issueUserToken(tokens.key, tokens, { userId: user.id, role: user.role });
+      return { accessToken, expiresIn: tokens.ttlSeconds, tokenType: "Bearer" };
     },
 
     async getUser(req, ctx) {

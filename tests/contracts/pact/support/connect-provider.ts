@@ -3,14 +3,28 @@ import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
-import { contextFromHeaders, runWithContext, type ServiceRegistration, validateMessage } from "@shop/runtime";
+import {
+  authorizedCaller,
+  contextFromHeaders,
+  methodPolicy,
+  principalKey,
+  runWithContext,
+  type ServiceRegistration,
+  validateMessage,
+} from "@shop/runtime";
+import { serviceToken, testTokenVerifier } from "@shop/runtime/testing";
+
+const tokens = testTokenVerifier();
 
 /**
  * What the gRPC server does around every handler, in front of the same handlers here: the
- * request is checked against the contract's rules, and the handler runs in the caller's work
- * context (correlation id, deadline, trace).
+ * caller's credential is verified and the method's access policy applied, the request is
+ * checked against the contract's rules, and the handler runs in the caller's work context
+ * (correlation id, deadline, trace).
  */
 const asServed: Interceptor = (next) => async (req) => {
+  const caller = await authorizedCaller(req.method, methodPolicy(req.method), tokens, req.header.get("authorization") ?? undefined);
+  req.contextValues.set(principalKey, caller);
   if (!req.stream) validateMessage(req.method.input, req.message);
   const timeoutMs = Number(req.header.get("connect-timeout-ms") ?? Number.NaN);
   const deadline = Number.isFinite(timeoutMs) ? Date.now() + timeoutMs : undefined;
@@ -49,7 +63,13 @@ export async function serveOverConnect(registration: ServiceRegistration): Promi
   };
 }
 
-/** A typed client speaking the Connect protocol with JSON, as the consumer side of a pact does. */
+/** Calls carry the orders service's credential, as orders calls the providers its pacts are with, unless they name another caller. */
+const asOrders: Interceptor = (next) => (req) => {
+  if (!req.header.has("authorization")) req.header.set("authorization", `Bearer ${serviceToken("orders")}`);
+  return next(req);
+};
+
+/** A typed client speaking the Connect protocol with JSON, as the orders service on the consumer side of a pact does. */
 export function connectJsonClient<S extends DescService>(service: S, baseUrl: string): Client<S> {
-  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [asOrders] }));
 }

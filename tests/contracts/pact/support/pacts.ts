@@ -9,6 +9,8 @@ import {
   Verifier,
   type VerifierOptions,
 } from "@pact-foundation/pact";
+import { contexts } from "@shop/runtime";
+import { serviceToken } from "@shop/runtime/testing";
 
 // No anonymous usage reports from the verifier: the suite runs offline.
 process.env.PACT_DO_NOT_TRACK ??= "true";
@@ -103,11 +105,14 @@ async function requireStateHandlers(file: string, handled: readonly string[], pa
 export async function verifyHttpPact({ consumer, provider, providerBaseUrl, stateHandlers = {}, dir }: HttpVerification): Promise<void> {
   const file = pactFile(consumer, provider, dir);
   await requireStateHandlers(file, Object.keys(stateHandlers), { consumer, provider });
+  // A consumer that is one of the shop's services calls with its own credential, as it does in production.
+  const credential = (contexts as readonly string[]).includes(consumer) ? [`authorization: Bearer ${serviceToken(consumer)}`] : [];
   try {
     await new Verifier({
       provider,
       providerBaseUrl,
       pactUrls: [file],
+      customProviderHeaders: credential,
       stateHandlers,
       timeout: verificationTimeoutMs,
       logLevel: "error",

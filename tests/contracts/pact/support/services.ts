@@ -11,7 +11,12 @@ import {
   type SqlDatabase,
   type StartedParts,
 } from "@shop/runtime";
-import { createTestDatabase, type TestService as RuntimeTestService, startTestService as startInProcess } from "@shop/runtime/testing";
+import {
+  createTestDatabase,
+  credentialsEnv,
+  type TestService as RuntimeTestService,
+  startTestService as startInProcess,
+} from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../../services/catalog/src/server.js";
 import { loadInventoryConfig } from "../../../../services/inventory/src/config.js";
@@ -30,9 +35,6 @@ import { buildUsers } from "../../../../services/users/src/server.js";
 const servicesDir = path.resolve(import.meta.dirname, "../../../../services");
 const sharedNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
-/** Shared by users (issues tokens) and the gateway (verifies them). */
-export const tokenEnv = { JWT_SECRET: "pact-verification-secret", JWT_ISSUER: "shop-users", JWT_AUDIENCE: "shop-api" };
-
 interface ServiceDefinition<C extends BaseServiceConfig> {
   load(source: NodeJS.ProcessEnv): C;
   build(deps: ServiceDeps<C>): Promise<StartedParts>;
@@ -47,7 +49,7 @@ interface Buildable {
 
 const define = <C extends BaseServiceConfig>(context: ShopContext, { load, build, env }: ServiceDefinition<C>): Buildable => ({
   configure(source) {
-    const config = load({ ...env, ...source });
+    const config = load({ ...credentialsEnv(context), ...env, ...source });
     return { config, build: (logger, db) => build({ config, logger, db }) };
   },
   start: (extra) => startInProcess(servicesDir, context, load, build, { env: { ...env, ...extra } as Record<string, string> }),
@@ -57,7 +59,7 @@ const definitions: Record<ShopContext, Buildable> = {
   users: define("users", {
     load: loadUsersConfig,
     build: buildUsers,
-    env: { ...tokenEnv, ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" },
+    env: { ADMIN_EMAIL: "admin@pact.test", ADMIN_PASSWORD: "pact-admin-password" },
   }),
   catalog: define("catalog", { load: loadCatalogConfig, build: buildCatalog, env: { SEED_DEMO_DATA: "false" } }),
   inventory: define("inventory", { load: loadInventoryConfig, build: buildInventory, env: { SEED_DEMO_DATA: "false" } }),

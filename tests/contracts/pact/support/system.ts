@@ -1,9 +1,10 @@
 import type { AddressInfo } from "node:net";
 import type { ShopContext } from "@shop/contracts";
 import { envPrefix } from "@shop/runtime";
+import { credentialsEnv } from "@shop/runtime/testing";
 import { loadGatewayConfig } from "../../../../gateway/src/config.js";
 import { buildGateway } from "../../../../gateway/src/server.js";
-import { type TestService, tokenEnv } from "./services.js";
+import type { TestService } from "./services.js";
 import { downstreamOfOrders, startWithOrders, type TestStack } from "./stack.js";
 
 export interface TestSystem extends TestStack<ShopContext> {
@@ -16,7 +17,7 @@ export async function startSystem(): Promise<TestSystem> {
   try {
     const gateway = await buildGateway(
       loadGatewayConfig({
-        ...tokenEnv,
+        ...credentialsEnv("gateway"),
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: "0",
         // Longer than orders' cancellation wait, so the cancellation answers with its outcome.
