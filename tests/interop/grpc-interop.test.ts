@@ -1,50 +1,9 @@
-import { type DescMessage, type DescService, fromBinary, fromJson, type Message, toBinary, toJson } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, type Message, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type InteropCall, type StartedService, servicesUnderTest } from "./services.js";
-
-// What any gRPC user does without our code: a generic grpc-js client whose serializers are
-// the protobuf-es schemas' own binary codec.
-function stockClientConstructor(service: DescService): grpc.ServiceClientConstructor {
-  const definition: Record<string, grpc.MethodDefinition<Message, Message>> = {};
-  for (const method of service.methods) {
-    definition[method.name] = {
-      path: `/${service.typeName}/${method.name}`,
-      originalName: method.localName,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (message: Message) => Buffer.from(toBinary(method.input, message)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (message: Message) => Buffer.from(toBinary(method.output, message)),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-    };
-  }
-  return grpc.makeGenericClientConstructor(definition, service.name);
-}
-
-type StockClient = InstanceType<grpc.ServiceClientConstructor>;
-type CallOutcome = { ok: true; response: Message } | { ok: false; error: grpc.ServiceError };
-
-function callStock(client: StockClient, service: DescService, call: InteropCall): Promise<CallOutcome> {
-  const method = service.methods.find((m) => m.name === call.method);
-  if (!method) throw new Error(`${service.typeName} has no method ${call.method}`);
-  const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(call.metadata ?? {})) metadata.set(key, value);
-  return new Promise((resolve) => {
-    client[method.name]!(
-      fromJson(method.input, call.request),
-      metadata,
-      { deadline: Date.now() + 10_000 },
-      (error: grpc.ServiceError | null, response: Message) => resolve(error ? { ok: false, error } : { ok: true, response }),
-    );
-  });
-}
-
-function responseJson(service: DescService, methodName: string, response: Message) {
-  const output = service.methods.find((m) => m.name === methodName)!.output as DescMessage;
-  return toJson(output, response as never);
-}
+import { type StartedService, servicesUnderTest } from "./services.js";
+import { callStock, responseJson, type StockClient, stockClientConstructor } from "./stock-client.js";
 
 describe.each(servicesUnderTest)("$context answers a stock @grpc/grpc-js client", (entry) => {
   let started: StartedService;
