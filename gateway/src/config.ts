@@ -1,5 +1,15 @@
 import type { ShopContext } from "@shop/contracts";
-import { contexts, env, loadConfig, logLevels, serviceAddress, type TokenSettings, tokenSettingsOf, tokenSpec } from "@shop/runtime";
+import {
+  contexts,
+  env,
+  loadConfig,
+  logLevels,
+  natsUrlVariable,
+  serviceAddress,
+  type TokenSettings,
+  tokenSettingsOf,
+  tokenSpec,
+} from "@shop/runtime";
 
 const gatewaySpec = {
   GATEWAY_HOST: env.string("0.0.0.0"),
@@ -12,7 +22,7 @@ const gatewaySpec = {
   GATEWAY_UPSTREAM_TIMEOUT_MS: env.int(10_000, { min: 1 }),
   GATEWAY_CONTRACT_CHECK_INTERVAL_MS: env.int(30_000, { min: 100 }),
   GATEWAY_IDEMPOTENCY_TTL_SECONDS: env.int(86_400, { min: 1 }),
-  NATS_URL: env.string("nats://127.0.0.1:4222"),
+  NATS_URL: natsUrlVariable,
   LOG_LEVEL: env.oneOf(logLevels, "info"),
   ...tokenSpec,
 };

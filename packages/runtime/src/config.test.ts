@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, env, loadConfig } from "./config.js";
+import { ConfigError, env, loadConfig, productionRefuses } from "./config.js";
+import { natsConnectOptions, natsUrlVariable } from "./events/publishing.js";
 
 describe("loadConfig", () => {
   const spec = {
@@ -38,5 +39,41 @@ describe("loadConfig", () => {
   it("rejects non-integers and bad URLs", () => {
     expect(() => loadConfig({ N: env.int(1) }, { N: "1.5" })).toThrow('N must be an integer, got "1.5"');
     expect(() => loadConfig({ U: env.url() }, { U: "not a url" })).toThrow('U must be a URL, got "not a url"');
+  });
+});
+
+describe("production refusals", () => {
+  const spec = {
+    DATABASE_URL: env.connectionUrl(),
+    NATS_URL: natsUrlVariable,
+    FEATURE: productionRefuses(env.bool(true), (on) => (on ? "is on" : undefined)),
+  };
+  const open = { DATABASE_URL: "postgresql://postgres@db/shop", NATS_URL: "nats://nats:4222" };
+  const closed = { DATABASE_URL: "postgresql://app:pw@db/shop", NATS_URL: "nats://app:pw@nats:4222", FEATURE: "false" };
+
+  it("names every refused variable in production", () => {
+    expect(() => loadConfig(spec, { ...open, NODE_ENV: "production" })).toThrow(
+      expect.objectContaining({
+        problems: [
+          "DATABASE_URL has no password, and production connects only with credentials (NODE_ENV=production)",
+          "NATS_URL names no user, and production connects to NATS only with credentials (NODE_ENV=production)",
+          "FEATURE is on (NODE_ENV=production)",
+        ],
+      }),
+    );
+  });
+
+  it("accepts the same values outside production, and credentials in production", () => {
+    expect(loadConfig(spec, open).FEATURE).toBe(true);
+    expect(loadConfig(spec, { ...closed, NODE_ENV: "production" }).FEATURE).toBe(false);
+  });
+
+  it("takes NATS credentials out of the URL for the client, which reads none from it", () => {
+    expect(natsConnectOptions("nats://orders:p%40ss@nats-0:4222, nats://nats-1:4222")).toEqual({
+      servers: ["nats://nats-0:4222", "nats://nats-1:4222"],
+      user: "orders",
+      pass: "p@ss",
+    });
+    expect(natsConnectOptions("127.0.0.1:4222")).toEqual({ servers: ["nats://127.0.0.1:4222"] });
   });
 });

@@ -3,7 +3,19 @@ import { readFileSync } from "node:fs";
 /** One environment variable: how to parse it and what it defaults to. */
 export interface EnvVar<T> {
   parse(raw: string | undefined): T;
+  /** Why production (`NODE_ENV=production`) refuses this value, if it does. */
+  refusedInProduction?(value: T): string | undefined;
 }
+
+/**
+ * `variable`, refused in production when `rule` says why: development keys, default passwords,
+ * demo data. The rule sits beside the variable, so every process that reads it applies it.
+ */
+export function productionRefuses<T>(variable: EnvVar<T>, rule: (value: T) => string | undefined): EnvVar<T> {
+  return { ...variable, refusedInProduction: rule };
+}
+
+export const isProduction = (source: NodeJS.ProcessEnv = process.env): boolean => source.NODE_ENV === "production";
 
 /** Thrown when the environment is invalid; lists every problem at once. */
 export class ConfigError extends Error {
@@ -49,6 +61,12 @@ export const env = {
           throw new Error(`must be true or false, got "${v}"`);
         }),
     };
+  },
+  /** A connection URL; production refuses one without a password (a `trust`-style connection). */
+  connectionUrl(fallback?: string): EnvVar<string> {
+    return productionRefuses(env.url(fallback), (value) =>
+      new URL(value).password === "" ? "has no password, and production connects only with credentials" : undefined,
+    );
   },
   url(fallback?: string): EnvVar<string> {
     return {
@@ -124,9 +142,13 @@ function rawValue(source: NodeJS.ProcessEnv, name: string): string | undefined {
 export function loadConfig<S extends Record<string, EnvVar<unknown>>>(spec: S, source: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
+  const production = isProduction(source);
   for (const [name, variable] of Object.entries(spec)) {
     try {
-      out[name] = variable.parse(rawValue(source, name));
+      const value = variable.parse(rawValue(source, name));
+      const refused = production ? variable.refusedInProduction?.(value) : undefined;
+      if (refused) problems.push(`${name} ${refused} (NODE_ENV=production)`);
+      out[name] = value;
     } catch (err) {
       problems.push(`${name} ${(err as Error).message}`);
     }

@@ -1,3 +1,4 @@
+import { env, productionRefuses } from "./config.js";
 /**
  * The demo catalog seeded on first start: catalog seeds the products, inventory their
  * stock. Fixed ids so that README examples work when pasted.
@@ -54,3 +55,8 @@ export const demoProducts = [
 ] as const;
 
 export const demoCurrency = "USD";
+
+/** `SEED_DEMO_DATA`: the demo products and their stock, seeded at start; production refuses them. */
+export const seedDemoDataVariable = productionRefuses(env.bool(true), (seed) =>
+  seed ? "would seed demo products (it defaults to true); set SEED_DEMO_DATA=false" : undefined,
+);

@@ -32,7 +32,30 @@ function traceFields(): Record<string, string> {
   return { trace_id: traceparent.slice(3, 35), span_id: traceparent.slice(36, 52) };
 }
 
-/** JSON logs on stdout, one logger per process, tagged with the service name. */
+/**
+ * Fields that carry secrets wherever they appear in a log line's first two levels: credentials
+ * of calls, passwords and tokens in requests, keys, and connection URLs (whose password is cut
+ * out, the rest kept for diagnosis).
+ */
+const secretKeys = ["authorization", "password", "newPassword", "accessToken", "token", "paymentToken", "signingKey", "privateKey"];
+const urlKeys = ["databaseUrl", "natsUrl", "url", "connectionString"];
+const everywhere = (keys: string[]) => keys.flatMap((key) => [key, `*.${key}`]);
+export const redactedPaths = [
+  ...everywhere(secretKeys),
+  ...everywhere(urlKeys),
+  "*.headers.authorization",
+  "*.headers.cookie",
+  "*.metadata.authorization",
+  ...["USERS_TOKEN_SIGNING_KEY", "ADMIN_PASSWORD", "SERVICE_TOKEN"].map((name) => `*.${name}`),
+];
+
+/** Secrets become `[redacted]`; a URL keeps all but its password. */
+function censor(value: unknown, path: string[]): unknown {
+  if (urlKeys.includes(path.at(-1)!) && typeof value === "string") return value.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:[redacted]@");
+  return "[redacted]";
+}
+
+/** JSON logs on stdout, one logger per process, tagged with the service name; secrets redacted. */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream): Logger {
   return pino(
     {
@@ -41,6 +64,7 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       mixin: traceFields,
+      redact: { paths: redactedPaths, censor },
     },
     destination ?? bufferedStdout(),
   );

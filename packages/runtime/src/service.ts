@@ -10,6 +10,7 @@ import {
 } from "./auth/tokens.js";
 import { ConfigError, type ConfigOf, type EnvVar, env, loadConfig } from "./config.js";
 import { prepareDatabase } from "./db.js";
+import { natsUrlVariable } from "./events/publishing.js";
 import { type RunningGrpcServer, type ServiceRegistration, startGrpcServer } from "./grpc-server.js";
 import { createLogger, type Logger, logLevels } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
@@ -58,9 +59,9 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
         [`${p}_HOST`]: env.string("0.0.0.0"),
         [`${p}_PORT`]: env.port(topology[context].port),
         [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
-        [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
+        [`${p}_DATABASE_URL`]: env.connectionUrl(databaseUrl(context, source)),
         DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
-        NATS_URL: env.string("nats://127.0.0.1:4222"),
+        NATS_URL: natsUrlVariable,
         LOG_LEVEL: env.oneOf(logLevels, "info"),
         SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
         ...tokenSpec,
@@ -100,8 +101,8 @@ export function loadToolConfig<S extends Record<string, EnvVar<unknown>>>(
   const p = envPrefix(context);
   const raw = loadConfig(
     {
-      [`${p}_DATABASE_URL`]: env.url(databaseUrl(context, source)),
-      NATS_URL: env.string("nats://127.0.0.1:4222"),
+      [`${p}_DATABASE_URL`]: env.connectionUrl(databaseUrl(context, source)),
+      NATS_URL: natsUrlVariable,
       LOG_LEVEL: env.oneOf(logLevels, "info"),
       ...extra,
     },

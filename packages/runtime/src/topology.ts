@@ -1,6 +1,6 @@
 import type { ShopContext } from "@shop/contracts";
 
-/** Default ports and names of every service (DESIGN §9); each overridable by env. */
+/** Default ports of every service; each overridable by env. */
 export const topology: Record<ShopContext, { port: number; metricsPort: number }> = {
   users: { port: 50051, metricsPort: 9451 },
   catalog: { port: 50052, metricsPort: 9452 },
@@ -30,3 +30,6 @@ export function databaseUrl(context: ShopContext, source: NodeJS.ProcessEnv = pr
   base.pathname = `/shop_${context}`;
   return base.toString();
 }
+
+/** Where NATS is when `NATS_URL` does not say: the local server `npm start` and `npm test` use. */
+export const defaultNatsUrl = "nats://127.0.0.1:4222";

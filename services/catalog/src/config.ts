@@ -1,6 +1,6 @@
-import { env, loadServiceConfig } from "@shop/runtime";
+import { loadServiceConfig, seedDemoDataVariable } from "@shop/runtime";
 
 export const loadCatalogConfig = (source: NodeJS.ProcessEnv = process.env) =>
-  loadServiceConfig("catalog", { SEED_DEMO_DATA: env.bool(true) }, source);
+  loadServiceConfig("catalog", { SEED_DEMO_DATA: seedDemoDataVariable }, source);
 
 export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;

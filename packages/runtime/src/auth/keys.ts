@@ -50,3 +50,7 @@ export function asPublicKeySet(value: unknown): PublicKeySet {
 }
 
 export const isDevelopmentKey = (kid: string | undefined): boolean => kid?.startsWith(developmentKeyPrefix) ?? false;
+
+/** Why production refuses a signing key: one made for development or tests. */
+export const developmentSigningKey = (key: SigningKey): string | undefined =>
+  isDevelopmentKey(key.kid) ? `is a development key (${key.kid})` : undefined;

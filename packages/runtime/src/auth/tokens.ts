@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, sign } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createLocalJWKSet, decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
-import { type ConfigOf, env, loadConfig } from "../config.js";
+import { type ConfigOf, env, loadConfig, productionRefuses } from "../config.js";
 import { errors } from "../errors.js";
 import { asPublicKeySet, isDevelopmentKey, type PublicKeySet, type SigningKey } from "./keys.js";
 
@@ -34,6 +34,13 @@ export interface TokenSettings {
   serviceKeys: PublicKeySet;
 }
 
+/** A key set verifiers trust; production refuses development keys (`dev-` kids), which `npm start` and tests make. */
+const verifyingKeys = () =>
+  productionRefuses(env.json(asPublicKeySet), (set) => {
+    const development = set.keys.map((key) => key.kid as string).filter(isDevelopmentKey);
+    return development.length > 0 ? `holds development keys (${development.join(", ")})` : undefined;
+  });
+
 /**
  * The variables of `TokenSettings`. End-user access tokens are issued by the users service; service
  * tokens by the platform (Kubernetes projected ServiceAccount tokens, or `npm start` locally).
@@ -42,10 +49,10 @@ export interface TokenSettings {
 export const tokenSpec = {
   AUTH_USER_TOKEN_ISSUER: env.string("shop-users"),
   AUTH_USER_TOKEN_AUDIENCE: env.string("shop-api"),
-  AUTH_USER_TOKEN_KEYS: env.json(asPublicKeySet),
+  AUTH_USER_TOKEN_KEYS: verifyingKeys(),
   AUTH_SERVICE_TOKEN_ISSUER: env.string("shop-platform"),
   AUTH_SERVICE_TOKEN_AUDIENCE: env.string("shop-services"),
-  AUTH_SERVICE_TOKEN_KEYS: env.json(asPublicKeySet),
+  AUTH_SERVICE_TOKEN_KEYS: verifyingKeys(),
 };
 
 export function tokenSettingsOf(raw: ConfigOf<typeof tokenSpec>): TokenSettings {
@@ -61,14 +68,6 @@ export function tokenSettingsOf(raw: ConfigOf<typeof tokenSpec>): TokenSettings 
 
 /** Token settings from the environment; ConfigError naming every variable that is missing or wrong. */
 export const loadTokenSettings = (source: NodeJS.ProcessEnv = process.env): TokenSettings => tokenSettingsOf(loadConfig(tokenSpec, source));
-
-/** Development keys among the verifiers' keys, by variable: production refuses them. */
-export function developmentKeysIn(settings: TokenSettings): string[] {
-  return [
-    ...(settings.userKeys.keys.some((key) => isDevelopmentKey(key.kid as string)) ? ["AUTH_USER_TOKEN_KEYS"] : []),
-    ...(settings.serviceKeys.keys.some((key) => isDevelopmentKey(key.kid as string)) ? ["AUTH_SERVICE_TOKEN_KEYS"] : []),
-  ];
-}
 
 const base64url = (data: string | Buffer) => Buffer.from(data).toString("base64url");
 const privateKeys = new WeakMap<SigningKey, KeyObject>();

@@ -1,9 +1,39 @@
 import type { ShopContext } from "@shop/contracts";
-import { connect, type NatsConnection } from "nats";
+import { type ConnectionOptions, connect, type NatsConnection } from "nats";
+import { type EnvVar, env, productionRefuses } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { SqlDatabase } from "../sql.js";
+import { defaultNatsUrl } from "../topology.js";
 import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
 import { ensureStreams } from "./streams.js";
+
+/**
+ * `NATS_URL`: one server or a comma-separated list, each `nats://[user:password@]host:port`. The
+ * credentials in it are the process's NATS user, whose permissions the server limits to the
+ * subjects it publishes and consumes; production refuses a URL without them.
+ */
+export const natsUrlVariable: EnvVar<string> = productionRefuses(env.string(defaultNatsUrl), (value) =>
+  natsConnectOptions(value).user === undefined ? "names no user, and production connects to NATS only with credentials" : undefined,
+);
+
+/** Servers and credentials of a `NATS_URL`, as the client takes them (it reads no credentials from URLs). */
+export function natsConnectOptions(natsUrl: string): Pick<ConnectionOptions, "servers" | "user" | "pass"> {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = natsUrl
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const url = new URL(entry.includes("://") ? entry : `nats://${entry}`);
+      if (url.username) {
+        user = decodeURIComponent(url.username);
+        pass = decodeURIComponent(url.password);
+      }
+      return `${url.protocol}//${url.host}`;
+    });
+  return { servers, ...(user === undefined ? {} : { user, pass }) };
+}
 
 /**
  * A NATS connection for a service. It reconnects for ever: an outage must not end the process's
@@ -11,7 +41,7 @@ import { ensureStreams } from "./streams.js";
  * cost more than the publish itself; a timeout still says what timed out.
  */
 export function connectNats(name: string, natsUrl: string): Promise<NatsConnection> {
-  return connect({ servers: natsUrl, name, maxReconnectAttempts: -1, noAsyncTraces: true });
+  return connect({ ...natsConnectOptions(natsUrl), name, maxReconnectAttempts: -1, noAsyncTraces: true });
 }
 
 export interface EventPublishing {
