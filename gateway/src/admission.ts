@@ -59,24 +59,44 @@ export interface GatewayParts {
   tokens: TokenVerifier;
 }
 
+/** What a call needs to be let in: whether its method is public, and what it costs. */
+export interface Admission {
+  anonymousAllowed: boolean;
+  /** Requests of the caller's rate limit this call spends. */
+  cost: number;
+}
+
+function refuseOverLimit(retryAfterSeconds: number): never {
+  throw new ConnectError(`rate limit exceeded: retry after ${retryAfterSeconds} s`, Code.ResourceExhausted, {
+    "retry-after": String(retryAfterSeconds),
+  });
+}
+
 /**
  * Lets a request in, or not: verifies its token (required unless the method is public), then
- * spends one token of the caller's rate limit (by user, else by client address).
+ * spends the call's cost of the caller's rate limit (by user, else by client address). A
+ * credential that fails verification spends the address's tokens too, so forged tokens cannot
+ * be tried at the rate of signature checks; once they are spent, the answer is 429.
  */
 export async function admit(
   parts: GatewayParts,
   exchange: Exchange,
   authorization: string | undefined,
-  anonymousAllowed: boolean,
+  { anonymousAllowed, cost }: Admission,
 ): Promise<Caller | undefined> {
-  const caller = await authenticate(parts.tokens, authorization, anonymousAllowed);
-  exchange.userId = caller?.userId;
-  const decision = parts.limiter.take(caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`);
-  if (!decision.allowed) {
-    throw new ConnectError(`rate limit exceeded: retry after ${decision.retryAfterSeconds} s`, Code.ResourceExhausted, {
-      "retry-after": String(decision.retryAfterSeconds),
-    });
+  let caller: Caller | undefined;
+  try {
+    caller = await authenticate(parts.tokens, authorization, anonymousAllowed);
+  } catch (err) {
+    if (authorization) {
+      const decision = parts.limiter.take(`address:${exchange.clientAddress}`, parts.config.failedAuthCost);
+      if (!decision.allowed) refuseOverLimit(decision.retryAfterSeconds);
+    }
+    throw err;
   }
+  exchange.userId = caller?.userId;
+  const decision = parts.limiter.take(caller ? `user:${caller.userId}` : `address:${exchange.clientAddress}`, cost);
+  if (!decision.allowed) refuseOverLimit(decision.retryAfterSeconds);
   return caller;
 }
 

@@ -23,13 +23,13 @@ function exchangeOf(ctx: HandlerContext): Exchange {
 
 function proxy(parts: GatewayParts, route: Route) {
   const { method } = route;
-  const anonymousAllowed = parts.policy.isPublic(method);
+  const admission = { anonymousAllowed: parts.policy.isPublic(method), cost: parts.policy.rateCost(method) };
   const procedure = `/${method.parent.typeName}/${method.name}`;
   return async (input: Message, ctx: HandlerContext) => {
     const exchange = exchangeOf(ctx);
     exchange.route = procedure;
     try {
-      const caller = await admit(parts, exchange, ctx.requestHeader.get("authorization") ?? undefined, anonymousAllowed);
+      const caller = await admit(parts, exchange, ctx.requestHeader.get("authorization") ?? undefined, admission);
       const cap = parts.config.upstreamTimeoutMs;
       const timeoutMs = Math.min(ctx.timeoutMs() ?? cap, cap);
       const idempotencyKey = ctx.requestHeader.get("idempotency-key") ?? undefined;

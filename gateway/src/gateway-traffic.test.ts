@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import { demoProducts } from "@shop/runtime";
 import { credentialsEnv, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,6 +65,159 @@ describe("rate limiting", () => {
   it("keeps a bucket per signed-in user, apart from the address's", async () => {
     await burst(`/v1/users/${alice.id}`, alice.token);
     await burst(`/v1/users/${bob.id}`, bob.token);
+  });
+});
+
+describe("what a request costs", () => {
+  it("charges a password check what the contract declares: five sign-ins empty an address's bucket of 100", async () => {
+    const gateway = await stack.startGateway({ env: { GATEWAY_RATE_LIMIT_CAPACITY: "100", GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1" } });
+    const attempts: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      attempts.push(
+        (await gateway.request("POST", "/v1/auth/token", { body: { email: `nobody-${i}-${randomUUID()}@example.com`, password: "guess" } }))
+          .status,
+      );
+    }
+    expect(attempts.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(attempts[5]).toBe(429);
+    expect((await gateway.request("GET", `/v1/products/${mug}`)).status).toBe(429);
+  });
+
+  it("answers 429 with Retry-After once an account has failed five sign-ins, whichever client tries", async () => {
+    const victim = await stack.customer();
+    for (let i = 0; i < 5; i++) {
+      const failed = await stack.request("POST", "/v1/auth/token", {
+        body: { email: victim.email, password: "guess" },
+        headers: { "x-forwarded-for": `198.51.100.${i}` },
+      });
+      expect(failed.status).toBe(401);
+    }
+    const refused = await stack.request("POST", "/v1/auth/token", { body: { email: victim.email, password: "correct horse battery" } });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(refused.body).toMatchObject({ code: "resource_exhausted", message: expect.stringContaining("too many failed sign-ins") });
+  });
+
+  it("charges credentials that fail verification to the client's address, then answers 429 instead of checking more", async () => {
+    const gateway = await stack.startGateway({
+      env: { GATEWAY_RATE_LIMIT_CAPACITY: "30", GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1", GATEWAY_FAILED_AUTH_COST: "10" },
+    });
+    const forged = `${alice.token.slice(0, -4)}AAAA`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await gateway.request("GET", `/v1/users/${alice.id}`, { token: forged })).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    expect((await gateway.request("GET", `/v1/products/${mug}`)).status).toBe(429);
+    expect((await gateway.request("GET", `/v1/users/${alice.id}`, { token: alice.token })).status).toBe(200);
+  });
+});
+
+describe("client addresses behind proxies", () => {
+  const limitedBehind = (trusted?: string) =>
+    stack.startGateway({
+      env: {
+        GATEWAY_RATE_LIMIT_CAPACITY: "2",
+        GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1",
+        ...(trusted === undefined ? {} : { GATEWAY_TRUSTED_PROXIES: trusted }),
+      },
+    });
+  const read = (gateway: RunningGateway, forwardedFor: string) =>
+    gateway.request("GET", `/v1/products/${mug}`, { headers: { "x-forwarded-for": forwardedFor } }).then((r) => r.status);
+
+  it("takes the rightmost hop that is not a trusted proxy: rotating what the client writes in front gains nothing", async () => {
+    const gateway = await limitedBehind("127.0.0.1,10.0.0.0/8");
+    const rotating = [];
+    for (let i = 1; i <= 5; i++) rotating.push(await read(gateway, `198.51.100.${i}, 203.0.113.7, 10.1.2.3`));
+    expect(rotating).toEqual([200, 200, 429, 429, 429]);
+    expect(await read(gateway, "203.0.113.8, 10.1.2.3")).toBe(200);
+  });
+
+  it("ignores X-Forwarded-For from a connection that is not a trusted proxy, and when no proxy is configured", async () => {
+    for (const gateway of [await limitedBehind("10.0.0.0/8"), await limitedBehind()]) {
+      const statuses = [];
+      for (let i = 1; i <= 3; i++) statuses.push(await read(gateway, `198.51.100.${i}`));
+      expect(statuses).toEqual([200, 200, 429]);
+    }
+  });
+
+  it("refuses the retired GATEWAY_TRUST_PROXY and a proxy list that does not parse, naming the variable", () => {
+    const base = credentialsEnv("gateway");
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_TRUST_PROXY: "true" })).toThrow(/GATEWAY_TRUST_PROXY is no longer read/);
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8,proxy.internal" })).toThrow(
+      /GATEWAY_TRUSTED_PROXIES "proxy.internal" is not an IP address/,
+    );
+  });
+});
+
+describe("HTTP server limits", () => {
+  let limited: RunningGateway;
+  let port: number;
+
+  beforeAll(async () => {
+    limited = await stack.startGateway({
+      env: {
+        GATEWAY_MAX_HEADER_BYTES: "4096",
+        GATEWAY_HEADERS_TIMEOUT_MS: "500",
+        GATEWAY_REQUEST_TIMEOUT_MS: "800",
+        GATEWAY_MAX_CONNECTIONS: "3",
+        GATEWAY_SHUTDOWN_GRACE_MS: "200",
+      },
+    });
+    port = Number(new URL(limited.baseUrl).port);
+  });
+
+  /** A raw connection; resolves with what the server sent once it closes (or resets) the connection. */
+  function rawExchange(write: (socket: net.Socket) => void): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => write(socket));
+      let received = "";
+      socket.on("data", (chunk) => (received += chunk));
+      socket.on("close", () => resolve(received));
+      socket.on("error", () => undefined);
+    });
+  }
+
+  it("answers 431 to headers over the limit", async () => {
+    const reply = await limited.request("GET", `/v1/products/${mug}`, { headers: { "x-padding": "p".repeat(8 * 1024) } });
+    expect(reply.status).toBe(431);
+  });
+
+  it("closes a connection whose headers never finish (slowloris)", async () => {
+    const received = await rawExchange((socket) => socket.write(`GET /v1/products/${mug} HTTP/1.1\r\nHost: shop\r\nX-Slow: 1`));
+    expect(received).toMatch(/^HTTP\/1\.1 408|^$/);
+  });
+
+  it("answers 408 to a body that never finishes", async () => {
+    const received = await rawExchange((socket) =>
+      socket.write('POST /v1/auth/token HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"'),
+    );
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it("takes no more connections than its limit", async () => {
+    const held = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const socket = net.connect(port, "127.0.0.1", () => resolve(socket));
+          }),
+      ),
+    );
+    const refused = await rawExchange((socket) => socket.write(`GET /v1/products/${mug} HTTP/1.1\r\nHost: shop\r\n\r\n`));
+    expect(refused).toBe("");
+    for (const socket of held) socket.destroy();
+  });
+
+  it("stops within its shutdown grace although a client holds a request open", async () => {
+    const gateway = await stack.startGateway({ env: { GATEWAY_SHUTDOWN_GRACE_MS: "200", GATEWAY_REQUEST_TIMEOUT_MS: "600000" } });
+    const held = await new Promise<net.Socket>((resolve) => {
+      const socket = net.connect(Number(new URL(gateway.baseUrl).port), "127.0.0.1", () => {
+        socket.write("POST /v1/auth/token HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+        resolve(socket);
+      });
+    });
+    const closed = new Promise<void>((resolve) => held.on("close", () => resolve()));
+    await gateway.gateway.shutdown();
+    await closed;
   });
 });
 

@@ -24,6 +24,9 @@ export const meSummaryMethods: Readonly<Record<string, readonly DescMethod[]>> =
   notifications: [NotificationService.method.listNotifications],
 };
 
+/** The summary makes a call to each of its upstreams, and costs what they would. */
+const summaryCost = Object.values(meSummaryMethods).flat().length;
+
 /** Worst first: the code of the whole answer when several parts fail. */
 const severity = [Code.DeadlineExceeded, Code.Unavailable, Code.Internal];
 const rank = (code: Code) => (severity.includes(code) ? severity.indexOf(code) : severity.length);
@@ -38,7 +41,7 @@ export async function handleMeSummary(parts: GatewayParts, req: IncomingMessage,
   if (req.method !== "GET") {
     throw new HttpError(405, Code.Unimplemented, `${req.method} is not allowed on ${meSummaryPath} (allowed: GET)`, { allow: "GET" });
   }
-  const caller = (await admit(parts, exchange, req.headers.authorization, false))!;
+  const caller = (await admit(parts, exchange, req.headers.authorization, { anonymousAllowed: false, cost: summaryCost }))!;
   const timeoutMs = timeoutFromHeaders(req.headers, parts.config.upstreamTimeoutMs);
   const call = { onStart: exchange.track, timeoutMs, startedAt: exchange.receivedAt, headers: upstreamHeaders(exchange, caller) };
   const { upstreams } = parts;

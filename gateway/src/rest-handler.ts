@@ -39,7 +39,10 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
   }
   const { route, variables } = match;
   exchange.route = route.key;
-  const caller = await admit(parts, exchange, req.headers.authorization, parts.policy.isPublic(route.method));
+  const caller = await admit(parts, exchange, req.headers.authorization, {
+    anonymousAllowed: parts.policy.isPublic(route.method),
+    cost: parts.policy.rateCost(route.method),
+  });
   const timeoutMs = timeoutFromHeaders(req.headers, parts.config.upstreamTimeoutMs);
   const idempotencyKey = idempotencyKeyOf(req);
   let body: Buffer | undefined;

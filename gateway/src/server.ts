@@ -11,7 +11,7 @@ import { connectProxy } from "./connect-proxy.js";
 import { ContractMonitor, type UpstreamContract } from "./contract/contract-monitor.js";
 import { createCors } from "./http/cors.js";
 import { sendError } from "./http/reply.js";
-import { clientAddressOf, correlationIdOf, traceContextOf } from "./http/request-meta.js";
+import { clientAddressOf, correlationIdOf, traceContextOf, trustedProxyList } from "./http/request-meta.js";
 import { handleMeSummary, meSummaryMethods, meSummaryPath } from "./me-summary.js";
 import { buildOpenApiDocument } from "./openapi/openapi-document.js";
 import { gatewayMetrics } from "./ops/metrics.js";
@@ -130,7 +130,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     routes,
     policy,
     upstreams: new Upstreams(config.upstreams),
-    limiter: new RateLimiter(config.rateLimit.capacity, config.rateLimit.refillPerSecond),
+    limiter: new RateLimiter(config.rateLimit.capacity, config.rateLimit.refillPerSecond, config.rateLimit.maxClients),
     idempotency,
     tokens: createTokenVerifier(config.tokens),
   };
@@ -157,6 +157,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   const ops = operations(contracts, JSON.stringify(openApi));
   const cors = createCors(config.corsOrigins);
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
+  const trustedProxies = config.trustedProxies.length > 0 ? trustedProxyList(config.trustedProxies) : undefined;
 
   const fail = (res: ServerResponse, exchange: Exchange) => (err: unknown) =>
     sendError(res, err, parts.registry, logger, exchange.correlationId);
@@ -167,30 +168,43 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
   };
   const serveConnectOrRest = connectProxy(parts, exchanges, serveRest);
 
-  const server = http.createServer((req, res) => {
-    const startedAt = performance.now();
-    // One server span per request; every upstream call of the request is its child.
-    const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), attributesOf(req.method));
-    const exchange = new Exchange(correlationIdOf(req.headers), clientAddressOf(req, config.trustProxy), span);
-    exchanges.set(req, exchange);
-    res.setHeader("x-request-id", exchange.correlationId);
-    res.once("close", () => record(logger, req, res, exchange, startedAt));
-    try {
-      if (cors(req, res) === "answered") return;
-    } catch (err) {
-      fail(res, exchange)(err);
-      return;
-    }
-    const path = pathOf(req.url);
-    const operation = ops.get(path);
-    if (operation) {
-      exchange.route = path;
-      exchange.operational = true;
-      operation(req, res).catch(fail(res, exchange));
-      return;
-    }
-    serveConnectOrRest(req, res);
-  });
+  const limits = config.http;
+  const server = http.createServer(
+    {
+      // Node answers 431 to headers above this size, and closes connections whose headers or
+      // body arrive slower than their timeouts allow (checked every second).
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      const startedAt = performance.now();
+      // One server span per request; every upstream call of the request is its child.
+      const span = startSpan(`${req.method} unmatched`, SpanKind.SERVER, traceContextOf(req.headers), attributesOf(req.method));
+      const exchange = new Exchange(correlationIdOf(req.headers), clientAddressOf(req, trustedProxies), span);
+      exchanges.set(req, exchange);
+      res.setHeader("x-request-id", exchange.correlationId);
+      res.once("close", () => record(logger, req, res, exchange, startedAt));
+      try {
+        if (cors(req, res) === "answered") return;
+      } catch (err) {
+        fail(res, exchange)(err);
+        return;
+      }
+      const path = pathOf(req.url);
+      const operation = ops.get(path);
+      if (operation) {
+        exchange.route = path;
+        exchange.operational = true;
+        operation(req, res).catch(fail(res, exchange));
+        return;
+      }
+      serveConnectOrRest(req, res);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
 
   server.once("listening", () => contracts.start());
   let stopping: Promise<void> | undefined;
@@ -199,10 +213,20 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}
     shutdown(): Promise<void> {
       stopping ??= (async () => {
         if (server.listening) {
-          await new Promise<void>((resolve) => {
+          // In-flight requests may finish within the grace; connections still open after it are cut.
+          const closed = new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeIdleConnections();
           });
+          let grace: NodeJS.Timeout | undefined;
+          const graceOver = new Promise<void>((resolve) => {
+            grace = setTimeout(resolve, limits.shutdownGraceMs);
+            grace.unref();
+          });
+          await Promise.race([closed, graceOver]);
+          clearTimeout(grace);
+          server.closeAllConnections();
+          await closed;
         }
         contracts.close();
         parts.limiter.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { BlockList, isIP, isIPv4, isIPv6 } from "node:net";
 import { errors, type TraceCarrier } from "@shop/runtime";
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,11 +44,40 @@ export function traceContextOf(headers: IncomingHttpHeaders): TraceCarrier {
   return { traceparent, tracestate: single(headers.tracestate) };
 }
 
-/** Who is calling, for rate limiting: the socket's address, or the first X-Forwarded-For hop behind a trusted proxy. */
-export function clientAddressOf(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = single(req.headers["x-forwarded-for"])?.split(",")[0]?.trim();
-    if (forwarded) return forwarded;
+/** IPv4 clients of a dual-stack socket show as `::ffff:a.b.c.d`; limits and logs use the IPv4 form. */
+const unmapped = (address: string) => (address.startsWith("::ffff:") && isIPv4(address.slice(7)) ? address.slice(7) : address);
+
+/** The addresses of the proxies in front of the gateway (load balancers, ingress), as a matcher. */
+export function trustedProxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split("/") as [string, string | undefined];
+    const type = isIPv4(address) ? "ipv4" : isIPv6(address) ? "ipv6" : undefined;
+    if (!type) throw new Error(`"${entry}" is not an IP address or CIDR range`);
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
   }
-  return req.socket.remoteAddress ?? "unknown";
+  return list;
+}
+
+const isTrusted = (proxies: BlockList, address: string) =>
+  isIPv4(address) ? proxies.check(address, "ipv4") : isIPv6(address) ? proxies.check(address, "ipv6") : false;
+
+/**
+ * Who is calling, for rate limiting: the socket's address; when that is a trusted proxy, the
+ * rightmost X-Forwarded-For hop that is not one (each proxy appends the address it saw, so
+ * entries left of the first untrusted hop are whatever the client chose to send).
+ */
+export function clientAddressOf(req: IncomingMessage, trustedProxies: BlockList | undefined): string {
+  let address = unmapped(req.socket.remoteAddress ?? "unknown");
+  if (!trustedProxies || !isTrusted(trustedProxies, address)) return address;
+  const header = req.headers["x-forwarded-for"];
+  const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = unmapped(hops[i]!.trim());
+    if (!isIP(hop)) return address;
+    address = hop;
+    if (!isTrusted(trustedProxies, hop)) return hop;
+  }
+  return address;
 }

@@ -1,4 +1,5 @@
-import type { DescMethod } from "@bufbuild/protobuf";
+import { type DescMethod, getOption } from "@bufbuild/protobuf";
+import { rate_cost } from "@shop/contracts/shop/auth/v1/auth_pb.js";
 import { declaredPolicy } from "@shop/runtime";
 import type { Route, RouteTable } from "./route-table.js";
 
@@ -12,6 +13,8 @@ export interface RoutePolicy {
    */
   isPublic(method: DescMethod): boolean;
   isCreating(route: Route): boolean;
+  /** What one call spends of its caller's rate limit: the contract's `(shop.auth.v1.rate_cost)`, else 1. */
+  rateCost(method: DescMethod): number;
 }
 
 /** Resolves the creating routes against the table, failing at start when one does not exist. */
@@ -26,8 +29,10 @@ export function resolveRoutePolicy(table: RouteTable, declared: { creatingRoutes
   const publicMethods = new Set<DescMethod>(
     table.routes.filter((route) => declaredPolicy(route.method)?.anonymous).map((route) => route.method),
   );
+  const costs = new Map<DescMethod, number>(table.routes.map((route) => [route.method, getOption(route.method, rate_cost) || 1]));
   return {
     isPublic: (method) => publicMethods.has(method),
     isCreating: (route) => creating.has(route),
+    rateCost: (method) => costs.get(method) ?? 1,
   };
 }

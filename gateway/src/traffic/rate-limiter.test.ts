@@ -4,8 +4,8 @@ import { RateLimiter } from "./rate-limiter.js";
 describe("token bucket rate limiter", () => {
   let now = 0;
   const limiters: RateLimiter[] = [];
-  const limiter = (capacity: number, refillPerSecond: number) => {
-    const created = new RateLimiter(capacity, refillPerSecond, () => now);
+  const limiter = (capacity: number, refillPerSecond: number, maxClients = 1000) => {
+    const created = new RateLimiter(capacity, refillPerSecond, maxClients, () => now);
     limiters.push(created);
     return created;
   };
@@ -56,5 +56,23 @@ describe("token bucket rate limiter", () => {
     now += 1000;
     limit.sweep();
     expect(limit.trackedClients).toBe(0);
+  });
+
+  it("charges a request its cost, and lets one dearer than the burst through from a full bucket", () => {
+    const limit = limiter(100, 50);
+    expect([1, 2, 3, 4, 5].map(() => limit.take("a", 20).allowed)).toEqual([true, true, true, true, true]);
+    expect(limit.take("a", 20)).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(limit.take("a", 1).allowed).toBe(false);
+    expect(limit.take("b", 500).allowed).toBe(true);
+    expect(limit.take("b", 1).allowed).toBe(false);
+  });
+
+  it("tracks at most maxClients buckets: new clients beyond them share one", () => {
+    const limit = limiter(2, 1, 3);
+    for (const client of ["a", "b", "c"]) limit.take(client);
+    expect(limit.trackedClients).toBe(3);
+    const rotated = Array.from({ length: 1000 }, (_, i) => limit.take(`rotated-${i}`).allowed);
+    expect(rotated.filter(Boolean)).toHaveLength(2);
+    expect(limit.trackedClients).toBe(4);
   });
 });

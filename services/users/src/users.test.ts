@@ -14,6 +14,7 @@ import { decodeJwt } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadUsersConfig, type UsersConfig } from "./config.js";
+import { passwordWorkLimiter } from "./handlers/user-handlers.js";
 import { buildUsers } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
@@ -164,6 +165,77 @@ describe("access tokens", () => {
     const err = await failureOf(client.createToken(input));
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.message).toContain(`${field}:`);
+  });
+});
+
+describe("failed sign-ins per account", () => {
+  const guess = (email: string, password = "wrong-password") => failureOf(client.createToken({ email, password }));
+  const retryAfterOf = async (email: string) => {
+    try {
+      await client.createToken({ email, password: "customer-password" });
+    } catch (err) {
+      return { code: ConnectError.from(err).code, retryAfter: ConnectError.from(err).metadata.get("retry-after") };
+    }
+    throw new Error("sign-in succeeded");
+  };
+
+  it("refuses the sixth try within the window, the right password too, without checking it, and says when to retry", async () => {
+    const user = await registerCustomer();
+    for (let i = 0; i < 5; i++) expect((await guess(user.email)).code).toBe(Code.Unauthenticated);
+    const refused = await guess(user.email, "customer-password");
+    expect(refused).toEqual({ code: Code.ResourceExhausted, message: expect.stringMatching(/^too many failed sign-ins for this account/) });
+    const { retryAfter } = await retryAfterOf(user.email);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+  });
+
+  it("counts the email whatever its case, and unknown emails alike", async () => {
+    const user = await registerCustomer();
+    for (let i = 0; i < 5; i++) await guess(i % 2 ? user.email.toUpperCase() : user.email);
+    expect((await guess(user.email)).code).toBe(Code.ResourceExhausted);
+    for (let i = 0; i < 5; i++) await guess("nobody-here@shop.test");
+    expect((await guess("nobody-here@shop.test")).code).toBe(Code.ResourceExhausted);
+  });
+
+  it("lets the account in once its window has ended, and a success forgets the failures", async () => {
+    const user = await registerCustomer();
+    for (let i = 0; i < 5; i++) await guess(user.email);
+    await queryDb(`UPDATE sign_in_failures SET window_started_at = now() - interval '61 seconds' WHERE email = $1`, [user.email]);
+    expect((await client.createToken({ email: user.email, password: "customer-password" })).accessToken).toBeTruthy();
+    expect(await queryDb(`SELECT 1 FROM sign_in_failures WHERE email = $1`, [user.email])).toEqual([]);
+    for (let i = 0; i < 4; i++) await guess(user.email);
+    expect((await client.createToken({ email: user.email, password: "customer-password" })).accessToken).toBeTruthy();
+  });
+
+  it("is shared by every replica, since the failures are in the database", async () => {
+    const other = await startService({ context: "users", serviceDir, config, start: buildUsers });
+    const otherClient = createServiceClient(UserService, { address: other.grpc.address });
+    try {
+      const user = await registerCustomer();
+      for (let i = 0; i < 5; i++) await guess(user.email);
+      expect((await failureOf(otherClient.createToken({ email: user.email, password: "customer-password" }))).code).toBe(
+        Code.ResourceExhausted,
+      );
+    } finally {
+      otherClient.close();
+      await other.stop();
+    }
+  });
+});
+
+describe("password work", () => {
+  it("runs at most its concurrency at once, queues a bounded number, and tells the rest to retry", async () => {
+    const limit = passwordWorkLimiter({ concurrency: 1, queue: 1 });
+    const releases: (() => void)[] = [];
+    const held = () => new Promise<void>((resolve) => releases.push(resolve));
+    const running = limit(held);
+    const queued = limit(async () => "queued ran");
+    const refused = await limit(async () => "never").catch((err: unknown) => ConnectError.from(err));
+    expect(refused).toMatchObject({ code: Code.ResourceExhausted, rawMessage: "too many password checks in progress: retry after 1 s" });
+    expect((refused as ConnectError).metadata.get("retry-after")).toBe("1");
+    releases[0]!();
+    await running;
+    expect(await queued).toBe("queued ran");
   });
 });
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/auth/v1/auth.proto.
  */
 export const file_shop_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChdzaG9wL2F1dGgvdjEvYXV0aC5wcm90bxIMc2hvcC5hdXRoLnYxImUKDEFjY2Vzc1BvbGljeRIRCglhbm9ueW1vdXMYASABKAgSIQoFcm9sZXMYAiADKA4yEi5zaG9wLmF1dGgudjEuUm9sZRINCgVvd25lchgDIAEoCBIQCghzZXJ2aWNlcxgEIAMoCSo/CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIRCg1ST0xFX0NVU1RPTUVSEAESDgoKUk9MRV9BRE1JThACOlQKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLSHAyABKAsyGi5zaG9wLmF1dGgudjEuQWNjZXNzUG9saWN5UgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChdzaG9wL2F1dGgvdjEvYXV0aC5wcm90bxIMc2hvcC5hdXRoLnYxImUKDEFjY2Vzc1BvbGljeRIRCglhbm9ueW1vdXMYASABKAgSIQoFcm9sZXMYAiADKA4yEi5zaG9wLmF1dGgudjEuUm9sZRINCgVvd25lchgDIAEoCBIQCghzZXJ2aWNlcxgEIAMoCSo/CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIRCg1ST0xFX0NVU1RPTUVSEAESDgoKUk9MRV9BRE1JThACOlQKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLSHAyABKAsyGi5zaG9wLmF1dGgudjEuQWNjZXNzUG9saWN5UgZhY2Nlc3M6PQoJcmF0ZV9jb3N0Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYtYcDIAEoDVIIcmF0ZUNvc3RiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Who may call a method. Every method of every shop service declares one; a service does not
@@ -95,4 +95,14 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
  */
 export const access: GenExtension<MethodOptions, AccessPolicy> = /*@__PURE__*/
   extDesc(file_shop_auth_v1_auth, 0);
+
+/**
+ * What one call spends of its caller's rate limit at the gateway, in requests (1 when unset):
+ * a method that checks or hashes a password costs what many reads do, so passwords cannot be
+ * guessed, nor the users service exhausted, at the rate of reads.
+ *
+ * @generated from extension: uint32 rate_cost = 50101;
+ */
+export const rate_cost: GenExtension<MethodOptions, number> = /*@__PURE__*/
+  extDesc(file_shop_auth_v1_auth, 1);
 
