@@ -21,6 +21,8 @@ export const loadOrdersConfig = (source: NodeJS.ProcessEnv = process.env) =>
       SAGA_STEP_ATTEMPTS: env.int(6, { min: 1 }),
       SAGA_BACKOFF_BASE_MS: env.int(50, { min: 1 }),
       SAGA_BACKOFF_MAX_MS: env.int(2_000, { min: 1 }),
+      /** Tries of a step whose outcome cannot be recorded before it counts as failed and the order is cancelled. */
+      SAGA_RECORD_ATTEMPTS: env.int(5, { min: 1 }),
       SAGA_LEASE_MS: env.int(5_000, { min: 100 }),
       SAGA_CONCURRENCY: env.int(64, { min: 1 }),
       SAGA_POLL_MS: env.int(1_000, { min: 10 }),

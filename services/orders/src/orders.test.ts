@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { type Order, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShipmentStatus } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
+import { createSqlDatabase } from "@shop/runtime";
 import { adminHeaders, callerHeaders, failureOf, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, type CheckoutStack, startCheckoutStack } from "./testing/checkout-stack.js";
@@ -98,6 +99,33 @@ describe("checkout", () => {
     // The order keeps the price it was sold at.
     await stack.catalog.updateProductPrice({ productId: mug, price: { currencyCode: "USD", amountMinor: 9999n } }, admin);
     expect((await stack.orders.getOrder({ orderId: order.id }, call)).order!.total!.amountMinor).toBe(8749n);
+  });
+
+  it("cancels an order whose total would overflow int64 with PRODUCT_UNAVAILABLE: a product priced 9223372036854775807, ordered twice", async () => {
+    const product = await stack.addProduct({ priceMinor: 100n, stock: 5, name: "Priced before the ceiling" });
+    const catalogDb = createSqlDatabase(stack.catalogDatabaseUrl);
+    try {
+      await catalogDb.execute(`UPDATE products SET price_minor = 9223372036854775807 WHERE id = $1::uuid`, [product]);
+    } finally {
+      await catalogDb.close();
+    }
+    const { call } = customer();
+    const placed = await checkout(call, [[product, 2]]);
+    const order = await finalOrder(placed.id, call);
+    expect(order).toMatchObject({ status: OrderStatus.CANCELLED, cancellationReason: "PRODUCT_UNAVAILABLE" });
+    expect(await stockOf(product)).toMatchObject({ available: 5, reserved: 0, committed: 0 });
+  });
+
+  it("refuses a price over the ceiling when a product is created or repriced, naming the field", async () => {
+    const price = { currencyCode: "USD", amountMinor: 9223372036854775807n };
+    const created = await failureOf(stack.catalog.createProduct({ sku: "TOO-DEAR", name: "Too dear", description: "", price }, admin));
+    expect(created).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringContaining("price: amountMinor must be at most 100000000000"),
+    });
+    const product = await stack.addProduct({ priceMinor: 100n, stock: 1 });
+    const repriced = await failureOf(stack.catalog.updateProductPrice({ productId: product, price }, admin));
+    expect(repriced).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining("price: amountMinor must be at most") });
   });
 
   it("cancels a tok_decline order with PAYMENT_DECLINED and leaves the stock untouched", async () => {

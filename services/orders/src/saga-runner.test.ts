@@ -170,7 +170,7 @@ describe("saga leases", () => {
     };
     const runner = new SagaRunner(
       { sagas: new SagaStore(scratchDb, orderEvents), orders, executor: { execute: scripted }, logger: createLogger("orders", "silent") },
-      { leaseMs: 2_000, concurrency: 4, pollIntervalMs: 10, backoffBaseMs: 5, backoffMaxMs: 20 },
+      { leaseMs: 2_000, concurrency: 4, pollIntervalMs: 10, backoffBaseMs: 5, backoffMaxMs: 20, recordAttempts: 3 },
     );
     runner.start();
     try {
@@ -210,6 +210,69 @@ describe("saga leases", () => {
       [events[2]!.id],
     );
     expect(headers["x-request-id"]).toBe("checkout-correlation");
+  });
+});
+
+describe("a step whose outcome cannot be recorded", () => {
+  let scratch: TestDatabase;
+  let scratchDb: SqlDatabase;
+
+  beforeAll(async () => {
+    scratch = await createTestDatabase("orders", serviceDir);
+    scratchDb = createSqlDatabase(scratch.url);
+  });
+
+  afterAll(async () => {
+    await scratchDb?.close();
+    await scratch?.drop();
+  });
+
+  it("is tried a bounded number of times with backoff, then counts as failed: the order is cancelled with a reason, never left PENDING", async () => {
+    const orders = new OrderRepository(scratchDb, orderEvents);
+    const { order } = await orders.place(
+      {
+        id: randomUUID(),
+        userId: randomUUID(),
+        items: [{ productId: randomUUID(), quantity: 2 }],
+        shippingAddress: address,
+        paymentToken: "tok_visa",
+      },
+      { correlationId: randomUUID() },
+    );
+    const calls: SagaAction[] = [];
+    const retries: { attempts: number; delayMs: number }[] = [];
+    // A price PostgreSQL cannot store: what a total past int64 did before pricing refused it.
+    const unstorable = { currency: "USD", amountMinor: 2n ** 63n };
+    const sagas = new SagaStore(scratchDb, orderEvents);
+    const retryLater = sagas.retryLater.bind(sagas);
+    sagas.retryLater = (owner, orderId, attempts, delayMs) => {
+      retries.push({ attempts, delayMs });
+      return retryLater(owner, orderId, attempts, delayMs);
+    };
+    const scripted = async (action: SagaAction): Promise<StepOutcome> => {
+      calls.push(action);
+      if (action !== "PRICE") return { kind: "succeeded" };
+      const line = { ...order.items[0]!, name: "Gold bar", unitPrice: unstorable, lineTotal: unstorable };
+      return { kind: "succeeded", priced: { lines: [line], total: unstorable } };
+    };
+    const runner = new SagaRunner(
+      { sagas, orders, executor: { execute: scripted }, logger: createLogger("orders", "silent") },
+      { leaseMs: 2_000, concurrency: 4, pollIntervalMs: 10, backoffBaseMs: 5, backoffMaxMs: 20, recordAttempts: 3 },
+    );
+    runner.start();
+    try {
+      const ended = await waitFor(
+        () => orders.get(order.id),
+        (o) => o?.status !== "PENDING",
+        { what: "the order to end" },
+      );
+      expect(ended).toMatchObject({ status: "CANCELLED", cancellationReason: "PRODUCT_UNAVAILABLE", total: null });
+    } finally {
+      await runner.stop();
+    }
+    expect(calls).toEqual(["PRICE", "PRICE", "PRICE"]);
+    expect(retries.map((r) => r.attempts)).toEqual([1, 2]);
+    expect(await sagaRow(scratchDb, order.id)).toMatchObject({ phase: "CANCELLED", reason: "PRODUCT_UNAVAILABLE", lease_owner: null });
   });
 });
 
@@ -265,7 +328,7 @@ describe("a saga placed with its order", () => {
     // One slot, and no poll during the test: only placeAndRun can start a saga.
     const runner = new SagaRunner(
       { sagas, orders, executor: { execute: price }, logger: createLogger("orders", "silent") },
-      { leaseMs: 60_000, concurrency: 1, pollIntervalMs: 60_000, backoffBaseMs: 5, backoffMaxMs: 20 },
+      { leaseMs: 60_000, concurrency: 1, pollIntervalMs: 60_000, backoffBaseMs: 5, backoffMaxMs: 20, recordAttempts: 3 },
     );
     const newOrder = () => ({
       id: randomUUID(),

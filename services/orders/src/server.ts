@@ -73,6 +73,7 @@ export async function buildOrders(
       pollIntervalMs: config.SAGA_POLL_MS,
       backoffBaseMs: config.SAGA_BACKOFF_BASE_MS,
       backoffMaxMs: config.SAGA_BACKOFF_MAX_MS,
+      recordAttempts: config.SAGA_RECORD_ATTEMPTS,
     },
   );
   runner.start();

@@ -185,6 +185,17 @@ export function afterCall(state: SagaState, action: SagaAction, outcome: StepOut
   throw new Error(`${action} is not what a ${state.phase} saga runs`);
 }
 
+/**
+ * The transition when the outcome of a forward step cannot be recorded however often it is tried
+ * (a value the database refuses, say): before the pivot the step counts as failed, and the saga
+ * compensates what it registered; from the pivot on nothing is undone, so there is none and the
+ * step is tried again later.
+ */
+export function afterUnrecordable(state: SagaState, action: SagaAction, detail: string): Transition | undefined {
+  if (state.phase !== "FORWARD" || action !== state.step || !isBeforePivot(action) || action === pivot) return undefined;
+  return afterForwardStep(state, action, { kind: "failed", detail });
+}
+
 /** Exponential backoff with full jitter: a random delay in [0, min(max, base * 2^attempt)). */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type CatalogPrice, priceOrder } from "./pricing.js";
+import { type CatalogPrice, maxAmountMinor, priceOrder } from "./pricing.js";
 
 const usd = (amountMinor: bigint) => ({ currency: "USD", amountMinor });
 const mug: CatalogPrice = { productId: "p-mug", name: "Mug", price: usd(1250n) };
@@ -54,5 +54,23 @@ describe("priceOrder", () => {
     );
     expect(result.kind).toBe("unavailable");
     expect(result.kind === "unavailable" && result.detail).toMatch(/USD, EUR/);
+  });
+
+  it("refuses a total past int64: the largest price ordered twice is unavailable, not a value nothing can store", () => {
+    const priciest: CatalogPrice = { productId: "p-max", name: "Everything", price: { currency: "USD", amountMinor: maxAmountMinor } };
+    expect(priceOrder([{ productId: "p-max", quantity: 1 }], [priciest]).kind).toBe("priced");
+    const twice = priceOrder([{ productId: "p-max", quantity: 2 }], [priciest]);
+    expect(twice).toEqual({
+      kind: "unavailable",
+      detail: "the order's total (18446744073709551614 USD minor units) is more than any order may carry (9223372036854775807)",
+    });
+    const together = priceOrder(
+      [
+        { productId: "p-max", quantity: 1 },
+        { productId: "p-mug", quantity: 1 },
+      ],
+      [priciest, mug],
+    );
+    expect(together.kind).toBe("unavailable");
   });
 });

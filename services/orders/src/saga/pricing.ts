@@ -12,11 +12,15 @@ export interface PricedOrder {
   total: Money;
 }
 
+/** The largest amount an order may carry: money is int64 minor units on the wire and in the database. */
+export const maxAmountMinor = 2n ** 63n - 1n;
+
 export type PricingResult = { kind: "priced"; order: PricedOrder } | { kind: "unavailable"; detail: string };
 
 /**
  * Snapshots name and unit price of every item and sums the lines. An order is charged in
- * one currency, so products priced in different currencies cannot be sold together.
+ * one currency, so products priced in different currencies cannot be sold together; nor can a
+ * total past what an amount can hold (checked on exact bigint sums, before anything stores it).
  */
 export function priceOrder(items: RequestedItem[], catalog: CatalogPrice[]): PricingResult {
   const byId = new Map(catalog.map((product) => [product.productId, product]));
@@ -36,5 +40,11 @@ export function priceOrder(items: RequestedItem[], catalog: CatalogPrice[]): Pri
     };
   });
   const totalMinor = lines.reduce((sum, line) => sum + line.lineTotal!.amountMinor, 0n);
+  if (totalMinor > maxAmountMinor) {
+    return {
+      kind: "unavailable",
+      detail: `the order's total (${totalMinor} ${currency} minor units) is more than any order may carry (${maxAmountMinor})`,
+    };
+  }
   return { kind: "priced", order: { lines, total: { currency: currency!, amountMinor: totalMinor } } };
 }

@@ -1,7 +1,7 @@
 import { latencyBuckets, metricsRegistry } from "@shop/runtime";
 import { Counter, Gauge, Histogram } from "prom-client";
 
-/** How checkouts end and how long their steps take (DESIGN §8: saga outcomes). */
+/** How checkouts end and how long their steps take. */
 export const sagaMetrics = {
   outcomes: new Counter({
     name: "saga_outcomes_total",
@@ -20,6 +20,12 @@ export const sagaMetrics = {
     name: "saga_compensation_failures_total",
     help: "Compensations that did not succeed and will be retried, by compensation.",
     labelNames: ["compensation"] as const,
+    registers: [metricsRegistry],
+  }),
+  recordFailures: new Counter({
+    name: "saga_record_failures_total",
+    help: "Saga steps whose outcome could not be recorded (run again after a backoff), by action.",
+    labelNames: ["action"] as const,
     registers: [metricsRegistry],
   }),
   running: new Gauge({

@@ -7,6 +7,7 @@ import { type ClaimedSaga, LeaseLostError, type SagaStore } from "../db/sagas.js
 import type { Order } from "../domain/order.js";
 import {
   afterCall,
+  afterUnrecordable,
   backoffDelay,
   type Decision,
   decide,
@@ -29,6 +30,8 @@ export interface SagaRunnerOptions {
   /** Backoff between claims for actions that must eventually succeed (past the pivot, compensations). */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Tries of a step whose outcome cannot be recorded before it counts as failed (before the pivot). */
+  recordAttempts: number;
 }
 
 export interface SagaRunnerDeps {
@@ -198,8 +201,7 @@ export class SagaRunner {
         if (err instanceof LeaseLostError) {
           this.log.warn({ orderId: current.orderId }, "saga lease lost; another runner continues");
         } else {
-          this.log.error({ err, orderId: current.orderId }, "saga step could not be recorded; it runs again when due");
-          await this.deps.sagas.release(this.owner, current.orderId).catch(() => undefined);
+          await this.backOff(current, err);
         }
       }
     }
@@ -219,11 +221,13 @@ export class SagaRunner {
     }
     let next: { state: SagaState; effects: Effect[] } = { state: saga.state, effects: [] };
     let decision = decide(saga.state);
+    let called: SagaAction | undefined;
     if (decision.kind === "finished") {
       await sagas.release(this.owner, orderId);
       return undefined;
     }
     if (decision.kind === "call") {
+      called = decision.action;
       const outcome = await this.execute(saga, decision.action, cache);
       if (!outcome) {
         await sagas.release(this.owner, orderId);
@@ -244,15 +248,71 @@ export class SagaRunner {
       decision = decide(next.state);
     }
     ({ next, decision } = settle(next, decision));
+    try {
+      return await this.recordAndContinue(saga, next, decision, cache);
+    } catch (err) {
+      if (err instanceof LeaseLostError || !called) throw err;
+      return this.unrecorded(saga, called, err, cache);
+    }
+  }
+
+  /** Records where the saga is now; returns it, still held, when there is more to do at once. */
+  private async recordAndContinue(
+    saga: ClaimedSaga,
+    next: { state: SagaState; effects: Effect[] },
+    decision: Decision,
+    cache: RunCache,
+  ): Promise<ClaimedSaga | undefined> {
+    const { orderId } = saga;
     const goOn = decision.kind === "call" && this.accepting;
     const order = next.effects.length > 0 ? await this.orderOf(orderId, cache) : { id: orderId, userId: "", total: null };
-    const recorded = await sagas.record(this.owner, order, saga.state, next.state, next.effects, goOn ? this.options.leaseMs : undefined);
+    const recorded = await this.deps.sagas.record(
+      this.owner,
+      order,
+      saga.state,
+      next.state,
+      next.effects,
+      goOn ? this.options.leaseMs : undefined,
+    );
     this.observe(orderId, next.effects);
     for (const effect of next.effects) {
       if (effect.kind === "priced" && cache.order) cache.order = { ...cache.order, items: effect.priced.lines, total: effect.priced.total };
     }
     if (!goOn) return undefined;
     return { ...saga, state: { ...next.state, cancelRequested: next.state.cancelRequested || recorded.cancelRequested }, attempts: 0 };
+  }
+
+  /**
+   * The outcome of `action` could not be recorded. The step runs again after a backoff (its
+   * calls are idempotent); after `recordAttempts` tries a step before the pivot counts as failed
+   * and the saga compensates, so an outcome the database refuses ends the order instead of
+   * holding it PENDING.
+   */
+  private async unrecorded(saga: ClaimedSaga, action: SagaAction, err: unknown, cache: RunCache): Promise<ClaimedSaga | undefined> {
+    const attempts = saga.attempts + 1;
+    sagaMetrics.recordFailures.inc({ action });
+    const transition =
+      attempts >= this.options.recordAttempts
+        ? afterUnrecordable(saga.state, action, `its outcome could not be recorded: ${(err as Error).message}`)
+        : undefined;
+    if (transition?.kind !== "advance") return this.backOff(saga, err, action);
+    this.log.error({ err, orderId: saga.orderId, action, attempts }, "saga step outcome could not be recorded; the step counts as failed");
+    const { next, decision } = settle({ state: transition.state, effects: transition.effects }, decide(transition.state));
+    return this.recordAndContinue(saga, next, decision, cache);
+  }
+
+  /** Hands the saga back to be run again after a backoff that grows with its attempts: never a hot loop. */
+  private async backOff(saga: ClaimedSaga, err: unknown, action?: SagaAction): Promise<undefined> {
+    const attempts = saga.attempts + 1;
+    const delayMs = backoffDelay(attempts, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    this.log.error(
+      { err, orderId: saga.orderId, action, attempts, delayMs },
+      "saga step could not be recorded; it runs again after a backoff",
+    );
+    await this.deps.sagas.retryLater(this.owner, saga.orderId, attempts, delayMs).catch((retryErr: unknown) => {
+      this.log.warn({ err: retryErr, orderId: saga.orderId }, "handing a saga back failed; its lease expires instead");
+    });
+    return undefined;
   }
 
   /** Runs one action while keeping the lease; undefined when interrupted (stop or lease lost). */

@@ -60,6 +60,8 @@ export interface CheckoutStack {
   payments: ServiceClient<typeof PaymentService>;
   shipping: ServiceClient<typeof ShippingService>;
   ordersDatabaseUrl: string;
+  /** The catalog's database, for products no API call can make (prices stored before a rule). */
+  catalogDatabaseUrl: string;
   historyConsumer: string;
   nc: NatsConnection;
   /** Another orders replica on the same database. */
@@ -170,6 +172,7 @@ export async function startCheckoutStack(
     payments: client(PaymentService, payments.address),
     shipping: client(ShippingService, shipping.address),
     ordersDatabaseUrl: ordersDb.url,
+    catalogDatabaseUrl: catalog.db.url,
     historyConsumer,
     nc,
     startOrdersReplica,
