@@ -1,16 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DescService, Message } from "@bufbuild/protobuf";
+import { promisify } from "node:util";
+import { brotliDecompress, gunzip } from "node:zlib";
+import type { DescService, JsonValue, Message } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
-  type ConnectRouter,
+  createConnectRouter,
   createContextKey,
   createContextValues,
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { codeName, errors, httpStatusOf } from "@shop/runtime";
 import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
+import { readBody } from "./http/body.js";
+import { HttpError } from "./http/errors.js";
+import { parseStrictJson } from "./http/strict-json.js";
 import type { Route } from "./routing/route-table.js";
 
 const exchangeKey = createContextKey<Exchange | undefined>(undefined, { description: "gateway exchange" });
@@ -43,6 +54,44 @@ function proxy(parts: GatewayParts, route: Route) {
   };
 }
 
+const decompressors: Record<string, (bytes: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  br: promisify(brotliDecompress),
+};
+
+/**
+ * The body of a unary Connect call in JSON, read as the REST routes read theirs (limit, strict
+ * JSON), so that both paths refuse the same bodies; the Connect handler takes it parsed.
+ */
+async function connectJsonBody(req: IncomingMessage, limit: number): Promise<JsonValue> {
+  let body = (await readBody(req, limit)) ?? Buffer.alloc(0);
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding !== "identity") {
+    const decompress = decompressors[encoding];
+    if (!decompress) throw new ConnectError(`Content-Encoding "${encoding}" is not accepted (gzip, br)`, Code.Unimplemented);
+    body = await decompress(body, { maxOutputLength: limit }).catch((err: unknown) => {
+      throw (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE"
+        ? new HttpError(413, Code.ResourceExhausted, `request body exceeds the limit of ${limit} bytes`)
+        : errors.invalidArgument("body", `cannot be decompressed (${encoding})`);
+    });
+  }
+  return parseStrictJson(body.toString("utf8"));
+}
+
+const isUnaryConnectJson = (req: IncomingMessage) =>
+  req.method === "POST" &&
+  /^application\/json\b/i.test(req.headers["content-type"] ?? "") &&
+  req.headers["connect-protocol-version"] !== undefined;
+
+/** A refusal before the Connect handler ran, in the Connect protocol's error form. */
+function sendConnectError(res: ServerResponse, err: unknown): void {
+  const error = err instanceof HttpError ? new ConnectError(err.message, err.code) : ConnectError.from(err);
+  const status = err instanceof HttpError ? err.status : httpStatusOf(error.code);
+  const body = JSON.stringify({ code: codeName(error.code), message: error.rawMessage });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
 /**
  * The routed methods over the Connect protocol and gRPC-Web, for generated Connect clients in
  * TypeScript and browsers: the same admission, upstream calls and errors as REST. Methods
@@ -59,18 +108,38 @@ export function connectProxy(
     impl[route.method.localName] ??= proxy(parts, route);
     services.set(route.method.parent, impl);
   }
-  return connectNodeAdapter({
-    // Methods left out of an implementation answer UNIMPLEMENTED. The implementation is built
-    // per method name at run time, which the static ServiceImpl type cannot describe.
-    routes: (router: ConnectRouter) => {
-      for (const [service, impl] of services) router.service(service, impl as unknown as Partial<ServiceImpl<DescService>>);
-    },
+  const router = createConnectRouter({
     connect: true,
     grpcWeb: true,
     grpc: false,
     readMaxBytes: parts.config.bodyLimitBytes,
     jsonOptions: { ignoreUnknownFields: false },
-    contextValues: (req) => createContextValues().set(exchangeKey, exchanges.get(req as IncomingMessage)),
-    fallback: (req, res) => fallback(req as IncomingMessage, res as ServerResponse),
+    acceptCompression: [compressionGzip, compressionBrotli],
   });
+  // Methods left out of an implementation answer UNIMPLEMENTED. The implementation is built
+  // per method name at run time, which the static ServiceImpl type cannot describe.
+  for (const [service, impl] of services) router.service(service, impl as unknown as Partial<ServiceImpl<DescService>>);
+  const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
+  const limit = parts.config.bodyLimitBytes;
+
+  return (req, res) => {
+    const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
+    if (!handler) {
+      fallback(req, res);
+      return;
+    }
+    const values = createContextValues().set(exchangeKey, exchanges.get(req));
+    const request = isUnaryConnectJson(req)
+      ? connectJsonBody(req, limit).then((body) => universalRequestFromNodeRequest(req, res, body, values))
+      : Promise.resolve(universalRequestFromNodeRequest(req, res, undefined, values));
+    request.then(
+      (universal) =>
+        handler(universal)
+          .then((response) => universalResponseToNodeResponse(response, res))
+          .catch((err: unknown) => {
+            if (ConnectError.from(err).code !== Code.Aborted) parts.logger.error({ err }, "connect response failed");
+          }),
+      (err: unknown) => sendConnectError(res, err),
+    );
+  };
 }

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { demoProducts } from "@shop/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
@@ -265,6 +266,37 @@ const cases: BadInput[] = [
     field: "X-Request-Timeout",
   },
   { name: "bad grpc-timeout", method: "GET", path: "/v1/products", headers: { "grpc-timeout": "5 seconds" }, field: "grpc-timeout" },
+  { name: "register: NUL in the name", method: "POST", path: "/v1/users", body: { ...user, name: "Some\u0000one" }, field: "name" },
+  {
+    name: "register: a key given twice",
+    method: "POST",
+    path: "/v1/users",
+    body: '{"email":"a@b.c","name":"A","password":"long-enough-1","name":"B"}',
+    field: "name",
+  },
+  {
+    name: "place order: a nested key given twice",
+    method: "POST",
+    path: "/v1/orders",
+    as: "customer",
+    body: `{"items":[{"productId":"${mug}","quantity":1,"quantity":1000}],"paymentToken":"tok_visa"}`,
+    field: "items[0].quantity",
+  },
+  {
+    name: "register: nested too deep",
+    method: "POST",
+    path: "/v1/users",
+    body: `{"email":${"[".repeat(200)}${"]".repeat(200)}}`,
+    field: "body",
+  },
+  {
+    name: "create product: price over the ceiling",
+    method: "POST",
+    path: "/v1/products",
+    as: "admin",
+    body: { ...product, price: { currencyCode: "USD", amountMinor: "9223372036854775807" } },
+    field: "price",
+  },
   {
     name: "over-long Idempotency-Key",
     method: "POST",
@@ -288,6 +320,30 @@ describe("bad input through the gateway", () => {
     expect(reply.body.code).toBe("invalid_argument");
     expect(reply.body.message).toMatch(new RegExp(`(^|; )${bad.field.replace(/[.[\]]/g, "\\$&")}: `));
     expect(reply.body.details).toBeInstanceOf(Array);
+  });
+
+  it("refuses over Connect what REST refuses: a key given twice, a NUL, a compressed body alike", async () => {
+    const connect = (body: string | Buffer, headers: Record<string, string> = {}) =>
+      fetch(`${stack.baseUrl}/shop.users.v1.UserService/RegisterUser`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "connect-protocol-version": "1", ...headers },
+        body,
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const twice = '{"email":"twice@example.com","name":"A","password":"long-enough-1","name":"B"}';
+    expect(await connect(twice)).toEqual({
+      status: 400,
+      body: { code: "invalid_argument", message: "name: is given more than once in the JSON" },
+    });
+    expect(await connect(gzipSync(twice), { "content-encoding": "gzip" })).toMatchObject({
+      status: 400,
+      body: { message: "name: is given more than once in the JSON" },
+    });
+    const nul = JSON.stringify({ ...user, email: "nul@example.com", name: "N\u0000" });
+    expect(await connect(nul)).toMatchObject({
+      status: 400,
+      body: { code: "invalid_argument", message: "name: must not contain NUL characters" },
+    });
+    expect(await connect(JSON.stringify({ ...user, email: `connect-${Date.now()}@example.com` }))).toMatchObject({ status: 200 });
   });
 
   it("carries the service's structured violations as details", async () => {

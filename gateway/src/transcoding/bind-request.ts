@@ -1,5 +1,6 @@
 import { type DescField, type DescMessage, fromJson, type JsonObject, type JsonValue, type Message, ScalarType } from "@bufbuild/protobuf";
 import { errors } from "@shop/runtime";
+import { parseStrictJson } from "../http/strict-json.js";
 import { decodeVariable } from "../routing/path-template.js";
 import type { Route } from "../routing/route-table.js";
 import { describeJsonValue, expectationOf, explainJsonError, isIntegerScalar, isWellKnown } from "./json-errors.js";
@@ -78,13 +79,7 @@ function setAt(target: JsonObject, chain: readonly DescField[], value: JsonValue
   node[leaf.jsonName] = value;
 }
 
-function parseJsonBody(body: Buffer): JsonValue {
-  try {
-    return JSON.parse(body.toString("utf8")) as JsonValue;
-  } catch (err) {
-    throw errors.invalidArgument("body", `malformed JSON (${(err as Error).message})`);
-  }
-}
+const parseJsonBody = (body: Buffer): JsonValue => parseStrictJson(body.toString("utf8"));
 
 const isObject = (value: JsonValue): value is JsonObject => value !== null && typeof value === "object" && !Array.isArray(value);
 

@@ -34,4 +34,24 @@ describe("validateMessage", () => {
     expect(error?.rawMessage).toContain("paymentToken:");
     expect(error?.details).toHaveLength(1);
   });
+
+  it.each([
+    ["a top-level string", { paymentToken: "tok\u0000visa" }, "paymentToken"],
+    ["a nested string", { shippingAddress: { ...address, city: "Lon\u0000don" } }, "shippingAddress.city"],
+    [
+      "a string in a list of messages",
+      { items: [{ productId: "8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e0001\u0000", quantity: 1 }] },
+      "items[0].productId",
+    ],
+  ])("refuses a NUL character in %s, naming the field", (_where, fields, path) => {
+    const request = create(PlaceOrderRequestSchema, {
+      items: [{ productId: "8d0f7b8e-1b9a-4c53-9a43-0c8a5f1e0001", quantity: 1 }],
+      shippingAddress: address,
+      paymentToken: "tok_visa",
+      ...fields,
+    });
+    expect(() => validateMessage(PlaceOrderRequestSchema, request)).toThrow(
+      expect.objectContaining({ code: Code.InvalidArgument, rawMessage: `${path}: must not contain NUL characters` }),
+    );
+  });
 });
