@@ -17,6 +17,8 @@ export class Exchange {
   userId?: string;
   /** A request to /healthz, /readyz, /metrics or /openapi.json. */
   operational = false;
+  /** An HTTP status the error answer takes instead of its code's (422 for a reused Idempotency-Key). */
+  errorStatus?: number;
   /** When the request arrived (epoch ms): a client's timeout counts from here, not from the upstream call. */
   readonly receivedAt = Date.now();
   private upstreamCalls?: ClientUnaryCall[];

@@ -17,7 +17,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { codeName, errors, httpStatusOf } from "@shop/runtime";
+import { codeName, errors, httpStatusOf, isIdempotencyConflict } from "@shop/runtime";
 import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
 import { readBody } from "./http/body.js";
 import { HttpError } from "./http/errors.js";
@@ -47,6 +47,7 @@ function proxy(parts: GatewayParts, route: Route) {
       const headers = upstreamHeaders(exchange, caller, idempotencyKey);
       return await parts.upstreams.call(route.upstream, method, input, { signal: ctx.signal, timeoutMs, headers });
     } catch (err) {
+      if (isIdempotencyConflict(err)) exchange.errorStatus = 422;
       if (err instanceof ConnectError) throw err;
       parts.logger.error({ err, correlationId: exchange.correlationId, procedure }, "connect call failed unexpectedly");
       throw new ConnectError("internal error", Code.Internal);
@@ -135,7 +136,12 @@ export function connectProxy(
     request.then(
       (universal) =>
         handler(universal)
-          .then((response) => universalResponseToNodeResponse(response, res))
+          .then((response) => {
+            const errorStatus = exchanges.get(req)?.errorStatus;
+            // Connect errors carry their code in the body; the status can say what REST says.
+            const answer = errorStatus !== undefined && response.status >= 400 ? { ...response, status: errorStatus } : response;
+            return universalResponseToNodeResponse(answer, res);
+          })
           .catch((err: unknown) => {
             if (ConnectError.from(err).code !== Code.Aborted) parts.logger.error({ err }, "connect response failed");
           }),

@@ -6,7 +6,7 @@ import { credentialsEnv, waitFor } from "@shop/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadGatewayConfig } from "./config.js";
 import { type Customer, type GatewayStack, startGatewayStack } from "./testing/gateway-stack.js";
-import type { HttpReply, RunningGateway } from "./testing/running-gateway.js";
+import { closedAddress, type HttpReply, type RunningGateway } from "./testing/running-gateway.js";
 import { openIdempotencyStore } from "./traffic/idempotency.js";
 
 const allowedOrigin = "https://shop.example";
@@ -256,13 +256,34 @@ describe("Idempotency-Key on creating POSTs", () => {
     expect(signedIn).toMatchObject({ status: 409, body: { code: "already_exists" } });
   });
 
-  it("replays a definite refusal too", async () => {
+  it("replays a definite refusal too, but runs a conflict (409) again: the next try may find things changed", async () => {
+    const refusedKey = randomUUID();
+    const invalid = { email: "not-an-email", name: "Bad", password: "long-enough-1" };
+    const refused = await stack.request("POST", "/v1/users", { body: invalid, headers: { "idempotency-key": refusedKey } });
+    const refusedAgain = await stack.request("POST", "/v1/users", { body: invalid, headers: { "idempotency-key": refusedKey } });
+    expect([refused.status, refusedAgain.status]).toEqual([400, 400]);
+    expect(refusedAgain.headers.get("idempotent-replayed")).toBe("true");
+
     const key = randomUUID();
     const body = { email: alice.email, name: "Dup", password: "long-enough-1" };
     const first = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
     const again = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
     expect([first.status, again.status]).toEqual([409, 409]);
-    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  it("keeps no answer of a moment: an upstream that was down is called for real on the retry", async () => {
+    const usersDown = await stack.startGateway({ upstreams: { users: closedAddress } });
+    const key = randomUUID();
+    const body = { email: `retry-${randomUUID()}@example.com`, name: "Retry", password: "long-enough-1" };
+    const down = await usersDown.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    expect(down.status).toBe(503);
+    const retried = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+    const replayed = await stack.request("POST", "/v1/users", { body, headers: { "idempotency-key": key } });
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect(replayed.body).toEqual(retried.body);
   });
 
   it("runs a request once when the same key arrives twice at the same time", async () => {

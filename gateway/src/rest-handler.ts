@@ -79,6 +79,14 @@ export async function handleRest(parts: GatewayParts, req: IncomingMessage, res:
 }
 
 /**
+ * Statuses a retry of the same request would get again, so they are kept for replay. Not kept:
+ * 408, 409 (a conflict or an abort of the moment), 425, 429 (limits), 499 (the client went away,
+ * the call was cancelled) and every 5xx: the client may retry those for real.
+ */
+const notFinal = new Set([408, 409, 425, 429, 499]);
+const isFinalAnswer = (status: number) => status < 500 && !notFinal.has(status);
+
+/**
  * Idempotency-Key on a creating POST: the first request runs and its answer is kept; the same
  * key with the same request replays it; with a different request it is refused (422).
  */
@@ -111,9 +119,11 @@ async function respondOnce(
         stored = await respond();
       } catch (err) {
         const reply = errorReply(err, parts.registry);
-        // Only definite answers are kept; after a server-side failure the client may retry for real.
-        if (reply.status >= 500 || reply.unexpected !== undefined) await outcome.release();
-        else await outcome.complete({ status: reply.status, body: JSON.stringify(reply.body) });
+        if (isFinalAnswer(reply.status) && reply.unexpected === undefined) {
+          await outcome.complete({ status: reply.status, body: JSON.stringify(reply.body) });
+        } else {
+          await outcome.release();
+        }
         throw err;
       }
       await outcome.complete(stored);

@@ -301,6 +301,30 @@ describe("Idempotency-Key on POST /v1/orders", () => {
     expect(other.body.order.id).not.toBe(first.body.order.id);
   });
 
+  it("answers a key reused for a different order with 422 over Connect too, the orders service comparing the requests", async () => {
+    const product = await api.createProduct(adminToken, { name: "Pewter Jug", priceMinor: 2_200, stock: 10 });
+    const customer = await api.registerCustomer("Joan");
+    const idempotencyKey = `connect-${randomUUID()}`;
+    const place = (quantity: number) =>
+      fetch(`${system.gatewayUrl}/shop.orders.v1.OrderService/PlaceOrder`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "connect-protocol-version": "1",
+          authorization: `Bearer ${customer.token}`,
+          "idempotency-key": idempotencyKey,
+        },
+        body: JSON.stringify({ items: [{ productId: product, quantity }], shippingAddress, paymentToken: "tok_visa" }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { order: OrderJson } & ErrorJson }));
+    const first = await place(1);
+    expect(first.status).toBe(200);
+    expect((await place(1)).body.order.id).toBe(first.body.order.id);
+    expect(await place(3)).toEqual({
+      status: 422,
+      body: { code: "invalid_argument", message: "Idempotency-Key: already used for a different order" },
+    });
+  });
+
   it("refuses a malformed key naming the header", async () => {
     const product = await api.createProduct(adminToken, { name: "Glass Carafe", priceMinor: 1_900, stock: 1 });
     const reply = await placeOrder(await api.registerCustomer("Ida"), {

@@ -1,6 +1,6 @@
 import { fromBinary, type JsonValue, type Registry, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { codeName, httpStatusOf } from "@shop/runtime";
+import { codeName, httpStatusOf, isIdempotencyConflict } from "@shop/runtime";
 
 /** A failure with an HTTP status of its own, outside the gRPC mapping (405, 413, 415, 422). */
 export class HttpError extends Error {
@@ -60,7 +60,8 @@ export function errorReply(err: unknown, registry: Registry): ErrorReply {
     if (retryAfter) headers["retry-after"] = retryAfter;
     if (err.code === Code.Unauthenticated) headers["www-authenticate"] = "Bearer";
     return {
-      status: httpStatusOf(err.code),
+      // The draft standard's answer to a key reused for another request, whichever service found it.
+      status: isIdempotencyConflict(err) ? 422 : httpStatusOf(err.code),
       headers,
       body: { code: codeName(err.code), message: err.rawMessage, details: detailsJson(err, registry) },
     };

@@ -20,6 +20,19 @@ export const errors = {
   internal: (message = "internal error") => new ConnectError(message, Code.Internal),
 };
 
+/** Metadata of the refusal of an Idempotency-Key reused for another request: the gateway answers it 422 on every path. */
+export const idempotencyConflictKey = "x-shop-idempotency-conflict";
+
+/** INVALID_ARGUMENT naming Idempotency-Key: the key was used before for a different request. */
+export function idempotencyKeyReused(what: string): ConnectError {
+  return new ConnectError(`Idempotency-Key: already used for a different ${what}`, Code.InvalidArgument, {
+    [idempotencyConflictKey]: "different-request",
+  });
+}
+
+export const isIdempotencyConflict = (err: unknown): boolean =>
+  err instanceof ConnectError && err.metadata.get(idempotencyConflictKey) !== null;
+
 /**
  * Metadata of an UNAVAILABLE answer from a service that is itself healthy while something it
  * depends on failed for a moment (the payment provider): callers retry it, but their circuit

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type Order, OrderStatus } from "@shop/contracts/shop/orders/v1/orders_pb.js";
 import { PaymentStatus } from "@shop/contracts/shop/payments/v1/payments_pb.js";
 import { ShipmentStatus } from "@shop/contracts/shop/shipping/v1/shipping_pb.js";
@@ -288,6 +288,24 @@ describe("idempotency and access", () => {
     const sameKeyOtherUser = { headers: { ...customer().call.headers, "idempotency-key": key.headers["idempotency-key"] } };
     const other = await stack.orders.placeOrder(request, sameKeyOtherUser);
     expect(other.order!.id).not.toBe(first.order!.id);
+  });
+
+  it("refuses a repeated idempotency key with a different request, naming the key, and places nothing", async () => {
+    const product = await stack.addProduct({ priceMinor: 500n, stock: 10 });
+    const { userId } = customer();
+    const key = { headers: { ...callerHeaders(userId), "idempotency-key": `checkout-${randomUUID()}` } };
+    const request = { items: [{ productId: product, quantity: 1 }], shippingAddress: address, paymentToken: "tok_visa" };
+    const first = await stack.orders.placeOrder(request, key);
+    for (const different of [
+      { ...request, items: [{ productId: product, quantity: 2 }] },
+      { ...request, shippingAddress: { ...address, city: "Leeds" } },
+      { ...request, paymentToken: "tok_decline" },
+    ]) {
+      const refused = await stack.orders.placeOrder(different, key).catch((err: unknown) => ConnectError.from(err));
+      expect(refused).toMatchObject({ code: Code.InvalidArgument, rawMessage: "Idempotency-Key: already used for a different order" });
+      expect((refused as ConnectError).metadata.get("x-shop-idempotency-conflict")).toBe("different-request");
+    }
+    expect((await stack.orders.placeOrder(request, key)).order!.id).toBe(first.order!.id);
   });
 
   it("shows an order to its owner and admins only", async () => {

@@ -1,5 +1,15 @@
 import { eventsInStatement, type OutboxEntry, outboxWrittenAt, type SqlDatabase } from "@shop/runtime";
-import type { CancellationReason, Money, NewOrder, Order, OrderLine, OrderStatus, ShippingAddress } from "../domain/order.js";
+import {
+  type CancellationReason,
+  IdempotencyKeyReusedError,
+  type Money,
+  type NewOrder,
+  type Order,
+  type OrderLine,
+  type OrderStatus,
+  placedBy,
+  type ShippingAddress,
+} from "../domain/order.js";
 import type { SagaPhase } from "../saga/checkout-saga.js";
 import type { PricedOrder } from "../saga/pricing.js";
 
@@ -95,7 +105,8 @@ export class OrderRepository {
    * Stores a PENDING order, its items, its saga (held under `lease` if given) and its OrderPlaced
    * event in one statement.
    * With an idempotency key already used by the same user, returns that user's first order
-   * instead; a concurrent request with the same key waits for this one's commit, then finds it.
+   * instead (IdempotencyKeyReusedError when the request differs); a concurrent request with the
+   * same key waits for this one's commit, then finds it.
    */
   async place(order: NewOrder, origin: WorkOrigin, lease?: SagaLease): Promise<{ order: Order; created: boolean }> {
     const now = new Date();
@@ -150,6 +161,7 @@ export class OrderRepository {
     if (created) return { order: placed, created: true };
     const earlier = await this.findByIdempotencyKey(order.userId, order.idempotencyKey!);
     if (!earlier) throw new Error(`order with idempotency key ${order.idempotencyKey} conflicted but was not found`);
+    if (!placedBy(earlier, order)) throw new IdempotencyKeyReusedError(order.idempotencyKey!);
     return { order: earlier, created: false };
   }
 

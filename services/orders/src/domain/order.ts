@@ -68,6 +68,27 @@ export interface NewOrder {
   idempotencyKey?: string;
 }
 
+/** An idempotency key already placed a different order: a retry must repeat its request exactly. */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(readonly idempotencyKey: string) {
+    super(`idempotency key ${idempotencyKey} already placed a different order`);
+    this.name = "IdempotencyKeyReusedError";
+  }
+}
+
+/** Whether `order` is what placing `request` makes: same items in the same order, address and payment token. */
+export function placedBy(order: Order, request: NewOrder): boolean {
+  const sameAddress = (Object.keys(request.shippingAddress) as (keyof ShippingAddress)[]).every(
+    (field) => order.shippingAddress[field] === request.shippingAddress[field],
+  );
+  return (
+    sameAddress &&
+    order.paymentToken === request.paymentToken &&
+    order.items.length === request.items.length &&
+    order.items.every((item, i) => item.productId === request.items[i]!.productId && item.quantity === request.items[i]!.quantity)
+  );
+}
+
 /** Index of the first item that repeats an earlier product, if any: each product appears on one line. */
 export function firstRepeatedProduct(items: RequestedItem[]): number | undefined {
   const seen = new Set<string>();

@@ -6,6 +6,7 @@ import {
   currentContext,
   decodePageToken,
   errors,
+  idempotencyKeyReused,
   metadataKeys,
   pageOf,
   pageSizeOf,
@@ -15,7 +16,7 @@ import {
 } from "@shop/runtime";
 import type { OrderHistoryRepository } from "../db/order-history.js";
 import type { OrderRepository, SagaLease, WorkOrigin } from "../db/orders.js";
-import { firstRepeatedProduct, type Order } from "../domain/order.js";
+import { firstRepeatedProduct, IdempotencyKeyReusedError, type Order } from "../domain/order.js";
 import { addressFromMessage, orderMessage } from "../messages/order-messages.js";
 
 /** What the handlers need from the saga runner. */
@@ -105,8 +106,13 @@ export function orderHandlers({ orders, history, sagas, cancelWaitMs }: OrderHan
         tracestate: context?.tracestate,
       };
       // The saga runs on its own; the customer gets the PENDING order at once.
-      const { order } = await sagas.placeAndRun((lease) => orders.place(placing, origin, lease), origin);
-      return { order: orderMessage(order) };
+      try {
+        const { order } = await sagas.placeAndRun((lease) => orders.place(placing, origin, lease), origin);
+        return { order: orderMessage(order) };
+      } catch (err) {
+        if (err instanceof IdempotencyKeyReusedError) throw idempotencyKeyReused("order");
+        throw err;
+      }
     },
 
     async getOrder(req, ctx) {
