@@ -11,7 +11,7 @@ import { anonymous, type TokenVerifier } from "./auth/tokens.js";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
 import { rpcServerMetrics } from "./metrics.js";
-import { contextFromHeaders, runWithContext } from "./request-context.js";
+import { contextFromHeaders, ensureStillWanted, runWithContext } from "./request-context.js";
 import { SpanKind, startSpan } from "./tracing.js";
 import { validateMessage } from "./validation.js";
 
@@ -177,10 +177,12 @@ function unaryHandler(
     const incoming = contextFromHeaders((key) => metadataValue(call.metadata, key), deadline);
     const span = startSpan(label, SpanKind.SERVER, incoming, spanAttributes);
     incoming.traceparent = span.carrier.traceparent;
+    incoming.cancelled = () => call.cancelled;
     runWithContext(incoming, async () => {
       const caller = await authorizedCaller(method, policy, tokens, metadataValue(call.metadata, "authorization"));
       if (caller !== anonymous) ctx.values.set(principalKey, caller);
       validateMessage(method.input, call.request as never);
+      ensureStillWanted(label);
       const result = await fn(call.request, ctx);
       return isMessage(result, method.output) ? result : create(method.output, result as never);
     }).then(

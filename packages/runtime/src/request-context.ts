@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /** What travels with a unit of work across every hop (gRPC metadata, NATS headers). */
 export interface RequestContext {
@@ -10,6 +11,8 @@ export interface RequestContext {
   traceparent?: string;
   tracestate?: string;
   idempotencyKey?: string;
+  /** Whether whoever asked for the work has gone away (the client cancelled the call). */
+  cancelled?: () => boolean;
 }
 
 export const metadataKeys = {
@@ -52,4 +55,17 @@ export function propagationHeaders(context: RequestContext | undefined = current
 /** Milliseconds left before the current work's deadline, if it has one. */
 export function remainingMs(context: RequestContext | undefined = currentContext()): number | undefined {
   return context?.deadline === undefined ? undefined : Math.max(0, context.deadline - Date.now());
+}
+
+/**
+ * Throws when nobody waits for the current work any more: its deadline passed (DEADLINE_EXCEEDED)
+ * or its caller cancelled (CANCELLED). Called before work that costs (a statement, a call), so an
+ * abandoned request stops at its next step instead of running to the end for nobody.
+ */
+export function ensureStillWanted(what: string, context: RequestContext | undefined = currentContext()): void {
+  if (!context) return;
+  if (context.deadline !== undefined && context.deadline <= Date.now()) {
+    throw new ConnectError(`deadline passed before ${what}`, Code.DeadlineExceeded);
+  }
+  if (context.cancelled?.()) throw new ConnectError(`call cancelled before ${what}`, Code.Canceled);
 }

@@ -28,6 +28,8 @@ export interface BaseServiceConfig {
   metricsPort: number;
   databaseUrl: string;
   databasePoolSize: number;
+  /** Timeouts and the bounded wait for connections of the database pool. */
+  database: { connectTimeoutMs: number; statementTimeoutMs: number; maxQueued: number };
   natsUrl: string;
   logLevel: string;
   shutdownGraceMs: number;
@@ -61,6 +63,9 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
         [`${p}_METRICS_PORT`]: env.port(topology[context].metricsPort),
         [`${p}_DATABASE_URL`]: env.connectionUrl(databaseUrl(context, source)),
         DATABASE_POOL_SIZE: env.int(defaultDatabasePoolSize, { min: 1, max: 200 }),
+        DATABASE_CONNECT_TIMEOUT_MS: env.int(5_000, { min: 100 }),
+        DATABASE_STATEMENT_TIMEOUT_MS: env.int(30_000, { min: 100 }),
+        DATABASE_MAX_QUEUED: env.int(200, { min: 0 }),
         NATS_URL: natsUrlVariable,
         LOG_LEVEL: env.oneOf(logLevels, "info"),
         SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
@@ -83,6 +88,11 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
     metricsPort: base[`${p}_METRICS_PORT`] as number,
     databaseUrl: base[`${p}_DATABASE_URL`] as string,
     databasePoolSize: base.DATABASE_POOL_SIZE as number,
+    database: {
+      connectTimeoutMs: base.DATABASE_CONNECT_TIMEOUT_MS as number,
+      statementTimeoutMs: base.DATABASE_STATEMENT_TIMEOUT_MS as number,
+      maxQueued: base.DATABASE_MAX_QUEUED as number,
+    },
     natsUrl: base.NATS_URL as string,
     logLevel: base.LOG_LEVEL as string,
     shutdownGraceMs: base.SHUTDOWN_GRACE_MS as number,
@@ -150,7 +160,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
   const logger = definition.logger ?? createLogger(context, config.logLevel);
   const applied = await prepareDatabase(definition.serviceDir, config.databaseUrl);
   if (applied.length > 0) logger.info({ migrations: applied }, "database migrated");
-  const db = createSqlDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, logger });
+  const db = createSqlDatabase(config.databaseUrl, { poolSize: config.databasePoolSize, ...config.database, logger });
   let parts: StartedParts | undefined;
   let grpc: RunningGrpcServer | undefined;
   let metrics: Server | undefined;

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dropDatabase, ensureDatabase } from "./db.js";
+import { runWithContext } from "./request-context.js";
 import { createSqlDatabase, databaseUrlOf, isUniqueViolation, type Sql, type SqlDatabase, sqlState } from "./sql.js";
 import { defaultPostgresUrl } from "./topology.js";
 
@@ -88,7 +90,7 @@ describe("SqlDatabase", () => {
   it("ends a statement that runs too long, and a transaction left idle too long, then goes on with fresh connections", async () => {
     const strict = createSqlDatabase(url.toString(), { poolSize: 1, statementTimeoutMs: 100, idleInTransactionTimeoutMs: 200 });
     try {
-      await expect(strict.query(`SELECT pg_sleep(2)`)).rejects.toMatchObject({ code: "57014" });
+      await expect(strict.query(`SELECT pg_sleep(2)`)).rejects.toMatchObject({ code: Code.DeadlineExceeded, cause: { code: "57014" } });
       const stalled = strict.transaction(async (tx) => {
         await tx.execute(`UPDATE accounts SET balance_minor = 0 WHERE id = 2`);
         await new Promise((resolve) => setTimeout(resolve, 600));
@@ -130,5 +132,50 @@ describe("SqlDatabase", () => {
   it("keeps a connection usable after a statement error outside a transaction", async () => {
     await expect(db.query(`SELECT * FROM no_such_table`)).rejects.toMatchObject({ code: "42P01" });
     for (let i = 0; i < 5; i++) expect(await balanceOf(2)).toBe(900n);
+  });
+
+  it("runs no statement for work nobody waits for: a deadline passed, a caller that cancelled", async () => {
+    const expired = { correlationId: "expired", deadline: Date.now() - 1 };
+    await expect(runWithContext(expired, () => db.query(`SELECT 1`))).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+      rawMessage: "deadline passed before a database statement",
+    });
+    let cancelled = false;
+    const call = { correlationId: "cancelled", deadline: Date.now() + 60_000, cancelled: () => cancelled };
+    const work = runWithContext(call, () =>
+      db.transaction(async (tx) => {
+        await tx.execute(`UPDATE accounts SET owner = 'first' WHERE id = 2`);
+        cancelled = true;
+        await tx.execute(`UPDATE accounts SET owner = 'second' WHERE id = 2`);
+      }),
+    );
+    await expect(work).rejects.toMatchObject({ code: Code.Canceled });
+    expect(await db.query(`SELECT owner FROM accounts WHERE id = 2`)).toEqual([{ owner: "bob" }]);
+  });
+
+  it("bounds the wait for a connection: past maxQueued waiting statements, a statement fails UNAVAILABLE at once", async () => {
+    const small = createSqlDatabase(url.toString(), { poolSize: 1, maxQueued: 1 });
+    try {
+      let release!: () => void;
+      const held = small.transaction(() => new Promise<void>((resolve) => (release = resolve)));
+      await vi.waitFor(() => expect(release).toBeDefined());
+      const queued = small.query<{ one: number }>(`SELECT 1 AS one`);
+      await expect(small.query(`SELECT 2`)).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("busy") });
+      release();
+      await held;
+      expect(await queued).toEqual([{ one: 1 }]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("answers UNAVAILABLE when the database cannot be reached, within its connect timeout", async () => {
+    const nowhere = createSqlDatabase("postgresql://postgres@127.0.0.1:1/none", { connectTimeoutMs: 500 });
+    try {
+      await expect(nowhere.query(`SELECT 1`)).rejects.toMatchObject({ code: Code.Unavailable });
+      await expect(nowhere.transaction(async () => undefined)).rejects.toMatchObject({ code: Code.Unavailable });
+    } finally {
+      await nowhere.close();
+    }
   });
 });

@@ -1,5 +1,7 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import type { Logger } from "./logger.js";
+import { ensureStillWanted } from "./request-context.js";
 
 /**
  * Runs SQL: a service's database (each statement on its own) or an open transaction.
@@ -43,6 +45,10 @@ export interface SqlDatabaseOptions {
    */
   statementTimeoutMs?: number;
   idleInTransactionTimeoutMs?: number;
+  /** Longest a statement waits for a connection (from the pool, or a new one) before it fails UNAVAILABLE. */
+  connectTimeoutMs?: number;
+  /** Statements that may wait for a connection at once; past them a statement fails UNAVAILABLE at once. */
+  maxQueued?: number;
   /** Where errors of idle connections go (PostgreSQL restarting, say); they are not thrown. */
   logger?: Logger;
 }
@@ -85,14 +91,52 @@ class StatementNames {
   }
 }
 
-function runner(client: pg.Pool | pg.PoolClient, statements: StatementNames, afterCommit: (callback: () => void) => void): Sql {
+/** SQLSTATEs of a server that is going away or not there yet: the statement may succeed on a retry. */
+const unavailableStates = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
+const networkErrors = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
+
+/**
+ * The error a caller sees for a failed statement: UNAVAILABLE (retryable) when the database could
+ * not be reached or went away, DEADLINE_EXCEEDED for a statement PostgreSQL cancelled at its
+ * timeout; any other error as it is (constraint violations and the like, which callers read).
+ */
+export function databaseError(err: unknown): unknown {
+  if (err instanceof ConnectError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = (err as Error | null)?.message ?? "";
+  if (
+    (typeof code === "string" && (unavailableStates.has(code) || networkErrors.has(code))) ||
+    /timeout exceeded when trying to connect|Connection terminated/i.test(message)
+  ) {
+    return new ConnectError("the database cannot be reached right now; retry later", Code.Unavailable, undefined, undefined, err);
+  }
+  if (code === "57014") return new ConnectError("a database statement took too long", Code.DeadlineExceeded, undefined, undefined, err);
+  return err;
+}
+
+function runner(
+  client: pg.Pool | pg.PoolClient,
+  statements: StatementNames,
+  afterCommit: (callback: () => void) => void,
+  admit: () => void,
+): Sql {
   return {
     afterCommit,
     async query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
-      return (await client.query<R>(statements.config(text, values))).rows;
+      admit();
+      try {
+        return (await client.query<R>(statements.config(text, values))).rows;
+      } catch (err) {
+        throw databaseError(err);
+      }
     },
     async execute(text: string, values?: readonly unknown[]): Promise<number> {
-      return (await client.query(statements.config(text, values))).rowCount ?? 0;
+      admit();
+      try {
+        return (await client.query(statements.config(text, values))).rowCount ?? 0;
+      } catch (err) {
+        throw databaseError(err);
+      }
     },
   };
 }
@@ -105,15 +149,31 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
     types: typeParsers,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
   });
   pool.on("error", (err) => options.logger?.warn({ err }, "idle database connection failed; it was dropped"));
   const statements = new StatementNames();
-  const direct = runner(pool, statements, (callback) => callback());
+  const maxQueued = options.maxQueued ?? 200;
+  /** Before a statement that needs a connection: work nobody waits for stops, and the wait queue is bounded. */
+  const admitToPool = () => {
+    ensureStillWanted("a database statement");
+    if (pool.waitingCount >= maxQueued) {
+      throw new ConnectError(
+        `the database is busy (${pool.waitingCount} statements waiting for a connection); retry later`,
+        Code.Unavailable,
+      );
+    }
+  };
+  const inTransaction = () => ensureStillWanted("a database statement");
+  const direct = runner(pool, statements, (callback) => callback(), admitToPool);
 
   const database: SqlDatabase = {
     ...direct,
     async transaction<T>(work: (tx: Sql) => Promise<T>, { isolation }: { isolation?: IsolationLevel } = {}): Promise<T> {
-      const client = await pool.connect();
+      admitToPool();
+      const client = await pool.connect().catch((err: unknown) => {
+        throw databaseError(err);
+      });
       const committed: (() => void)[] = [];
       let broken: Error | undefined;
       // The server may end the connection while it is checked out (a restart, a timeout): the
@@ -123,7 +183,7 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
       let result: T;
       try {
         await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : "BEGIN");
-        const tx = runner(client, statements, (callback) => committed.push(callback));
+        const tx = runner(client, statements, (callback) => committed.push(callback), inTransaction);
         databaseUrls.set(tx, databaseUrl);
         result = await work(tx);
         await client.query("COMMIT");
@@ -133,7 +193,7 @@ export function createSqlDatabase(databaseUrl: string, options: SqlDatabaseOptio
         } catch (rollbackErr) {
           broken ??= rollbackErr as Error;
         }
-        throw err;
+        throw databaseError(err);
       } finally {
         client.off("error", onError);
         client.release(broken);
