@@ -11,6 +11,8 @@ import {
 import { ConfigError, type ConfigOf, type EnvVar, env, loadConfig } from "./config.js";
 import { prepareDatabase } from "./db.js";
 import { natsUrlVariable } from "./events/publishing.js";
+import { defaultEventRetention, type EventRetention, startEventRetention } from "./events/retention.js";
+import { streamLimits } from "./events/streams.js";
 import { type RunningGrpcServer, type ServiceRegistration, startGrpcServer } from "./grpc-server.js";
 import { createLogger, type Logger, logLevels } from "./logger.js";
 import { serveMetrics } from "./metrics.js";
@@ -33,6 +35,8 @@ export interface BaseServiceConfig {
   natsUrl: string;
   logLevel: string;
   shutdownGraceMs: number;
+  /** How long sent outbox rows and inbox rows are kept, and how often they are pruned. */
+  eventRetention: EventRetention;
 }
 
 /**
@@ -48,6 +52,12 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
   const p = envPrefix(context);
   let credential: ServiceCredential | undefined;
   const problems: string[] = [];
+  let streamMaxAgeHours = 168;
+  try {
+    streamMaxAgeHours = streamLimits(source).maxAgeMs / 3_600_000;
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   try {
     credential = serviceCredentialFrom(source);
     if (!credential && callsOthers) problems.push(`SERVICE_TOKEN_FILE (or SERVICE_TOKEN) is required: ${context} ${callsOthers} with it`);
@@ -69,6 +79,10 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
         NATS_URL: natsUrlVariable,
         LOG_LEVEL: env.oneOf(logLevels, "info"),
         SHUTDOWN_GRACE_MS: env.int(10_000, { min: 0 }),
+        OUTBOX_RETENTION_HOURS: env.int(defaultEventRetention.outboxMs / 3_600_000, { min: 1 }),
+        // Inbox rows outlive the stream's events by a day, so no redelivery finds them gone.
+        INBOX_RETENTION_HOURS: env.int(streamMaxAgeHours + 24, { min: 1 }),
+        EVENT_PRUNE_INTERVAL_MS: env.int(defaultEventRetention.intervalMs, { min: 1_000 }),
         ...tokenSpec,
         ...extra,
       },
@@ -96,6 +110,11 @@ export function loadServiceConfig<S extends Record<string, EnvVar<unknown>>>(
     natsUrl: base.NATS_URL as string,
     logLevel: base.LOG_LEVEL as string,
     shutdownGraceMs: base.SHUTDOWN_GRACE_MS as number,
+    eventRetention: {
+      outboxMs: (base.OUTBOX_RETENTION_HOURS as number) * 3_600_000,
+      inboxMs: (base.INBOX_RETENTION_HOURS as number) * 3_600_000,
+      intervalMs: base.EVENT_PRUNE_INTERVAL_MS as number,
+    },
   };
 }
 
@@ -164,6 +183,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
   let parts: StartedParts | undefined;
   let grpc: RunningGrpcServer | undefined;
   let metrics: Server | undefined;
+  const retention = startEventRetention(db, config.eventRetention, logger);
   try {
     parts = await definition.start({ config, logger, db });
     grpc = await startGrpcServer({
@@ -177,6 +197,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
   } catch (err) {
     await grpc?.shutdown(0);
     await parts?.stop?.();
+    await retention.stop();
     await db.close();
     throw err;
   }
@@ -189,6 +210,7 @@ export async function startService<C extends BaseServiceConfig>(definition: Serv
       stopping ??= (async () => {
         await grpc.shutdown(config.shutdownGraceMs);
         await parts.stop?.();
+        await retention.stop();
         await db.close();
         await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
         await shutdownTracing();

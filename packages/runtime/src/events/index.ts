@@ -6,5 +6,6 @@ export * from "./outbox.js";
 export * from "./outbox-relay.js";
 export * from "./publishing.js";
 export * from "./replay.js";
+export * from "./retention.js";
 export * from "./streams.js";
 export * from "./subjects.js";

@@ -5,7 +5,7 @@ import { runWithContext } from "../request-context.js";
 import type { Sql } from "../sql.js";
 import { eventMetrics } from "./metrics.js";
 import { enqueueEvents, outboxEntry } from "./outbox.js";
-import { deleteSentOutboxRows, type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
+import { type OutboxRelay, type OutboxRelayOptions, startOutboxRelay } from "./outbox-relay.js";
 import { replayStream, type StoredEvent } from "./replay.js";
 import { ensureStreams } from "./streams.js";
 import { streamName } from "./subjects.js";
@@ -343,18 +343,5 @@ describe("outbox relay", () => {
     expect(() => startOutboxRelay({ db: scratch.db, nc: nats.nc, logger: silentLogger, pollIntervalMs: 3_600_000 })).toThrow(
       /pollIntervalMs/,
     );
-  });
-
-  it("deleteSentOutboxRows removes only rows sent before the cut-off", async () => {
-    const context = await newContext();
-    const [old, recent, unsent] = await enqueueOrders(context, ["o-old", "o-recent", "o-unsent"]);
-    await scratch.db.execute("UPDATE outbox_events SET sent_at = now() - interval '2 days' WHERE id = $1", [old]);
-    await scratch.db.execute("UPDATE outbox_events SET sent_at = now() WHERE id = $1", [recent]);
-
-    const deleted = await deleteSentOutboxRows(scratch.db, new Date(Date.now() - 24 * 3600_000));
-
-    expect(deleted).toBe(1);
-    const left = (await scratch.db.query<{ id: string }>("SELECT id FROM outbox_events ORDER BY created_at, id")).map((row) => row.id);
-    expect(left).toEqual([recent, unsent]);
   });
 });

@@ -262,8 +262,3 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
   };
 }
-
-/** Housekeeping: deletes rows published before `olderThan`; returns how many. */
-export async function deleteSentOutboxRows(db: Sql, olderThan: Date): Promise<number> {
-  return db.execute(`DELETE FROM ${outboxTable} WHERE sent_at < $1::timestamptz`, [olderThan]);
-}

@@ -1,6 +1,6 @@
-import { nanos, StorageType } from "nats";
+import { DiscardPolicy, nanos, StorageType } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { duplicateWindowMs, ensureStreams } from "./streams.js";
+import { duplicateWindowMs, ensureStreams, streamLimits } from "./streams.js";
 import { deadLetterStream, streamName } from "./subjects.js";
 import { connectTestNats, type TestNats, uniqueContext } from "./test-support.js";
 
@@ -26,6 +26,7 @@ describe("ensureStreams", () => {
     expect(info.config.subjects).toEqual([`shop.${first}.>`]);
     expect(info.config.storage).toBe(StorageType.File);
     expect(info.config.duplicate_window).toBe(nanos(duplicateWindowMs));
+    expect(info.config).toMatchObject({ max_age: nanos(7 * 24 * 3_600_000), max_bytes: 1024 ** 3, discard: DiscardPolicy.Old });
     expect((await nats.jsm.streams.info(streamName(second))).config.subjects).toEqual([`shop.${second}.>`]);
     expect((await nats.jsm.streams.info(deadLetterStream)).config.subjects).toEqual(["shop.dead_letter.>"]);
   });
@@ -60,5 +61,13 @@ describe("ensureStreams", () => {
 
     expect(original.duplicate).toBe(false);
     expect(again).toMatchObject({ duplicate: true, seq: original.seq });
+  });
+
+  it("takes its limits from NATS_STREAM_MAX_AGE_HOURS and NATS_STREAM_MAX_BYTES, refusing what is not a positive integer", () => {
+    expect(streamLimits({ NATS_STREAM_MAX_AGE_HOURS: "24", NATS_STREAM_MAX_BYTES: "1048576" })).toEqual({
+      maxAgeMs: 86_400_000,
+      maxBytes: 1_048_576,
+    });
+    expect(() => streamLimits({ NATS_STREAM_MAX_AGE_HOURS: "forever" })).toThrow(/NATS_STREAM_MAX_AGE_HOURS must be a positive integer/);
   });
 });
