@@ -53,8 +53,8 @@ export interface ServiceUnderTest {
   service: DescService;
   success: ExpectedSuccess;
   failures: ExpectedFailure[];
-  /** Starts the service in-process on port 0 with a fresh database of its own. */
-  start(): Promise<StartedService>;
+  /** Starts the service in-process on port 0 with a fresh database of its own; `env` goes on top of its own. */
+  start(env?: Record<string, string>): Promise<StartedService>;
 }
 
 export interface StartedService {
@@ -74,8 +74,10 @@ const servicesDir = path.resolve(import.meta.dirname, "../../services");
 function serviceUnderTest<C extends BaseServiceConfig>({ loadConfig, build, env, ...entry }: ServiceEntry<C>): ServiceUnderTest {
   return {
     ...entry,
-    async start() {
-      const service = await startTestService(servicesDir, entry.context, loadConfig, build, { env: env as Record<string, string> });
+    async start(extra = {}) {
+      const service = await startTestService(servicesDir, entry.context, loadConfig, build, {
+        env: { ...(env as Record<string, string>), ...extra },
+      });
       return { port: service.running.grpc.port, stop: () => service.stop() };
     },
   };
