@@ -191,16 +191,27 @@ export class ActiveSpan {
 }
 
 /**
- * Starts a span whose parent comes from `parent` (headers of the previous hop), if any. Spans
- * the sampler drops cost a span id and no attributes; `attributes` should be a constant per call
- * site, not built per call.
+ * Starts a span whose parent comes from `parent` (headers of the previous hop), if any, linked to
+ * the contexts of `linked` (other work it does at once, such as messages of other traces in one
+ * batch). Spans the sampler drops cost a span id and no attributes; `attributes` should be a
+ * constant per call site, not built per call.
  */
-export function startSpan(name: string, kind: SpanKind, parent: TraceCarrier, attributes?: Attributes): ActiveSpan {
+export function startSpan(
+  name: string,
+  kind: SpanKind,
+  parent: TraceCarrier,
+  attributes?: Attributes,
+  linked?: readonly TraceCarrier[],
+): ActiveSpan {
   const parentContext = parseTraceparent(parent.traceparent);
   const context = parentContext ? trace.setSpanContext(ROOT_CONTEXT, parentContext) : ROOT_CONTEXT;
+  const links = linked?.flatMap((carrier) => {
+    const spanContext = parseTraceparent(carrier.traceparent);
+    return spanContext ? [{ context: spanContext }] : [];
+  });
   // Attributes are set once the span is known to record: the SDK copies what it is given before
   // sampling, and none of the samplers this runtime offers looks at attributes.
-  const span = tracer.startSpan(name, { kind }, context);
+  const span = tracer.startSpan(name, { kind, links }, context);
   if (attributes !== undefined && span.isRecording()) span.setAttributes(attributes);
   return new ActiveSpan(span, parent);
 }

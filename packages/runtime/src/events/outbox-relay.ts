@@ -1,8 +1,11 @@
 import { type JetStreamClient, type MsgHdrs, type NatsConnection, headers as natsHeaders } from "nats";
 import type { Logger } from "../logger.js";
+import { metadataKeys } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
+import { SpanKind, startSpan, type TraceCarrier } from "../tracing.js";
 import { eventMetrics } from "./metrics.js";
 import { type OutboxRecord, onEventsCommitted, outboxTable } from "./outbox.js";
+import { messagingSpans } from "./spans.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
@@ -69,11 +72,13 @@ function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER)
   return value;
 }
 
-function headersOf(record: OutboxRecord): MsgHdrs {
+/** The message's headers: the row's, with the publish span as the trace parent of whoever consumes it. */
+function headersOf(record: OutboxRecord, trace: TraceCarrier): MsgHdrs {
   const out = natsHeaders();
   for (const [key, value] of Object.entries(record.headers)) {
     if (typeof value === "string") out.set(key, value);
   }
+  if (trace.traceparent) out.set(metadataKeys.traceparent, trace.traceparent);
   out.set(eventHeaders.type, record.type);
   out.set(eventHeaders.contentType, eventContentType);
   out.set(eventHeaders.occurredAt, record.createdAt.toISOString());
@@ -83,13 +88,35 @@ function headersOf(record: OutboxRecord): MsgHdrs {
 const reportLag = (records: readonly OutboxRecord[]) =>
   eventMetrics.outboxLag.set(records.length ? Math.max(0, Date.now() - records[0]!.createdAt.getTime()) / 1000 : 0);
 
+const sendSpan = messagingSpans("send");
+
+const textOf = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/** Publishes one record in a span of its own, whose parent is the outbox write the row's headers name. */
+async function publishOne(js: JetStreamClient, record: OutboxRecord, publishTimeoutMs: number): Promise<void> {
+  const shape = sendSpan(record.subject);
+  const parent = {
+    traceparent: textOf(record.headers[metadataKeys.traceparent]),
+    tracestate: textOf(record.headers[metadataKeys.tracestate]),
+  };
+  const span = startSpan(shape.name, SpanKind.PRODUCER, parent, shape.attributes);
+  if (span.recording) span.span.setAttribute("messaging.message.id", record.id);
+  try {
+    await js.publish(record.subject, record.payload, {
+      msgID: record.id,
+      headers: headersOf(record, span.carrier),
+      timeout: publishTimeoutMs,
+    });
+    span.end();
+  } catch (err) {
+    span.end(err);
+    throw err;
+  }
+}
+
 /** Publishes `records` concurrently, the event id as message id; returns the ids JetStream acknowledged. */
 async function publish(js: JetStreamClient, records: readonly OutboxRecord[], publishTimeoutMs: number, logger: Logger): Promise<string[]> {
-  const results = await Promise.allSettled(
-    records.map((record) =>
-      js.publish(record.subject, record.payload, { msgID: record.id, headers: headersOf(record), timeout: publishTimeoutMs }),
-    ),
-  );
+  const results = await Promise.allSettled(records.map((record) => publishOne(js, record, publishTimeoutMs)));
   const sent: string[] = [];
   results.forEach((result, index) => {
     const record = records[index]!;
