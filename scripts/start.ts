@@ -11,7 +11,7 @@
  * and so does `NODE_ENV=production`), and the services send it their spans over OTLP unless
  * `OTEL_TRACES_EXPORTER` or an OTLP endpoint says otherwise.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
@@ -77,6 +77,29 @@ function consoleComponent(source: NodeJS.ProcessEnv): Component | undefined {
     metrics: undefined,
     isReady: () => httpOk(`${endpoint}/api/overview`),
   };
+}
+
+/**
+ * The commit the children run, as `service.version` of their spans (`-dirty` with uncommitted
+ * changes), so the console tells replicas started from different code apart; none outside git.
+ */
+function sourceVersion(): string | undefined {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--untracked-files=no") ? "-dirty" : ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `OTEL_RESOURCE_ATTRIBUTES` with `service.version` added, unless it names one already. */
+function withServiceVersion(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const attributes = source.OTEL_RESOURCE_ATTRIBUTES ?? "";
+  if (/(^|,)\s*service\.version=/.test(attributes)) return source;
+  const version = sourceVersion();
+  if (!version) return source;
+  return { ...source, OTEL_RESOURCE_ATTRIBUTES: attributes ? `${attributes},service.version=${version}` : `service.version=${version}` };
 }
 
 /**
@@ -266,7 +289,7 @@ function printTable(
 
 async function main(): Promise<void> {
   const { present, absent } = presentComponents();
-  const childEnv = tracingEnvironment(process.env, present.find((component) => component.name === "console")?.endpoint);
+  const childEnv = tracingEnvironment(withServiceVersion(process.env), present.find((component) => component.name === "console")?.endpoint);
   if (present.length === 0) throw new InfraError("no service to start: none of services/*/src/main.ts or gateway/src/main.ts exists");
 
   const supervised: SupervisedProcess[] = [];

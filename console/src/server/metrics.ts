@@ -57,11 +57,12 @@ export class MetricsScraper {
   constructor(
     private readonly targets: readonly MetricsTarget[],
     private readonly options = { intervalMs: 2_000, windowMs: 10_000, keepMs: 10 * 60_000 },
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(): void {
-    void this.scrapeAll();
-    this.timer = setInterval(() => void this.scrapeAll(), this.options.intervalMs);
+    void this.scrape();
+    this.timer = setInterval(() => void this.scrape(), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -85,8 +86,9 @@ export class MetricsScraper {
     };
   }
 
-  private async scrapeAll(): Promise<void> {
-    const at = Date.now();
+  /** Reads every target once and adds a point to each series. */
+  async scrape(): Promise<void> {
+    const at = this.now();
     const scraped = await Promise.all(
       this.targets.map(async (target) => {
         try {
@@ -113,13 +115,14 @@ export class MetricsScraper {
       const seconds = (at - before.at) / 1000;
       this.stats.set(target.name, processStats(samples, before, seconds, at));
       if (seconds <= 0) continue;
-      requestSeries(routeTotals, samples, before.samples, seconds, {
+      requestSeries(routeTotals, at, samples, before.samples, seconds, {
         count: "gateway_http_requests_total",
         buckets: "gateway_http_request_duration_seconds_bucket",
-        key: (labels) => `${labels.method} ${labels.route}`,
+        // REST routes are labelled with their method already (`GET /v1/products/{productId}`); operational paths are not.
+        key: (labels) => (labels.route?.startsWith(`${labels.method} `) ? labels.route : `${labels.method} ${labels.route}`),
         isError: (labels) => Number(labels.status) >= 500,
       });
-      requestSeries(rpcTotals, samples, before.samples, seconds, {
+      requestSeries(rpcTotals, at, samples, before.samples, seconds, {
         count: "rpc_server_requests_total",
         buckets: "rpc_server_duration_seconds_bucket",
         key: (labels) => labels.method ?? "",
@@ -181,6 +184,7 @@ interface SeriesSpec {
 /** Adds this target's rate, error rate and percentiles per key into `totals` (a key served by several targets is merged). */
 function requestSeries(
   totals: Map<string, RequestPoint>,
+  time: number,
   now: readonly Sample[],
   before: readonly Sample[],
   seconds: number,
@@ -218,7 +222,6 @@ function requestSeries(
       return seconds === undefined ? null : Math.round(seconds * 100_000) / 100;
     };
     const existing = totals.get(key);
-    const time = Date.now();
     if (existing) {
       existing[1] += calls / seconds;
       existing[2] += errors / seconds;
