@@ -215,7 +215,11 @@ describe.skipIf(chromiumMissing !== undefined)("the development console in a bro
     await page.goto(`${devConsole.url}/#/services`);
     await page.locator('[data-testid="services"] tbody tr', { hasText: "orders" }).getByText("SERVING").waitFor();
     await page.locator('[data-testid="services"] tbody tr', { hasText: "payments" }).click();
-    await page.locator('[data-testid="rpcs-payments"]').getByText("PaymentService/AuthorizePayment").waitFor();
+    const rpcs = page.locator('[data-testid="rpcs-payments"]');
+    await rpcs.getByText("PaymentService/AuthorizePayment").waitFor();
+    // The route is a custom method option, read from what reflection served; no auth policy is declared yet.
+    await rpcs.getByText("GET /v1/orders/{order_id}/payment").waitFor();
+    await rpcs.getByText("not declared").first().waitFor();
     await shot("services");
 
     await page.goto(`${devConsole.url}/#/explorer`);
