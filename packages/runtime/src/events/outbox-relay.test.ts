@@ -187,6 +187,33 @@ describe("outbox relay", () => {
     expect(claims).toBe(0);
   });
 
+  it("publishes once a row its poll claimed before the row's commit was handed to it", async () => {
+    const context = await newContext();
+    const live = relay({ pollIntervalMs: 60_000 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+    const before = await publishedCount();
+
+    // The commit is visible to the poll before its caller runs the hand-over: hold the hand-over back.
+    const handOvers: (() => void)[] = [];
+    const [early] = await scratch.db.transaction(async (tx) => {
+      tx.afterCommit = (callback) => handOvers.push(callback);
+      return [(await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId: "o-early", userId: "u-1" })).id];
+    });
+    live.notify();
+    await waitFor(unsentCount, (n) => n === 0, { what: "the poll to publish the row" });
+    for (const handOver of handOvers) handOver();
+    const [later] = await enqueueOrders(context, ["o-later"]);
+    await waitFor(
+      async () =>
+        (await scratch.db.query<{ sent_at: Date | null }>("SELECT sent_at FROM outbox_events WHERE id = $1", [later]))[0]?.sent_at,
+      (sentAt) => sentAt != null,
+      { what: "the next commit published" },
+    );
+
+    expect(await publishedCount()).toBe(before + 2);
+    expect((await readStream(context)).map((event) => event.eventId)).toEqual([early, later]);
+  });
+
   it("marks the events of commits published from memory sent together, with one statement", async () => {
     const context = await newContext();
     await enqueueOrders(context, ["o-marker"]);

@@ -36,6 +36,8 @@ export interface OutboxRelay {
 interface BatchOutcome {
   claimed: number;
   failed: number;
+  /** Ids of the rows published. */
+  sent: readonly string[];
 }
 
 const maxPollIntervalMs = 60_000;
@@ -152,10 +154,10 @@ async function relayBatch(
     [batchSize],
   );
   reportLag(records);
-  if (records.length === 0) return { claimed: 0, failed: 0 };
+  if (records.length === 0) return { claimed: 0, failed: 0, sent: [] };
   const sent = await publish(js, records, publishTimeoutMs, logger);
   if (sent.length > 0) await tx.execute(markSent, [sent]);
-  return { claimed: records.length, failed: records.length - sent.length };
+  return { claimed: records.length, failed: records.length - sent.length, sent };
 }
 
 /**
@@ -190,6 +192,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     nextPollAt = 0;
     wakeup.fire();
   };
+  // Ids the last poll published. A commit's rows can be claimed by a poll before its hand-over
+  // arrives (the commit is visible before its caller hears of it): those are published already.
+  let polled: ReadonlySet<string> = new Set();
   const stopTaking = onEventsCommitted(db, (records) => {
     if (publishingFailed) return false;
     if (behind || committed.length + records.length > maxCommitted) {
@@ -198,7 +203,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       pollSoon();
       return false;
     }
-    committed.push(...records);
+    for (const record of records) if (!polled.has(record.id)) committed.push(record);
     wakeup.fire();
     return true;
   });
@@ -238,10 +243,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     // Rows published from memory are marked first, so the poll does not publish them again.
     await markPublished();
     try {
-      return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      const outcome = await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      polled = new Set(outcome.sent);
+      if (polled.size > 0 && committed.length > 0) {
+        const left = committed.filter((record) => !polled.has(record.id));
+        committed.length = 0;
+        committed.push(...left);
+      }
+      return outcome;
     } catch (err) {
       logger.error({ err }, "outbox relay batch failed; will retry");
-      return { claimed: 0, failed: 1 };
+      return { claimed: 0, failed: 1, sent: [] };
     }
   };
 
