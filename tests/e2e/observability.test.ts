@@ -226,9 +226,11 @@ describe.skipIf(chromiumMissing !== undefined)("the development console in a bro
     await page.locator('[data-testid="services"] tbody tr', { hasText: "payments" }).click();
     const rpcs = page.locator('[data-testid="rpcs-payments"]');
     await rpcs.getByText("PaymentService/AuthorizePayment").waitFor();
-    // The route is a custom method option, read from what reflection served; no auth policy is declared yet.
-    await rpcs.getByText("GET /v1/orders/{order_id}/payment").waitFor();
-    await rpcs.getByText("not declared").first().waitFor();
+    // The route and the access policy are custom method options, read from what reflection served.
+    const getOrderPayment = rpcs.locator("tr", { hasText: "PaymentService/GetOrderPayment" });
+    await getOrderPayment.getByText("GET /v1/orders/{order_id}/payment").waitFor();
+    await getOrderPayment.getByText("owner", { exact: true }).waitFor();
+    await rpcs.locator("tr", { hasText: "PaymentService/AuthorizePayment" }).getByText("services: orders", { exact: true }).waitFor();
     await shot("services");
 
     await page.goto(`${devConsole.url}/#/explorer`);

@@ -102,11 +102,11 @@ describe("RPC descriptors as reflection serves them", () => {
     ]);
   });
 
-  it("lists the shop's own options, such as a method's HTTP route", () => {
+  it("lists the shop's own options: a method's HTTP route and its access policy", () => {
     const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: shopFiles.flatMap((file) => collect(file)) }));
     const placeOrder = describeMethods(registry, ["shop.orders.v1.OrderService"]).find((rpc) => rpc.method === "PlaceOrder")!;
     expect(placeOrder.options["google.api.http"]).toMatchObject({ post: "/v1/orders", body: "*" });
-    expect(placeOrder.policy).toBeNull();
+    expect(placeOrder.policy).toEqual({ roles: ["ROLE_CUSTOMER"] });
   });
 });
 

@@ -15,9 +15,16 @@ function healthClass(health: string): string {
   return "warn";
 }
 
+/** A policy option as its fields say it (`roles: ROLE_ADMIN; services: orders`, `owner`), whatever its message. */
 function policyText(policy: ComponentView["rpcs"][number]["policy"]): string {
   if (policy === null) return "not declared";
-  return typeof policy === "string" ? policy : JSON.stringify(policy);
+  if (typeof policy === "string") return policy;
+  const parts = Object.entries(policy).flatMap(([key, value]) => {
+    if (value === true) return [key];
+    if (Array.isArray(value)) return value.length > 0 ? [`${key}: ${value.join(", ")}`] : [];
+    return value === false || value === null ? [] : [`${key}: ${typeof value === "object" ? JSON.stringify(value) : String(value)}`];
+  });
+  return parts.length > 0 ? parts.join("; ") : "declared, empty (nobody)";
 }
 
 function Details({ component }: { component: ComponentView }) {
