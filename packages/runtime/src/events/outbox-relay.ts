@@ -264,6 +264,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         continue;
       }
       if (behind || Date.now() >= nextPollAt) {
+        // Set before the poll, so that a notify() while it runs (which sets it to 0) is not lost.
+        nextPollAt = Date.now() + pollIntervalMs;
         const outcome = await poll();
         const clean = outcome.failed === 0;
         // A full, clean batch means more rows are probably waiting: go on without sleeping.
@@ -274,7 +276,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           nextPollAt = 0;
           continue;
         }
-        nextPollAt = Date.now() + pollIntervalMs;
       }
       await wakeup.wait(Math.max(0, nextPollAt - Date.now()));
     }
