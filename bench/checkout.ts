@@ -22,11 +22,12 @@ import { OrderCancelledSchema, OrderConfirmedSchema } from "@shop/contracts/shop
 import { contexts, env, eventSubject, loadConfig, streamName } from "@shop/runtime";
 import { connect, type NatsConnection } from "nats";
 import pg from "pg";
+import { type RunningStack, startStack } from "../tests/support/stack.js";
+import { cpuProfileArgs } from "./lib/child-server.js";
 import { type CpuWindow, formatCpuTable, PostgresBackends, startCpuWindow } from "./lib/cpu.js";
 import { createJsonClient, type JsonClient } from "./lib/http-json.js";
 import { summarize } from "./lib/percentiles.js";
 import { describeMachine, formatMs, formatTable } from "./lib/report.js";
-import { type RunningStack, startStack } from "./lib/stack.js";
 
 const targets = { ordersPerSecond: 300, p99Ms: 250 };
 const loadGeneratorName = "load generator (this process)";
@@ -355,7 +356,7 @@ async function main(): Promise<number> {
   // Customers stop, and the stack is stopped and its databases dropped as at a normal end.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (interrupted = true));
   const bringUpStarted = performance.now();
-  const stack = await startStack({ logLevel: config.BENCH_LOG_LEVEL });
+  const stack = await startStack({ logLevel: config.BENCH_LOG_LEVEL, execArgv: cpuProfileArgs });
   const api = createJsonClient(stack.gatewayUrl, config.BENCH_CONCURRENCY + 4);
   let nc: NatsConnection | undefined;
   try {

@@ -6,6 +6,7 @@
  * container health checks use.
  *
  *   node --import tsx scripts/infra.ts            # make PostgreSQL and NATS available
+ *   node --import tsx scripts/infra.ts browser    # make Chromium available for the browser tests
  *   node --import tsx scripts/infra.ts stop       # stop what this script started in .run/
  *   node --import tsx scripts/infra.ts probe 127.0.0.1:50052 | http://127.0.0.1:8080/healthz
  */
@@ -304,6 +305,37 @@ export async function ensureInfra(settings?: InfraSettings): Promise<void> {
   console.log(`infra: NATS with JetStream ${nats} at ${settings.natsUrl}`);
 }
 
+/** Where the browser tests find Chromium: `CHROMIUM_PATH`, else Debian's package. */
+export const chromiumPath = (source: NodeJS.ProcessEnv = process.env) => source.CHROMIUM_PATH || "/usr/bin/chromium";
+
+/**
+ * Chromium for the browser tests: the one at `chromiumPath()`, else Debian's `chromium` package
+ * installed with apt-get when this runs as root on a machine that has it. Returns the path, or
+ * why there is none (the browser tests are then skipped with that reason).
+ */
+export async function ensureChromium(source: NodeJS.ProcessEnv = process.env): Promise<{ path: string } | { missing: string }> {
+  const browser = chromiumPath(source);
+  if (existsSync(browser)) return { path: browser };
+  const aptGet = findBinary("apt-get");
+  if (!aptGet || process.getuid?.() !== 0 || source.CHROMIUM_PATH) {
+    return { missing: `no Chromium at ${browser}; install it (\`apt-get install -y chromium\`) or set CHROMIUM_PATH` };
+  }
+  console.log("infra: installing Chromium (apt-get install -y chromium) for the browser tests");
+  const install = () =>
+    run(aptGet, ["install", "-y", "--no-install-recommends", "chromium"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  try {
+    await install().catch(async () => {
+      // A machine whose package lists were never fetched knows no chromium yet.
+      await run(aptGet, ["update"]);
+      await install();
+    });
+  } catch (err) {
+    const { stderr, message } = err as { stderr?: string; message: string };
+    return { missing: `apt-get could not install chromium: ${(stderr || message).trim().split("\n").at(-1)}` };
+  }
+  return existsSync(browser) ? { path: browser } : { missing: `apt-get installed chromium, but ${browser} is not there` };
+}
+
 /** Stops the servers this script started under `runDir`; never touches others. */
 export async function stopLocalInfra(settings?: InfraSettings): Promise<void> {
   settings ??= await infraSettings();
@@ -366,12 +398,16 @@ async function main(args: string[]): Promise<number> {
   const [command = "up", target] = args;
   if (command === "up") await ensureInfra();
   else if (command === "stop") await stopLocalInfra();
-  else if (command === "probe" && target) {
+  else if (command === "browser") {
+    const chromium = await ensureChromium();
+    console.log("path" in chromium ? `infra: Chromium at ${chromium.path}` : `infra: ${chromium.missing}`);
+    return "path" in chromium ? 0 : 1;
+  } else if (command === "probe" && target) {
     const ok = /^https?:\/\//.test(target) ? await httpOk(target, 3_000) : await grpcServing(target, 3_000);
     console.log(`${target}: ${ok ? "healthy" : "not healthy"}`);
     return ok ? 0 : 1;
   } else {
-    console.error("usage: infra.ts [up | stop | probe <host:port | http(s)://url>]");
+    console.error("usage: infra.ts [up | browser | stop | probe <host:port | http(s)://url>]");
     return 2;
   }
   return 0;

@@ -6,8 +6,12 @@
  *
  * Configuration is the services' own environment (DESIGN §9): `<SERVICE>_HOST`, `<SERVICE>_PORT`,
  * `<SERVICE>_METRICS_PORT`, `GATEWAY_HOST`, `GATEWAY_PORT`, `SHUTDOWN_GRACE_MS`, ...
+ *
+ * The development console (`console/`) starts first, on `DEV_CONSOLE_PORT` (8090; 0 turns it off,
+ * and so does `NODE_ENV=production`), and the services send it their spans over OTLP unless
+ * `OTEL_TRACES_EXPORTER` or an OTLP endpoint says otherwise.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
@@ -61,9 +65,65 @@ function portFrom(source: NodeJS.ProcessEnv, variable: string, fallback: number)
   return port;
 }
 
+/** The development console, unless it is turned off or this is production. */
+function consoleComponent(source: NodeJS.ProcessEnv): Component | undefined {
+  const port = portFrom(source, "DEV_CONSOLE_PORT", 8090);
+  if (port === 0 || source.NODE_ENV === "production") return undefined;
+  const endpoint = `http://${reachableHost(source.DEV_CONSOLE_HOST)}:${port}`;
+  return {
+    name: "console",
+    entry: path.join(repoRoot, "console", "src", "server", "main.ts"),
+    endpoint,
+    metrics: undefined,
+    isReady: () => httpOk(`${endpoint}/api/overview`),
+  };
+}
+
+/**
+ * The commit the children run, as `service.version` of their spans (`-dirty` with uncommitted
+ * changes), so the console tells replicas started from different code apart; none outside git.
+ */
+function sourceVersion(): string | undefined {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--untracked-files=no") ? "-dirty" : ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `OTEL_RESOURCE_ATTRIBUTES` with `service.version` added, unless it names one already. */
+function withServiceVersion(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const attributes = source.OTEL_RESOURCE_ATTRIBUTES ?? "";
+  if (/(^|,)\s*service\.version=/.test(attributes)) return source;
+  const version = sourceVersion();
+  if (!version) return source;
+  return { ...source, OTEL_RESOURCE_ATTRIBUTES: attributes ? `${attributes},service.version=${version}` : `service.version=${version}` };
+}
+
+/**
+ * The tracing variables of the children: the console as their OTLP/HTTP endpoint when it runs and
+ * no exporter or endpoint was chosen, with a short export delay so a trace shows within a second.
+ */
+function tracingEnvironment(source: NodeJS.ProcessEnv, consoleEndpoint: string | undefined): NodeJS.ProcessEnv {
+  const exporters = source.OTEL_TRACES_EXPORTER;
+  const endpointSet = Boolean(source.OTEL_EXPORTER_OTLP_ENDPOINT || source.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  if (!consoleEndpoint || endpointSet || exporters?.split(",").every((name) => name.trim() !== "otlp")) {
+    return source;
+  }
+  return {
+    ...source,
+    OTEL_TRACES_EXPORTER: exporters ?? "otlp",
+    OTEL_EXPORTER_OTLP_ENDPOINT: consoleEndpoint,
+    OTEL_BSP_SCHEDULE_DELAY: source.OTEL_BSP_SCHEDULE_DELAY ?? "500",
+  };
+}
+
 /** A service is started when its `src/main.ts` exists. */
 function presentComponents(source: NodeJS.ProcessEnv = process.env): { present: Component[]; absent: string[] } {
-  const present: Component[] = [];
+  const devConsole = consoleComponent(source);
+  const present: Component[] = devConsole ? [devConsole] : [];
   const absent: string[] = [];
   for (const context of serviceOrder) {
     const entry = path.join(repoRoot, "services", context, "src", "main.ts");
@@ -108,7 +168,7 @@ function somethingListens(endpoint: string): Promise<boolean> {
   });
 }
 
-const nameWidth = Math.max(...[...serviceOrder, "gateway"].map((name) => name.length));
+const nameWidth = Math.max(...[...serviceOrder, "gateway", "console"].map((name) => name.length));
 const say = (line: string) => console.log(`${"start".padEnd(nameWidth)} | ${line}`);
 
 /** One child process, restarted with exponential backoff whenever it exits unasked. */
@@ -122,8 +182,8 @@ class SupervisedProcess {
 
   constructor(
     readonly component: Component,
-    /** Its development credentials: the keys to verify callers with, and a token of its own. */
-    private readonly credentials: Record<string, string>,
+    /** Its environment: this one's, with the tracing settings and its development credentials. */
+    private readonly env: NodeJS.ProcessEnv,
   ) {}
 
   get pid(): number | undefined {
@@ -134,7 +194,7 @@ class SupervisedProcess {
     const startedAt = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", path.relative(repoRoot, this.component.entry)], {
       cwd: repoRoot,
-      env: { ...process.env, ...this.credentials },
+      env: this.env,
       stdio: ["ignore", "pipe", "pipe"],
       // Its own process group, so a Ctrl-C reaches only this supervisor, which stops children in order.
       detached: true,
@@ -191,7 +251,15 @@ class SupervisedProcess {
   }
 }
 
-function printTable(running: SupervisedProcess[], absent: string[], gateway: Component | undefined, settings: InfraSettings): void {
+function printTable(
+  running: SupervisedProcess[],
+  absent: string[],
+  components: Component[],
+  settings: InfraSettings,
+  env: NodeJS.ProcessEnv,
+): void {
+  const gateway = components.find((component) => component.name === "gateway");
+  const devConsole = components.find((component) => component.name === "console");
   const rows = [
     ["", "listens on", "metrics", "pid"],
     ...running.map(({ component, pid }) => [component.name, component.endpoint, component.metrics ?? "-", String(pid ?? "-")]),
@@ -207,6 +275,12 @@ function printTable(running: SupervisedProcess[], absent: string[], gateway: Com
     gateway
       ? `  Gateway: ${gateway.endpoint}   (try ${gateway.endpoint}/v1/products)`
       : "  No gateway yet: call the services over gRPC, e.g. `npx buf curl --protocol grpc --http2-prior-knowledge --list-methods http://<listens on>`",
+    devConsole
+      ? `  Development console: ${devConsole.endpoint}   (services, API explorer, traces, sagas, events, plots)`
+      : "  Development console: off (DEV_CONSOLE_PORT=0 or NODE_ENV=production)",
+    env.OTEL_TRACES_EXPORTER
+      ? `  Traces: ${env.OTEL_TRACES_EXPORTER} to ${env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || "the exporter's default endpoint"}`
+      : "  Traces: recorded, not exported (OTEL_TRACES_EXPORTER unset)",
     "  Ctrl-C stops everything.",
     "",
   ];
@@ -215,6 +289,7 @@ function printTable(running: SupervisedProcess[], absent: string[], gateway: Com
 
 async function main(): Promise<void> {
   const { present, absent } = presentComponents();
+  const childEnv = tracingEnvironment(withServiceVersion(process.env), present.find((component) => component.name === "console")?.endpoint);
   if (present.length === 0) throw new InfraError("no service to start: none of services/*/src/main.ts or gateway/src/main.ts exists");
 
   const supervised: SupervisedProcess[] = [];
@@ -261,7 +336,7 @@ async function main(): Promise<void> {
     }
     const startedAt = Date.now();
     say(`starting ${component.name} (${path.relative(repoRoot, component.entry)})`);
-    const child = new SupervisedProcess(component, processCredentials(keys, component.name));
+    const child = new SupervisedProcess(component, { ...childEnv, ...processCredentials(keys, component.name) });
     supervised.push(child);
     child.start();
     const isReady = async () => {
@@ -283,12 +358,7 @@ async function main(): Promise<void> {
     }
     say(`${component.name} ready at ${component.endpoint} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   }
-  printTable(
-    supervised,
-    absent,
-    present.find((component) => component.name === "gateway"),
-    settings,
-  );
+  printTable(supervised, absent, present, settings, childEnv);
 }
 
 main().catch((err: unknown) => {

@@ -12,7 +12,7 @@ import { ensureTestCredentials } from "@shop/runtime/testing";
 import pg from "pg";
 import { NatsServer } from "../tests/support/nats-server.js";
 import { generatedCodeProblems } from "./check-generated.js";
-import { ensureInfra, infraSettings, repoRoot } from "./infra.js";
+import { ensureChromium, ensureInfra, infraSettings, repoRoot } from "./infra.js";
 import { lintContracts } from "./lint-contracts.js";
 
 /** A test database this old with nobody connected belongs to a run that crashed before dropping it. */
@@ -113,6 +113,12 @@ async function checkContracts(): Promise<void> {
   }
 }
 
+/** Chromium for the browser tests; without one they are skipped, and the reason is printed here and by the tests. */
+async function provideChromium(): Promise<void> {
+  const chromium = await ensureChromium();
+  console.log("path" in chromium ? `Chromium at ${chromium.path}` : `browser tests will be skipped: ${chromium.missing}`);
+}
+
 /**
  * The suite's own NATS server (free port, fresh store), so tests neither see the events of a
  * running `npm start` nor leave theirs in its streams, and every run starts from empty streams.
@@ -152,11 +158,12 @@ async function runVitest(args: string[]): Promise<void> {
 
 const steps: { name: string; run: () => Promise<void> }[] = [
   { name: "infrastructure (PostgreSQL, NATS JetStream)", run: () => ensureInfra() },
+  { name: "Chromium for the browser tests", run: provideChromium },
   { name: "buf lint", run: () => runTool("buf", ["lint"]) },
   { name: "lint and format (Biome)", run: () => runTool("biome", ["ci", "--reporter=summary", "."]) },
   { name: "generated code matches proto/", run: checkGeneratedCode },
   { name: "contracts against the released baseline (buf breaking, REST surface)", run: checkContracts },
-  { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]) },
+  { name: "type check", run: () => runTool("tsc", ["--noEmit", "-p", "."]).then(() => runTool("tsc", ["--noEmit", "-p", "console"])) },
   { name: "leftover test databases", run: dropLeftoverTestDatabases },
   { name: "NATS server for the test run", run: startTestNats },
   { name: "credentials for the test run", run: async () => ensureTestCredentials() },

@@ -76,8 +76,14 @@ function record(logger: Logger, req: IncomingMessage, res: ServerResponse, excha
   const method = req.method ?? "";
   const { span } = exchange;
   if (span.recording) {
-    span.span.updateName(`${method} ${exchange.route}`);
-    span.span.setAttributes({ "http.route": exchange.route, "http.response.status_code": status });
+    // REST route keys already start with the method (`POST /v1/orders`); http.route is the template alone.
+    const template = exchange.route.startsWith(`${method} `) ? exchange.route.slice(method.length + 1) : exchange.route;
+    span.span.updateName(`${method} ${template}`);
+    span.span.setAttributes({
+      "http.route": template,
+      "http.response.status_code": status,
+      "http.request.header.x-request-id": [exchange.correlationId],
+    });
   }
   span.end(status >= 500 ? new Error(`HTTP ${status}`) : undefined);
   const series = seriesOf(method, exchange.route);

@@ -1,9 +1,9 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@shop/runtime";
+import { fetchServedDescriptors } from "@shop/runtime";
 import { gatewayMetrics } from "../ops/metrics.js";
 import { compareServedMethods } from "./compare-descriptors.js";
-import { fetchServedDescriptors } from "./reflection-client.js";
 
 export interface UpstreamContract {
   address: string;

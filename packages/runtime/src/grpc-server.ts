@@ -3,14 +3,14 @@ import { create, type DescFile, type DescMethod, type DescService, isMessage, to
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
-import { file_grpc_health_v1_health } from "@shop/contracts/grpc/health/v1/health_pb.js";
+import { file_grpc_health_v1_health, Health } from "@shop/contracts/grpc/health/v1/health_pb.js";
 import { HealthImplementation } from "grpc-health-check";
 import { authorizedCaller, methodPolicy, principalKey } from "./auth/policy.js";
 import { anonymous, type TokenVerifier } from "./auth/tokens.js";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
 import { rpcServerMetrics } from "./metrics.js";
+import { addReflection } from "./reflection-server.js";
 import { contextFromHeaders, ensureStillWanted, runWithContext } from "./request-context.js";
 import { SpanKind, startSpan } from "./tracing.js";
 import { validateMessage } from "./validation.js";
@@ -45,7 +45,7 @@ export interface RunningGrpcServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-/** Serialized descriptors of the given files and everything they import, for server reflection. */
+/** Serialized descriptors of the given files and everything they import, as a reflection client receives them. */
 export function fileDescriptorSet(files: DescFile[]): Buffer[] {
   const seen = new Map<string, DescFile>();
   const visit = (file: DescFile): void => {
@@ -239,7 +239,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   health.addToServer(server);
   // The health service's descriptor too, so reflection clients (buf curl, grpcurl) can call it.
   const files = [...options.registrations.map((r) => r.service.file), file_grpc_health_v1_health];
-  new ReflectionService({ shop: { fileDescriptorProtos: fileDescriptorSet(files) } } as never).addToServer(server);
+  addReflection(server, files, [...options.registrations.map((r) => r.service.typeName), Health.typeName]);
 
   const host = options.host ?? "0.0.0.0";
   const port = await new Promise<number>((resolve, reject) =>

@@ -12,6 +12,7 @@ export * from "./grpc-wire.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./paging.js";
+export * from "./reflection-client.js";
 export * from "./request-context.js";
 export * from "./service.js";
 export * from "./sql.js";

@@ -32,6 +32,20 @@ describe("tracing settings from the standard OpenTelemetry variables", () => {
     expect(tracingSettings({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" }).protocol).toBe("http/json");
   });
 
+  it("batches spans as OTEL_BSP_* say", () => {
+    expect(tracingSettings({}).batch).toEqual({
+      scheduledDelayMillis: 5_000,
+      exportTimeoutMillis: 30_000,
+      maxQueueSize: 2_048,
+      maxExportBatchSize: 512,
+    });
+    expect(tracingSettings({ OTEL_BSP_SCHEDULE_DELAY: "500", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "64" }).batch).toMatchObject({
+      scheduledDelayMillis: 500,
+      maxExportBatchSize: 64,
+    });
+    expect(() => tracingSettings({ OTEL_BSP_MAX_QUEUE_SIZE: "10" })).toThrow(/OTEL_BSP_MAX_EXPORT_BATCH_SIZE \(512\) must not exceed/);
+  });
+
   it("refuses unknown values, naming each variable", () => {
     const problems = (() => {
       try {

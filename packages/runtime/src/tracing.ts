@@ -46,6 +46,10 @@ const tracingSpec = {
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: env.string(""),
   OTEL_TRACES_SAMPLER: env.string(""),
   OTEL_TRACES_SAMPLER_ARG: env.string(""),
+  OTEL_BSP_SCHEDULE_DELAY: env.int(5_000, { min: 0 }),
+  OTEL_BSP_EXPORT_TIMEOUT: env.int(30_000, { min: 1 }),
+  OTEL_BSP_MAX_QUEUE_SIZE: env.int(2_048, { min: 1 }),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: env.int(512, { min: 1 }),
 };
 
 export interface TracingSettings {
@@ -54,6 +58,8 @@ export interface TracingSettings {
   sampler: Sampler;
   /** How the sampler was chosen, for the start-up log line. */
   samplerName: string;
+  /** The batch span processor's `OTEL_BSP_*` settings: how long spans wait, how many are sent or kept at most. */
+  batch: { scheduledDelayMillis: number; exportTimeoutMillis: number; maxQueueSize: number; maxExportBatchSize: number };
 }
 
 function samplerOf(name: (typeof samplerNames)[number], ratio: number): Sampler {
@@ -75,7 +81,8 @@ function samplerOf(name: (typeof samplerNames)[number], ratio: number): Sampler 
 
 /**
  * Reads `OTEL_TRACES_EXPORTER` (`none`, `otlp`, `console`), `OTEL_EXPORTER_OTLP_PROTOCOL`
- * (`http/protobuf` or `http/json`) and `OTEL_TRACES_SAMPLER`/`_ARG`. Without an explicit sampler,
+ * (`http/protobuf` or `http/json`), `OTEL_TRACES_SAMPLER`/`_ARG` and the batch processor's
+ * `OTEL_BSP_*`, which this SDK does not read itself. Without an explicit sampler,
  * spans are sampled parent-based: every root when something receives them (an exporter, or
  * processors a test installs), none otherwise, so an unexported span costs only its ids.
  */
@@ -96,6 +103,11 @@ export function tracingSettings(source: NodeJS.ProcessEnv = process.env, hasProc
     problems.push(`OTEL_TRACES_SAMPLER must be one of ${samplerNames.join(", ")}, got "${samplerName}"`);
   const ratio = raw.OTEL_TRACES_SAMPLER_ARG === "" ? 1 : Number(raw.OTEL_TRACES_SAMPLER_ARG);
   if (!(ratio >= 0 && ratio <= 1)) problems.push(`OTEL_TRACES_SAMPLER_ARG must be a ratio in [0, 1], got "${raw.OTEL_TRACES_SAMPLER_ARG}"`);
+  if (raw.OTEL_BSP_MAX_EXPORT_BATCH_SIZE > raw.OTEL_BSP_MAX_QUEUE_SIZE) {
+    problems.push(
+      `OTEL_BSP_MAX_EXPORT_BATCH_SIZE (${raw.OTEL_BSP_MAX_EXPORT_BATCH_SIZE}) must not exceed OTEL_BSP_MAX_QUEUE_SIZE (${raw.OTEL_BSP_MAX_QUEUE_SIZE})`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const name = samplerName as (typeof samplerNames)[number];
   return {
@@ -103,6 +115,12 @@ export function tracingSettings(source: NodeJS.ProcessEnv = process.env, hasProc
     protocol,
     sampler: samplerOf(name, ratio),
     samplerName: name.endsWith("traceidratio") ? `${name} ${ratio}` : name,
+    batch: {
+      scheduledDelayMillis: raw.OTEL_BSP_SCHEDULE_DELAY,
+      exportTimeoutMillis: raw.OTEL_BSP_EXPORT_TIMEOUT,
+      maxQueueSize: raw.OTEL_BSP_MAX_QUEUE_SIZE,
+      maxExportBatchSize: raw.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    },
   };
 }
 
@@ -132,7 +150,8 @@ export function initTracing(serviceName: string, processors?: SpanProcessor[], s
     resource,
     sampler: settings.sampler,
     spanProcessors:
-      processors ?? settings.exporters.map((name) => new BatchSpanProcessor({ exporter: exporterOf(name, settings.protocol) })),
+      processors ??
+      settings.exporters.map((name) => new BatchSpanProcessor({ exporter: exporterOf(name, settings.protocol), ...settings.batch })),
   });
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -191,16 +210,27 @@ export class ActiveSpan {
 }
 
 /**
- * Starts a span whose parent comes from `parent` (headers of the previous hop), if any. Spans
- * the sampler drops cost a span id and no attributes; `attributes` should be a constant per call
- * site, not built per call.
+ * Starts a span whose parent comes from `parent` (headers of the previous hop), if any, linked to
+ * the contexts of `linked` (other work it does at once, such as messages of other traces in one
+ * batch). Spans the sampler drops cost a span id and no attributes; `attributes` should be a
+ * constant per call site, not built per call.
  */
-export function startSpan(name: string, kind: SpanKind, parent: TraceCarrier, attributes?: Attributes): ActiveSpan {
+export function startSpan(
+  name: string,
+  kind: SpanKind,
+  parent: TraceCarrier,
+  attributes?: Attributes,
+  linked?: readonly TraceCarrier[],
+): ActiveSpan {
   const parentContext = parseTraceparent(parent.traceparent);
   const context = parentContext ? trace.setSpanContext(ROOT_CONTEXT, parentContext) : ROOT_CONTEXT;
+  const links = linked?.flatMap((carrier) => {
+    const spanContext = parseTraceparent(carrier.traceparent);
+    return spanContext ? [{ context: spanContext }] : [];
+  });
   // Attributes are set once the span is known to record: the SDK copies what it is given before
   // sampling, and none of the samplers this runtime offers looks at attributes.
-  const span = tracer.startSpan(name, { kind }, context);
+  const span = tracer.startSpan(name, { kind, links }, context);
   if (attributes !== undefined && span.isRecording()) span.setAttributes(attributes);
   return new ActiveSpan(span, parent);
 }

@@ -12,8 +12,10 @@ import {
 import type { Logger } from "../logger.js";
 import { contextFromHeaders, currentContext, type RequestContext, runWithContext } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
+import { SpanKind, startSpan } from "../tracing.js";
 import { isUuid } from "../uuid.js";
 import { type ConsumeResult, eventMetrics } from "./metrics.js";
+import { commonSubject, messagingSpans } from "./spans.js";
 import { ensureStreams } from "./streams.js";
 import { deadLetterHeaders, deadLetterSubject, eventHeaders, streamName } from "./subjects.js";
 
@@ -134,6 +136,8 @@ const maxErrorHeaderLength = 1_000;
 /** JetStream's "consumer name already in use" and "consumer already exists". */
 const consumerExistsErrors = new Set([10013, 10148]);
 
+const subjectOfDelivery = (d: Delivery) => d.meta.subject;
+
 /** An event that can never be applied, whatever the number of attempts. */
 class UnprocessableEvent extends Error {
   override name = "UnprocessableEvent";
@@ -206,6 +210,31 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const consumer = await js.consumers.get(stream, consumerName);
 
   const count = (type: string, result: ConsumeResult) => eventMetrics.consumed.inc({ consumer: consumerName, type, result });
+  const processSpan = messagingSpans("process", { "messaging.consumer.group.name": consumerName });
+
+  /**
+   * Runs a handler on deliveries that arrived together, in a span whose parent is the first one's
+   * publish and which links to the others' when they belong to other work; the handler runs in
+   * that span's context, so what it calls joins the trace.
+   */
+  const processRun = async (run: Delivery[], handle: () => Promise<void>): Promise<void> => {
+    const first = run[0]!;
+    const shape = processSpan(commonSubject(run, subjectOfDelivery) ?? stream);
+    const linked =
+      run.length > 1 ? run.filter((d) => d.context.traceparent !== first.context.traceparent).map((d) => d.context) : undefined;
+    const span = startSpan(shape.name, SpanKind.CONSUMER, first.context, shape.attributes, linked);
+    if (span.recording) {
+      if (run.length === 1) span.span.setAttribute("messaging.message.id", first.meta.eventId);
+      else span.span.setAttribute("messaging.batch.message_count", run.length);
+    }
+    try {
+      await runWithContext({ ...first.context, traceparent: span.carrier.traceparent }, handle);
+      span.end();
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+  };
 
   const deadLetter = async (m: JsMsg, type: string, eventId: string, err: unknown): Promise<void> => {
     const h = natsHeaders();
@@ -289,15 +318,15 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     const results = deliveries.map((d): ConsumeResult => (fresh.delete(d.meta.eventId.toLowerCase()) ? "processed" : "duplicate"));
     const toApply = deliveries.filter((_, index) => results[index] === "processed");
     for (let start = 0; start < toApply.length; ) {
-      const { handler, context } = toApply[start]!;
+      const { handler } = toApply[start]!;
       let end = start + 1;
       if (handler.handleMany) {
         while (end < toApply.length && toApply[end]!.handler.handleMany === handler.handleMany) end++;
         const run = toApply.slice(start, end);
-        await runWithContext(context, () => handler.handleMany!(run, tx));
+        await processRun(run, () => handler.handleMany!(run, tx));
       } else {
         const { event, meta } = toApply[start]!;
-        await runWithContext(context, () => handler.handle(event, tx, meta));
+        await processRun([toApply[start]!], () => handler.handle(event, tx, meta));
       }
       start = end;
     }

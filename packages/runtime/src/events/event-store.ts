@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { createRegistry, type DescMessage, fromBinary, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
 import { isUniqueViolation, type Sql, type SqlDatabase } from "../sql.js";
-import { type OutboxEntry, outboxHeaders, outboxTable, publishAfterCommit } from "./outbox.js";
+import { type OutboxEntry, outboxTable, publishAfterCommit, startOutboxWrite } from "./outbox.js";
 
 /**
  * Event streams on a service's own PostgreSQL. A stream's events are rows of the service's
@@ -241,7 +241,8 @@ export class EventStore<E, S> {
     const snapshotDue =
       snapshots !== undefined && Math.floor(after.version / snapshots.every) > Math.floor(current.version / snapshots.every);
     const entries = events.map((event) => this.type.toEntry(event));
-    const headers = outboxHeaders();
+    const write = startOutboxWrite(entries);
+    const { headers } = write;
     let written: { created_at: Date } | undefined;
     try {
       [written] = await sql.query<{ created_at: Date }>(
@@ -273,6 +274,7 @@ export class EventStore<E, S> {
         throw new StreamVersionConflict(streamId, current.version);
       throw err;
     }
+    write.written(entries.length);
     publishAfterCommit(sql, entries, headers, written!.created_at);
     return after;
   }

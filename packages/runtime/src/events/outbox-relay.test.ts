@@ -187,6 +187,67 @@ describe("outbox relay", () => {
     expect(claims).toBe(0);
   });
 
+  it("does not lose a notify() that comes while a poll runs", async () => {
+    const context = await newContext();
+    // The relay's first poll finds the table empty, then waits here until the row is written and notify() called.
+    const transaction = scratch.db.transaction;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered = false;
+    scratch.db.transaction = async (run, options) => {
+      const result = await transaction(run, options);
+      if (!entered) {
+        entered = true;
+        await released;
+      }
+      return result;
+    };
+    try {
+      const live = relay({ pollIntervalMs: 60_000 });
+      await waitFor(
+        async () => entered,
+        (yes) => yes,
+        { what: "the first poll to have claimed nothing" },
+      );
+      await transaction(async (tx) => {
+        tx.afterCommit = () => {};
+        await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId: "o-notified", userId: "u-1" });
+      });
+      live.notify();
+      release();
+      await waitFor(unsentCount, (n) => n === 0, { what: "the row published by the poll notify() asked for" });
+    } finally {
+      scratch.db.transaction = transaction;
+    }
+  });
+
+  it("publishes once a row its poll claimed before the row's commit was handed to it", async () => {
+    const context = await newContext();
+    const live = relay({ pollIntervalMs: 60_000 });
+    await waitFor(unsentCount, (n) => n === 0, { what: "first poll done, relay now idle for a minute" });
+    const before = await publishedCount();
+
+    // The commit is visible to the poll before its caller runs the hand-over: hold the hand-over back.
+    const handOvers: (() => void)[] = [];
+    const [early] = await scratch.db.transaction(async (tx) => {
+      tx.afterCommit = (callback) => handOvers.push(callback);
+      return [(await enqueueTestEvent(tx, context, OrderPlacedSchema, { orderId: "o-early", userId: "u-1" })).id];
+    });
+    live.notify();
+    await waitFor(unsentCount, (n) => n === 0, { what: "the poll to publish the row" });
+    for (const handOver of handOvers) handOver();
+    const [later] = await enqueueOrders(context, ["o-later"]);
+    await waitFor(
+      async () =>
+        (await scratch.db.query<{ sent_at: Date | null }>("SELECT sent_at FROM outbox_events WHERE id = $1", [later]))[0]?.sent_at,
+      (sentAt) => sentAt != null,
+      { what: "the next commit published" },
+    );
+
+    expect(await publishedCount()).toBe(before + 2);
+    expect((await readStream(context)).map((event) => event.eventId)).toEqual([early, later]);
+  });
+
   it("marks the events of commits published from memory sent together, with one statement", async () => {
     const context = await newContext();
     await enqueueOrders(context, ["o-marker"]);

@@ -1,8 +1,11 @@
 import { type JetStreamClient, type MsgHdrs, type NatsConnection, headers as natsHeaders } from "nats";
 import type { Logger } from "../logger.js";
+import { metadataKeys } from "../request-context.js";
 import type { Sql, SqlDatabase } from "../sql.js";
+import { SpanKind, startSpan, type TraceCarrier } from "../tracing.js";
 import { eventMetrics } from "./metrics.js";
 import { type OutboxRecord, onEventsCommitted, outboxTable } from "./outbox.js";
+import { messagingSpans } from "./spans.js";
 import { eventContentType, eventHeaders } from "./subjects.js";
 
 export interface OutboxRelayOptions {
@@ -33,6 +36,8 @@ export interface OutboxRelay {
 interface BatchOutcome {
   claimed: number;
   failed: number;
+  /** Ids of the rows published. */
+  sent: readonly string[];
 }
 
 const maxPollIntervalMs = 60_000;
@@ -69,11 +74,13 @@ function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER)
   return value;
 }
 
-function headersOf(record: OutboxRecord): MsgHdrs {
+/** The message's headers: the row's, with the publish span as the trace parent of whoever consumes it. */
+function headersOf(record: OutboxRecord, trace: TraceCarrier): MsgHdrs {
   const out = natsHeaders();
   for (const [key, value] of Object.entries(record.headers)) {
     if (typeof value === "string") out.set(key, value);
   }
+  if (trace.traceparent) out.set(metadataKeys.traceparent, trace.traceparent);
   out.set(eventHeaders.type, record.type);
   out.set(eventHeaders.contentType, eventContentType);
   out.set(eventHeaders.occurredAt, record.createdAt.toISOString());
@@ -83,13 +90,35 @@ function headersOf(record: OutboxRecord): MsgHdrs {
 const reportLag = (records: readonly OutboxRecord[]) =>
   eventMetrics.outboxLag.set(records.length ? Math.max(0, Date.now() - records[0]!.createdAt.getTime()) / 1000 : 0);
 
+const sendSpan = messagingSpans("send");
+
+const textOf = (value: unknown) => (typeof value === "string" ? value : undefined);
+
+/** Publishes one record in a span of its own, whose parent is the outbox write the row's headers name. */
+async function publishOne(js: JetStreamClient, record: OutboxRecord, publishTimeoutMs: number): Promise<void> {
+  const shape = sendSpan(record.subject);
+  const parent = {
+    traceparent: textOf(record.headers[metadataKeys.traceparent]),
+    tracestate: textOf(record.headers[metadataKeys.tracestate]),
+  };
+  const span = startSpan(shape.name, SpanKind.PRODUCER, parent, shape.attributes);
+  if (span.recording) span.span.setAttribute("messaging.message.id", record.id);
+  try {
+    await js.publish(record.subject, record.payload, {
+      msgID: record.id,
+      headers: headersOf(record, span.carrier),
+      timeout: publishTimeoutMs,
+    });
+    span.end();
+  } catch (err) {
+    span.end(err);
+    throw err;
+  }
+}
+
 /** Publishes `records` concurrently, the event id as message id; returns the ids JetStream acknowledged. */
 async function publish(js: JetStreamClient, records: readonly OutboxRecord[], publishTimeoutMs: number, logger: Logger): Promise<string[]> {
-  const results = await Promise.allSettled(
-    records.map((record) =>
-      js.publish(record.subject, record.payload, { msgID: record.id, headers: headersOf(record), timeout: publishTimeoutMs }),
-    ),
-  );
+  const results = await Promise.allSettled(records.map((record) => publishOne(js, record, publishTimeoutMs)));
   const sent: string[] = [];
   results.forEach((result, index) => {
     const record = records[index]!;
@@ -125,10 +154,10 @@ async function relayBatch(
     [batchSize],
   );
   reportLag(records);
-  if (records.length === 0) return { claimed: 0, failed: 0 };
+  if (records.length === 0) return { claimed: 0, failed: 0, sent: [] };
   const sent = await publish(js, records, publishTimeoutMs, logger);
   if (sent.length > 0) await tx.execute(markSent, [sent]);
-  return { claimed: records.length, failed: records.length - sent.length };
+  return { claimed: records.length, failed: records.length - sent.length, sent };
 }
 
 /**
@@ -163,6 +192,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     nextPollAt = 0;
     wakeup.fire();
   };
+  // Ids the last poll published. A commit's rows can be claimed by a poll before its hand-over
+  // arrives (the commit is visible before its caller hears of it): those are published already.
+  let polled: ReadonlySet<string> = new Set();
   const stopTaking = onEventsCommitted(db, (records) => {
     if (publishingFailed) return false;
     if (behind || committed.length + records.length > maxCommitted) {
@@ -171,7 +203,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       pollSoon();
       return false;
     }
-    committed.push(...records);
+    for (const record of records) if (!polled.has(record.id)) committed.push(record);
     wakeup.fire();
     return true;
   });
@@ -211,10 +243,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     // Rows published from memory are marked first, so the poll does not publish them again.
     await markPublished();
     try {
-      return await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      const outcome = await db.transaction((tx) => relayBatch(tx, js, batchSize, publishTimeoutMs, logger));
+      polled = new Set(outcome.sent);
+      if (polled.size > 0 && committed.length > 0) {
+        const left = committed.filter((record) => !polled.has(record.id));
+        committed.length = 0;
+        committed.push(...left);
+      }
+      return outcome;
     } catch (err) {
       logger.error({ err }, "outbox relay batch failed; will retry");
-      return { claimed: 0, failed: 1 };
+      return { claimed: 0, failed: 1, sent: [] };
     }
   };
 
@@ -225,6 +264,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         continue;
       }
       if (behind || Date.now() >= nextPollAt) {
+        // Set before the poll, so that a notify() while it runs (which sets it to 0) is not lost.
+        nextPollAt = Date.now() + pollIntervalMs;
         const outcome = await poll();
         const clean = outcome.failed === 0;
         // A full, clean batch means more rows are probably waiting: go on without sleeping.
@@ -235,7 +276,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           nextPollAt = 0;
           continue;
         }
-        nextPollAt = Date.now() + pollIntervalMs;
       }
       await wakeup.wait(Math.max(0, nextPollAt - Date.now()));
     }

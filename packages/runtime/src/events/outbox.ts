@@ -1,8 +1,10 @@
 import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { currentContext, propagationHeaders } from "../request-context.js";
+import { currentContext, metadataKeys, propagationHeaders } from "../request-context.js";
 import { databaseUrlOf, type Sql, type SqlDatabase } from "../sql.js";
+import { SpanKind, startSpan } from "../tracing.js";
 import { newEventId } from "./event-id.js";
-import { eventSubject } from "./subjects.js";
+import { commonSubject, messagingSpans } from "./spans.js";
+import { contextOfSubject, eventSubject, streamName } from "./subjects.js";
 
 /**
  * The table every event-publishing service has in its own database (copy this model into
@@ -92,10 +94,48 @@ export function outboxEntry<S extends DescMessage>(schema: S, message: MessageIn
   };
 }
 
-/** The headers an outbox row written now carries: the current work's propagation headers and idempotency key. */
-export function outboxHeaders(): Record<string, string> {
+/** One statement writing events to the outbox, as traced: the headers its rows carry, and the end of its span. */
+export interface OutboxWrite {
+  /** The current work's propagation headers and idempotency key, with the write's span as the events' trace parent. */
+  readonly headers: Record<string, string>;
+  /** Ends the write's span once the statement has run, with the number of rows it wrote. */
+  written(rows: number): void;
+}
+
+const subjectOfEntry = (entry: OutboxEntry) => entry.subject;
+
+const createSpan = messagingSpans("create", {
+  "db.system.name": "postgresql",
+  "db.collection.name": outboxTable,
+  "db.operation.name": "INSERT",
+});
+
+/**
+ * Starts the span of an outbox write (the events' creation context: what the relay's publish and
+ * every consumer's processing descend from) and the headers its rows carry. A statement that
+ * fails leaves its span unended, so unexported: the caller's own span carries the error.
+ */
+export function startOutboxWrite(entries: readonly OutboxEntry[]): OutboxWrite {
   const context = currentContext();
-  return { ...propagationHeaders(context), ...(context?.idempotencyKey ? { "idempotency-key": context.idempotencyKey } : {}) };
+  const headers = propagationHeaders(context);
+  if (context?.idempotencyKey) headers[metadataKeys.idempotencyKey] = context.idempotencyKey;
+  const [first] = entries;
+  if (!first) return { headers, written: () => {} };
+  // Events of one statement belong to one context: a mix of subjects is named by their stream.
+  const shape = createSpan(commonSubject(entries, subjectOfEntry) ?? streamName(contextOfSubject(first.subject)));
+  const span = startSpan(shape.name, SpanKind.PRODUCER, context ?? {}, shape.attributes);
+  if (span.recording) {
+    if (entries.length === 1) span.span.setAttribute("messaging.message.id", first.id);
+    else span.span.setAttribute("messaging.batch.message_count", entries.length);
+  }
+  if (span.carrier.traceparent) headers[metadataKeys.traceparent] = span.carrier.traceparent;
+  return {
+    headers,
+    written(rows) {
+      if (span.recording) span.span.setAttribute("db.response.returned_rows", rows);
+      span.end();
+    },
+  };
 }
 
 /**
@@ -133,7 +173,8 @@ export const outboxWrittenAt = `(SELECT max(created_at) FROM outbox_written) AS 
  * (`EXISTS (SELECT 1 FROM changed)`), so that events are written only with their change.
  */
 export function eventsInStatement(entries: readonly OutboxEntry[], firstParameter: number, guard = "true"): EventsInStatement {
-  const headers = outboxHeaders();
+  const write = startOutboxWrite(entries);
+  const { headers } = write;
   const p = (offset: number) => `$${firstParameter + offset}`;
   return {
     cte: `outbox_written AS (
@@ -150,6 +191,7 @@ export function eventsInStatement(entries: readonly OutboxEntry[], firstParamete
       JSON.stringify(headers),
     ],
     written(sql, writtenAt) {
+      write.written(writtenAt ? entries.length : 0);
       if (writtenAt && entries.length > 0) publishAfterCommit(sql, entries, headers, writtenAt);
     },
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
-import { type Logger, runWithContext } from "@shop/runtime";
+import type { Logger } from "@shop/runtime";
 import type { OrderRepository, SagaLease, WorkOrigin } from "../db/orders.js";
 import { type ClaimedSaga, LeaseLostError, type SagaStore } from "../db/sagas.js";
 import type { Order } from "../domain/order.js";
@@ -18,6 +18,7 @@ import {
   type StepOutcome,
 } from "./checkout-saga.js";
 import { sagaMetrics } from "./saga-metrics.js";
+import { type SagaStepTrace, traceSagaStep } from "./saga-tracing.js";
 import type { SagaStepExecutor } from "./step-executor.js";
 
 export interface SagaRunnerOptions {
@@ -195,7 +196,7 @@ export class SagaRunner {
     while (saga) {
       const current: ClaimedSaga = saga;
       try {
-        saga = await runWithContext(origin, () => this.advance(current, cache));
+        saga = await traceSagaStep(origin, current, (step) => this.advance(current, cache, step));
       } catch (err) {
         saga = undefined;
         if (err instanceof LeaseLostError) {
@@ -212,7 +213,7 @@ export class SagaRunner {
    * leaves the saga together with every change that follows without a call (registering the
    * next compensation, ending it). Returns the saga, still held, when there is more to do now.
    */
-  private async advance(saga: ClaimedSaga, cache: RunCache): Promise<ClaimedSaga | undefined> {
+  private async advance(saga: ClaimedSaga, cache: RunCache, step: SagaStepTrace): Promise<ClaimedSaga | undefined> {
     const { sagas } = this.deps;
     const { orderId } = saga;
     if (!this.accepting) {
@@ -229,6 +230,7 @@ export class SagaRunner {
     if (decision.kind === "call") {
       called = decision.action;
       const outcome = await this.execute(saga, decision.action, cache);
+      step.outcome(outcome);
       if (!outcome) {
         await sagas.release(this.owner, orderId);
         return undefined;
@@ -242,6 +244,7 @@ export class SagaRunner {
           "saga action did not succeed; retrying",
         );
         await sagas.retryLater(this.owner, orderId, saga.attempts + 1, delayMs);
+        step.retryLater(delayMs);
         return undefined;
       }
       next = { state: transition.state, effects: transition.effects };
@@ -249,7 +252,9 @@ export class SagaRunner {
     }
     ({ next, decision } = settle(next, decision));
     try {
-      return await this.recordAndContinue(saga, next, decision, cache);
+      const continued = await this.recordAndContinue(saga, next, decision, cache);
+      step.recorded(next.state);
+      return continued;
     } catch (err) {
       if (err instanceof LeaseLostError || !called) throw err;
       return this.unrecorded(saga, called, err, cache);

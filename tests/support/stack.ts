@@ -1,19 +1,25 @@
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ShopContext } from "@shop/contracts";
 import { contexts, envPrefix } from "@shop/runtime";
 import { credentialsEnv } from "@shop/runtime/testing";
 import { httpOk } from "../../scripts/infra.js";
-import { ManagedProcess } from "../../tests/support/child-process.js";
-import { freePort } from "../../tests/support/free-port.js";
-import { repoRoot } from "../../tests/support/service-process.js";
-import { type RunningSystem, startSystem } from "../../tests/support/system.js";
-import { cpuProfileArgs } from "./child-server.js";
+import { ManagedProcess } from "./child-process.js";
+import { freePort } from "./free-port.js";
+import { repoRoot } from "./service-process.js";
+import { type RunningSystem, startSystem } from "./system.js";
+
+const exitWithParent = pathToFileURL(path.join(import.meta.dirname, "exit-with-parent.ts")).href;
 
 export interface StackOptions {
   /** LOG_LEVEL of every process; `info` adds the gateway's access log. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug";
   /** Extra environment for every service and the gateway. */
   env?: Record<string, string>;
+  /** Extra environment for the gateway alone, after `env`. */
+  gatewayEnv?: Record<string, string>;
+  /** Node options of each process (`--cpu-prof`, say), by service name or `gateway`. */
+  execArgv?: (name: ShopContext | "gateway") => string[];
 }
 
 export interface RunningStack {
@@ -38,13 +44,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     logLevel: options.logLevel,
     env: options.env,
     readyTimeoutMs: 120_000,
-    execArgv: (context) => cpuProfileArgs(context),
+    execArgv: options.execArgv,
   });
   const gatewayUrl = `http://127.0.0.1:${await freePort()}`;
   const gateway = new ManagedProcess({
     name: "gateway",
     command: process.execPath,
-    args: [...cpuProfileArgs("gateway"), "--import", "tsx", path.join("gateway", "src", "main.ts")],
+    args: [...(options.execArgv?.("gateway") ?? []), "--import", "tsx", "--import", exitWithParent, path.join("gateway", "src", "main.ts")],
     cwd: repoRoot,
     env: {
       ...process.env,
@@ -55,6 +61,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       LOG_LEVEL: options.logLevel,
       GATEWAY_HOST: "127.0.0.1",
       GATEWAY_PORT: new URL(gatewayUrl).port,
+      ...options.gatewayEnv,
     },
     logFile: path.join(system.dir, "gateway.log"),
   });

@@ -94,3 +94,23 @@ export function fetchServedDescriptors(channel: grpc.Client, symbols: readonly s
     if (symbols.length === 0) call.end();
   });
 }
+
+/** The names of the services a server serves, as its reflection lists them. */
+export function listServedServices(channel: grpc.Client, timeoutMs: number): Promise<string[]> {
+  const call = channel.makeBidiStreamRequest(
+    reflectionPath,
+    (request: ServerReflectionRequest) => Buffer.from(toBinary(ServerReflectionRequestSchema, request)),
+    (bytes: Buffer) => fromBinary(ServerReflectionResponseSchema, bytes),
+    new grpc.Metadata(),
+    { deadline: Date.now() + timeoutMs },
+  );
+  return new Promise<string[]>((resolve, reject) => {
+    call.on("data", (response: ServerReflectionResponse) => {
+      if (response.messageResponse.case === "listServicesResponse") resolve(response.messageResponse.value.service.map((s) => s.name));
+      else reject(new Error(`reflection answered ${response.messageResponse.case ?? "nothing"} to a list of services`));
+      call.end();
+    });
+    call.on("error", reject);
+    call.write(create(ServerReflectionRequestSchema, { messageRequest: { case: "listServices", value: "" } }));
+  });
+}
