@@ -4,7 +4,7 @@
  * health check), restarts any that dies, then the gateway, and prints where everything listens.
  * Ctrl-C or SIGTERM stops the children gracefully (gateway first) before exiting.
  *
- * Configuration is the services' own environment (DESIGN §9): `<SERVICE>_HOST`, `<SERVICE>_PORT`,
+ * Configuration is the services' own environment: `<SERVICE>_HOST`, `<SERVICE>_PORT`,
  * `<SERVICE>_METRICS_PORT`, `GATEWAY_HOST`, `GATEWAY_PORT`, `SHUTDOWN_GRACE_MS`, ...
  *
  * The development console (`console/`) starts first, on `DEV_CONSOLE_PORT` (8090; 0 turns it off,

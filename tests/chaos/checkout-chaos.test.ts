@@ -15,7 +15,7 @@ import { type RunningSystem, startSystem } from "../support/system.js";
  * Checkouts under `kill -9`: waves of concurrent orders mixing approved, flaky and declined
  * cards and orders the stock cannot serve; during each wave one piece of the system dies
  * mid-way (orders, then payments, then inventory, then NATS for a while) and comes back.
- * Afterwards every order is final and the invariants of DESIGN §3 and §4 hold on the
+ * Afterwards every order is final and the checkout and event invariants (docs/architecture.md) hold on the
  * services' own databases.
  */
 

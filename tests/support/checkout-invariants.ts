@@ -7,7 +7,7 @@ import { foldPayment, type PaymentEvent } from "../../services/payments/src/doma
 import type { ServiceDatabases } from "./databases.js";
 
 /**
- * What DESIGN §3 and §4 promise about checkouts, checked on the services' own databases once
+ * What the saga and the events promise about checkouts (docs/architecture.md), checked on the services' own databases once
  * the system is quiet: every order final, money and stock adding up, every event applied
  * exactly once. Reading (`readCheckoutState`) is apart from judging (`checkoutViolations`),
  * which returns one line per broken invariant naming the orders or events concerned.

@@ -15,7 +15,7 @@ export class HttpError extends Error {
   }
 }
 
-/** The error body of DESIGN §5. */
+/** The error body of the public API (docs/architecture.md): status, code name, message, details. */
 export interface ErrorBody {
   code: string;
   message: string;

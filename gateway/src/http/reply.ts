@@ -8,7 +8,7 @@ export function sendJson(res: ServerResponse, status: number, body: string, head
   res.end(body);
 }
 
-/** Answers with the DESIGN §5 error body; an unexpected error is logged and shows as a bare internal error. */
+/** Answers with the error body (docs/architecture.md); an unexpected error is logged and shows as a bare internal error. */
 export function sendError(res: ServerResponse, err: unknown, registry: Registry, logger: Logger, correlationId: string): void {
   const reply = errorReply(err, registry);
   if (reply.unexpected !== undefined) logger.error({ err: reply.unexpected, correlationId }, "request failed unexpectedly");

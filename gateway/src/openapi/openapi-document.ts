@@ -194,7 +194,7 @@ function requestBody(route: Route, schemas: SchemaCollector): Schema | undefined
 }
 
 const errorResponse = {
-  description: "An error: HTTP status and the gRPC code in snake_case (DESIGN §5).",
+  description: "An error: HTTP status and the gRPC code in snake_case.",
   content: { "application/json": { schema: refTo(errorSchemaName) } },
 };
 

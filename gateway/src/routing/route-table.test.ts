@@ -19,7 +19,7 @@ const found = (table: RouteTable, method: string, path: string) => {
 };
 
 describe("routes generated from the shop's annotations", () => {
-  // Every REST call of DESIGN §5 except the hand-written /v1/me/summary.
+  // Every REST call of the public API except the hand-written /v1/me/summary.
   it.each([
     ["POST", "/v1/users", "users", "UserService/RegisterUser", []],
     ["POST", "/v1/auth/token", "users", "UserService/CreateToken", []],

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { codeName, errors, httpStatusOf, isTransient, publicError } from "./errors.js";
 
 describe("error vocabulary", () => {
-  it("names codes in snake_case and maps them to HTTP per DESIGN §5", () => {
+  it("names codes in snake_case and maps them to HTTP as the public API documents", () => {
     expect([Code.InvalidArgument, Code.NotFound, Code.FailedPrecondition, Code.DeadlineExceeded].map(codeName)).toEqual([
       "invalid_argument",
       "not_found",

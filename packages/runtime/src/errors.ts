@@ -49,7 +49,7 @@ export function isDependencyFailure(err: unknown): boolean {
   return err instanceof ConnectError && err.metadata.get(dependencyFailureKey) === "true";
 }
 
-/** `invalid_argument` style names, as used in REST error bodies (DESIGN §5). */
+/** `invalid_argument` style names, as used in REST error bodies. */
 export function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 
 /**
- * A storefront's REST client of the shop's public API (DESIGN §5), written as an outside
+ * A storefront's REST client of the shop's public API, written as an outside
  * client would: fetch and the JSON the API documents, nothing from the contracts' generated
  * code. Its consumer contract tests record exactly what it relies on.
  */

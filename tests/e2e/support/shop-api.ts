@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { waitFor } from "@shop/runtime/testing";
 
-/** The public REST API's JSON (DESIGN §5), as an outside client reads it. */
+/** The public REST API's JSON, as an outside client reads it. */
 export interface MoneyJson {
   currencyCode: string;
   /** int64 in canonical JSON: a string. */

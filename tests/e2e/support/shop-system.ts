@@ -33,7 +33,7 @@ import { buildUsers } from "../../../services/users/src/server.js";
 const servicesDir = path.resolve(import.meta.dirname, "../../../services");
 export const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 
-/** The development admin account the users service seeds (DESIGN §5). */
+/** The development admin account the users service seeds. */
 export const adminAccount = { email: "admin@e2e.shop.test", password: "e2e-admin-password" };
 
 const notificationSources = ["orders", "shipping", "payments"];

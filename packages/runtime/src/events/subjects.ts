@@ -1,6 +1,6 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 
-/** `shop.orders.v1.OrderConfirmed` -> `shop.orders.order_confirmed` (DESIGN §4). */
+/** `shop.orders.v1.OrderConfirmed` -> `shop.orders.order_confirmed`: one stream per context (docs/architecture.md). */
 export function eventSubject(schema: DescMessage): string {
   const [root, context, , ...rest] = schema.typeName.split(".");
   const event = rest
