@@ -14,12 +14,14 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/catalog/v1/events.proto.
  */
 export const file_shop_catalog_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxzaG9wL2NhdGFsb2cvdjEvZXZlbnRzLnByb3RvEg9zaG9wLmNhdGFsb2cudjEilQEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSJAoFcHJpY2UYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKtAQoTUHJvZHVjdFByaWNlQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEigKCW9sZF9wcmljZRgCIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EigKCW5ld19wcmljZRgDIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5Ei4KCm9jY3VyX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
+  fileDesc("ChxzaG9wL2NhdGFsb2cvdjEvZXZlbnRzLnByb3RvEg9zaG9wLmNhdGFsb2cudjEimQEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSCwoDc2t1GAIgASgJEgwKBG5hbWUYAyABKAkSJAoFcHJpY2UYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIuCgpvY2N1cl90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCGAEisQEKE1Byb2R1Y3RQcmljZUNoYW5nZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIoCglvbGRfcHJpY2UYAiABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIoCgluZXdfcHJpY2UYAyABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCGAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_common_v1_money]);
 
 /**
- * Published on `shop.catalog.product_created`.
+ * Never published: nothing in the shop emits `shop.catalog.product_created`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.catalog.v1.ProductCreated
+ * @deprecated
  */
 export type ProductCreated = Message<"shop.catalog.v1.ProductCreated"> & {
   /**
@@ -51,14 +53,17 @@ export type ProductCreated = Message<"shop.catalog.v1.ProductCreated"> & {
 /**
  * Describes the message shop.catalog.v1.ProductCreated.
  * Use `create(ProductCreatedSchema)` to create a new message.
+ * @deprecated
  */
 export const ProductCreatedSchema: GenMessage<ProductCreated> = /*@__PURE__*/
   messageDesc(file_shop_catalog_v1_events, 0);
 
 /**
- * Published on `shop.catalog.product_price_changed`.
+ * Never published: nothing in the shop emits `shop.catalog.product_price_changed`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.catalog.v1.ProductPriceChanged
+ * @deprecated
  */
 export type ProductPriceChanged = Message<"shop.catalog.v1.ProductPriceChanged"> & {
   /**
@@ -85,6 +90,7 @@ export type ProductPriceChanged = Message<"shop.catalog.v1.ProductPriceChanged">
 /**
  * Describes the message shop.catalog.v1.ProductPriceChanged.
  * Use `create(ProductPriceChangedSchema)` to create a new message.
+ * @deprecated
  */
 export const ProductPriceChangedSchema: GenMessage<ProductPriceChanged> = /*@__PURE__*/
   messageDesc(file_shop_catalog_v1_events, 1);

@@ -14,12 +14,14 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/inventory/v1/events.proto.
  */
 export const file_shop_inventory_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zaG9wL2ludmVudG9yeS92MS9ldmVudHMucHJvdG8SEXNob3AuaW52ZW50b3J5LnYxIoQBCg1TdG9ja1Jlc2VydmVkEhAKCG9yZGVyX2lkGAEgASgJEjEKBWl0ZW1zGAIgAygLMiIuc2hvcC5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25JdGVtEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQBCg1TdG9ja1JlbGVhc2VkEhAKCG9yZGVyX2lkGAEgASgJEjEKBWl0ZW1zGAIgAygLMiIuc2hvcC5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25JdGVtEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoUBCg5TdG9ja0NvbW1pdHRlZBIQCghvcmRlcl9pZBgBIAEoCRIxCgVpdGVtcxgCIAMoCzIiLnNob3AuaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uSXRlbRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_inventory_v1_inventory]);
+  fileDesc("Ch5zaG9wL2ludmVudG9yeS92MS9ldmVudHMucHJvdG8SEXNob3AuaW52ZW50b3J5LnYxIogBCg1TdG9ja1Jlc2VydmVkEhAKCG9yZGVyX2lkGAEgASgJEjEKBWl0ZW1zGAIgAygLMiIuc2hvcC5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25JdGVtEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOgIYASKIAQoNU3RvY2tSZWxlYXNlZBIQCghvcmRlcl9pZBgBIAEoCRIxCgVpdGVtcxgCIAMoCzIiLnNob3AuaW52ZW50b3J5LnYxLlJlc2VydmF0aW9uSXRlbRIuCgpvY2N1cl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCGAEiiQEKDlN0b2NrQ29tbWl0dGVkEhAKCG9yZGVyX2lkGAEgASgJEjEKBWl0ZW1zGAIgAygLMiIuc2hvcC5pbnZlbnRvcnkudjEuUmVzZXJ2YXRpb25JdGVtEi4KCm9jY3VyX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOgIYAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_shop_inventory_v1_inventory]);
 
 /**
- * Published on `shop.inventory.stock_reserved`.
+ * Never published: nothing in the shop emits `shop.inventory.stock_reserved`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.inventory.v1.StockReserved
+ * @deprecated
  */
 export type StockReserved = Message<"shop.inventory.v1.StockReserved"> & {
   /**
@@ -41,14 +43,17 @@ export type StockReserved = Message<"shop.inventory.v1.StockReserved"> & {
 /**
  * Describes the message shop.inventory.v1.StockReserved.
  * Use `create(StockReservedSchema)` to create a new message.
+ * @deprecated
  */
 export const StockReservedSchema: GenMessage<StockReserved> = /*@__PURE__*/
   messageDesc(file_shop_inventory_v1_events, 0);
 
 /**
- * Published on `shop.inventory.stock_released`.
+ * Never published: nothing in the shop emits `shop.inventory.stock_released`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.inventory.v1.StockReleased
+ * @deprecated
  */
 export type StockReleased = Message<"shop.inventory.v1.StockReleased"> & {
   /**
@@ -70,14 +75,17 @@ export type StockReleased = Message<"shop.inventory.v1.StockReleased"> & {
 /**
  * Describes the message shop.inventory.v1.StockReleased.
  * Use `create(StockReleasedSchema)` to create a new message.
+ * @deprecated
  */
 export const StockReleasedSchema: GenMessage<StockReleased> = /*@__PURE__*/
   messageDesc(file_shop_inventory_v1_events, 1);
 
 /**
- * Published on `shop.inventory.stock_committed`.
+ * Never published: nothing in the shop emits `shop.inventory.stock_committed`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.inventory.v1.StockCommitted
+ * @deprecated
  */
 export type StockCommitted = Message<"shop.inventory.v1.StockCommitted"> & {
   /**
@@ -99,6 +107,7 @@ export type StockCommitted = Message<"shop.inventory.v1.StockCommitted"> & {
 /**
  * Describes the message shop.inventory.v1.StockCommitted.
  * Use `create(StockCommittedSchema)` to create a new message.
+ * @deprecated
  */
 export const StockCommittedSchema: GenMessage<StockCommitted> = /*@__PURE__*/
   messageDesc(file_shop_inventory_v1_events, 2);

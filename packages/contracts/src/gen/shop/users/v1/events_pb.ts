@@ -14,12 +14,14 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/users/v1/events.proto.
  */
 export const file_shop_users_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChpzaG9wL3VzZXJzL3YxL2V2ZW50cy5wcm90bxINc2hvcC51c2Vycy52MSKRAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEiEKBHJvbGUYBCABKA4yEy5zaG9wLnVzZXJzLnYxLlJvbGUSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp, file_shop_users_v1_users]);
+  fileDesc("ChpzaG9wL3VzZXJzL3YxL2V2ZW50cy5wcm90bxINc2hvcC51c2Vycy52MSKVAQoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEiEKBHJvbGUYBCABKA4yEy5zaG9wLnVzZXJzLnYxLlJvbGUSLgoKb2NjdXJfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6AhgBYgZwcm90bzM", [file_google_protobuf_timestamp, file_shop_users_v1_users]);
 
 /**
- * Published on `shop.users.user_registered`.
+ * Never published: nothing in the shop emits `shop.users.user_registered`, so no consumer can rely on it.
+ * Deprecated, to be deleted at the next contract release (see the README: removing a message).
  *
  * @generated from message shop.users.v1.UserRegistered
+ * @deprecated
  */
 export type UserRegistered = Message<"shop.users.v1.UserRegistered"> & {
   /**
@@ -51,6 +53,7 @@ export type UserRegistered = Message<"shop.users.v1.UserRegistered"> & {
 /**
  * Describes the message shop.users.v1.UserRegistered.
  * Use `create(UserRegisteredSchema)` to create a new message.
+ * @deprecated
  */
 export const UserRegisteredSchema: GenMessage<UserRegistered> = /*@__PURE__*/
   messageDesc(file_shop_users_v1_events, 0);
