@@ -29,6 +29,7 @@ import {
   createLogger,
   createServiceClient,
   createSqlDatabase,
+  defaultNatsUrl,
   demoProducts,
   env,
   envPrefix,
@@ -100,7 +101,7 @@ async function serveGateway(catalogAddress: string, accessLog: boolean): Promise
     ...Object.fromEntries(contexts.map((context) => [`${envPrefix(context)}_ADDR`, catalogAddress])),
     GATEWAY_RATE_LIMIT_CAPACITY: "1000000",
     GATEWAY_RATE_LIMIT_REFILL_PER_SECOND: "1000000",
-    NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+    NATS_URL: process.env.NATS_URL ?? defaultNatsUrl,
   });
   // The production logger, buffered as on stdout, writing to /dev/null instead.
   const logger = createLogger(

@@ -24,6 +24,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "@shop/contracts/grpc/health/v1/health_pb.js";
+import { defaultNatsUrl } from "@shop/runtime";
 import { connect as connectNats, type NatsConnection } from "nats";
 import pg from "pg";
 
@@ -57,7 +58,7 @@ export async function infraSettings(source: NodeJS.ProcessEnv = process.env): Pr
   const { defaultPostgresUrl } = await import("@shop/runtime");
   return {
     postgresUrl: source.POSTGRES_URL ?? defaultPostgresUrl,
-    natsUrl: source.NATS_URL ?? "nats://127.0.0.1:4222",
+    natsUrl: source.NATS_URL ?? defaultNatsUrl,
     runDir: path.join(repoRoot, ".run"),
     readyTimeoutMs: 30_000,
   };

@@ -2,12 +2,12 @@
 // decoded to JSON, with its headers. Reads core NATS, so it consumes nothing from the streams.
 import { createRegistry, fromBinary, toJson } from "@bufbuild/protobuf";
 import { shopFiles } from "@shop/contracts";
-import { eventHeaders } from "@shop/runtime";
+import { defaultNatsUrl, eventHeaders, natsConnectOptions } from "@shop/runtime";
 import { connect } from "nats";
 
 const registry = createRegistry(...shopFiles);
 const subject = process.argv[2] ?? "shop.>";
-const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222", name: "events-tail" });
+const nc = await connect({ ...natsConnectOptions(process.env.NATS_URL ?? defaultNatsUrl), name: "events-tail" });
 console.error(`listening on ${subject} at ${nc.getServer()} (Ctrl-C to stop)`);
 process.once("SIGINT", () => void nc.drain());
 

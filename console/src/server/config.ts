@@ -1,5 +1,5 @@
 import path from "node:path";
-import { contexts, env, envPrefix, loadConfig, serviceAddress, topology } from "@shop/runtime";
+import { contexts, env, envPrefix, loadConfig, natsUrlVariable, serviceAddress, topology } from "@shop/runtime";
 import type { ConsoleOptions } from "./console-server.js";
 import type { Component } from "./services.js";
 
@@ -25,7 +25,7 @@ export function loadConsoleOptions(source: NodeJS.ProcessEnv = process.env): Con
       DEV_CONSOLE_HOST: env.string("127.0.0.1"),
       DEV_CONSOLE_PORT: env.port(defaultConsolePort),
       GATEWAY_PORT: env.port(8080),
-      NATS_URL: env.string("nats://127.0.0.1:4222"),
+      NATS_URL: natsUrlVariable,
       ADMIN_EMAIL: env.string("admin@shop.local"),
       ADMIN_PASSWORD: env.string("admin-password"),
       DEV_CONSOLE_CUSTOMER_EMAIL: env.string("customer@shop.local"),

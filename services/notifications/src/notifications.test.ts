@@ -26,6 +26,7 @@ import {
   failureOf,
   forgedPageToken,
   type TestDatabase,
+  testNatsUrl,
   waitFor,
 } from "@shop/runtime/testing";
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, headers as natsHeaders } from "nats";
@@ -35,7 +36,7 @@ import type { NotificationSubscription } from "./events/notification-consumer.js
 import { buildNotifications } from "./server.js";
 
 const serviceDir = path.resolve(import.meta.dirname, "..");
-const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const natsUrl = testNatsUrl();
 
 // Private streams and a private durable name per run: parallel runs and a running system
 // never see this file's events, and this file never takes theirs.

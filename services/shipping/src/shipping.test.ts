@@ -13,6 +13,7 @@ import {
   outboxEvents,
   serviceCredential,
   type TestDatabase,
+  testNatsUrl,
 } from "@shop/runtime/testing";
 import { connect, type Msg } from "nats";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -302,7 +303,7 @@ describe("state changes and their events commit together", () => {
 
 describe("publishing", () => {
   it("relays the outbox to JetStream with the event id as message id, then marks rows sent", async () => {
-    const nc = await connect({ servers: natsUrl ?? "nats://127.0.0.1:4222" });
+    const nc = await connect({ servers: natsUrl ?? testNatsUrl() });
     try {
       const received: Msg[] = [];
       const subscription = nc.subscribe("shop.shipping.>", {

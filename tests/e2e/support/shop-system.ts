@@ -11,7 +11,7 @@ import {
   type StartedParts,
   streamName,
 } from "@shop/runtime";
-import { credentialsEnv, startTestService, type TestService, waitFor } from "@shop/runtime/testing";
+import { credentialsEnv, startTestService, type TestService, testNatsUrl, waitFor } from "@shop/runtime/testing";
 import { connect } from "nats";
 import { loadGatewayConfig } from "../../../gateway/src/config.js";
 import { buildGateway, type GatewayServer } from "../../../gateway/src/server.js";
@@ -31,7 +31,7 @@ import { loadUsersConfig } from "../../../services/users/src/config.js";
 import { buildUsers } from "../../../services/users/src/server.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../services");
-export const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+export const natsUrl = testNatsUrl();
 
 /** The development admin account the users service seeds. */
 export const adminAccount = { email: "admin@e2e.shop.test", password: "e2e-admin-password" };

@@ -182,6 +182,18 @@ describe("appending and reading a stream", () => {
 describe("reading every stream in global order", () => {
   const store = new EventStore(tabType());
 
+  /**
+   * Events of `streams` after `from`, paging with `limit`, once `count` of them can be read: a
+   * reader stops at the oldest transaction in flight on the whole server, which other work on a
+   * shared PostgreSQL may hold open for a moment.
+   */
+  const readAllOnce = (streams: string[], count: number, from?: GlobalPosition) =>
+    waitFor(
+      () => readAllOf(streams, from),
+      (events) => events.length >= count,
+      { what: `${count} events of ${streams.join(", ")}` },
+    );
+
   /** All events after `from`, paging with `limit`, only those of `streams`. */
   async function readAllOf(streams: string[], from?: GlobalPosition, limit = 2): Promise<RecordedEvent<TabEvent>[]> {
     const seen: RecordedEvent<TabEvent>[] = [];
@@ -199,7 +211,7 @@ describe("reading every stream in global order", () => {
     const readA = await store.append(scratch.db, a, { state: store.type.initial, version: 0 }, [added(1n)]);
     await store.append(scratch.db, b, { state: store.type.initial, version: 0 }, [added(2n), added(3n)]);
     await store.append(scratch.db, a, readA, [added(4n)]);
-    const events = await readAllOf([a, b]);
+    const events = await readAllOnce([a, b], 4);
     expect(events.map((e) => [e.streamId, e.version])).toEqual([
       [a, 1],
       [b, 1],
@@ -228,7 +240,7 @@ describe("reading every stream in global order", () => {
     } finally {
       await inFlight.end();
     }
-    expect((await readAllOf([early, late], before)).map((e) => e.streamId)).toEqual([early, late]);
+    expect((await readAllOnce([early, late], 2, before)).map((e) => e.streamId)).toEqual([early, late]);
   });
 });
 

@@ -5,6 +5,7 @@ import pg from "pg";
 import { dropDatabase, ensureDatabase } from "../db.js";
 import { createLogger } from "../logger.js";
 import { createSqlDatabase, type Sql, type SqlDatabase } from "../sql.js";
+import { testNatsUrl } from "../testing/nats.js";
 import { defaultPostgresUrl } from "../topology.js";
 import { type EnqueuedEvent, enqueueEvents, outboxEntry } from "./outbox.js";
 import { deadLetterStream, deadLetterSubject, streamName } from "./subjects.js";
@@ -59,8 +60,6 @@ CREATE UNIQUE INDEX "outbox_events_stream_id_stream_version_key" ON "outbox_even
 /** What the consumer tests' handlers write: one row per applied event. */
 const effectsDdl = `CREATE TABLE "effects" ("event_id" UUID NOT NULL, "note" TEXT NOT NULL)`;
 
-export const testNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-
 export const silentLogger = createLogger("events-test", "silent");
 
 export interface ScratchDatabase {
@@ -113,7 +112,7 @@ export interface TestNats {
 }
 
 export async function connectTestNats(): Promise<TestNats> {
-  const nc = await connect({ servers: testNatsUrl });
+  const nc = await connect({ servers: testNatsUrl() });
   const jsm = await nc.jetstreamManager();
   return {
     nc,

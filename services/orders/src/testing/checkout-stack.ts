@@ -16,6 +16,7 @@ import {
   startTestService,
   type TestDatabase,
   type TestService,
+  testNatsUrl,
   waitFor,
 } from "@shop/runtime/testing";
 import { AckPolicy, connect, DeliverPolicy, type NatsConnection } from "nats";
@@ -131,7 +132,7 @@ export async function startCheckoutStack(
     SAGA_POLL_MS: "100",
     ...options.env,
   };
-  const nc = await connect({ servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222" });
+  const nc = await connect({ servers: testNatsUrl() });
   await historyConsumerAtStreamEnd(nc, historyConsumer);
   const replicas: TestService[] = [];
   const clients: { close(): void }[] = [];

@@ -16,6 +16,7 @@ import {
   credentialsEnv,
   type TestService as RuntimeTestService,
   startTestService as startInProcess,
+  testNatsUrl,
 } from "@shop/runtime/testing";
 import { loadCatalogConfig } from "../../../../services/catalog/src/config.js";
 import { buildCatalog } from "../../../../services/catalog/src/server.js";
@@ -33,7 +34,7 @@ import { loadUsersConfig } from "../../../../services/users/src/config.js";
 import { buildUsers } from "../../../../services/users/src/server.js";
 
 const servicesDir = path.resolve(import.meta.dirname, "../../../../services");
-const sharedNatsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+const sharedNatsUrl = testNatsUrl();
 
 interface ServiceDefinition<C extends BaseServiceConfig> {
   load(source: NodeJS.ProcessEnv): C;
