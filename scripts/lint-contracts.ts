@@ -3,8 +3,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { baselineImage, buf } from "./contracts/buf.js";
-import { compareSurfaces, restSurface } from "./contracts/rest-surface.js";
+import { baselineImage, buf } from "./contract-checks/buf.js";
+import { compareSurfaces, restSurface } from "./contract-checks/rest-surface.js";
 
 const breakingConfig = JSON.stringify({ version: "v2", breaking: { use: ["FILE", "WIRE_JSON"] } });
 

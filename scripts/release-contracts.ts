@@ -2,8 +2,8 @@
 // `npm run lint:contracts` protects. Run it when a version of the API is published.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { baselineImage, buf } from "./contracts/buf.js";
-import { restSurface } from "./contracts/rest-surface.js";
+import { baselineImage, buf } from "./contract-checks/buf.js";
+import { restSurface } from "./contract-checks/rest-surface.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const built = await buf(root, ["build", "--exclude-source-info", "-o", baselineImage]);

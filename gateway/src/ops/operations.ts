@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code } from "@connectrpc/connect";
 import { metricsRegistry } from "@shop/runtime";
-import type { ContractMonitor } from "../contract/contract-monitor.js";
+import type { ContractMonitor } from "../compatibility/contract-monitor.js";
 import { HttpError } from "../http/errors.js";
 import { sendJson } from "../http/reply.js";
 
