@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -33,20 +33,6 @@ function machineSeconds(): { busy: number; total: number } {
   const total = ticks.reduce((sum, value) => sum + value, 0);
   const idle = ticks[3]! + (ticks[4] ?? 0);
   return { busy: (total - idle) / ticksPerSecond, total: total / ticksPerSecond };
-}
-
-/** Processes whose command name (`/proc/<pid>/comm`) is `name`, e.g. every `nats-server`. */
-export function pidsNamed(name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { codeName, errors, httpStatusOf, isIdempotencyConflict } from "@shop/runtime";
+import { codeName, errors, httpStatusOf, isIdempotencyConflict, publicError } from "@shop/runtime";
 import { admit, type Exchange, type GatewayParts, upstreamHeaders } from "./admission.js";
 import { readBody } from "./http/body.js";
 import { HttpError } from "./http/errors.js";
@@ -48,9 +48,9 @@ function proxy(parts: GatewayParts, route: Route) {
       return await parts.upstreams.call(route.upstream, method, input, { signal: ctx.signal, timeoutMs, headers });
     } catch (err) {
       if (isIdempotencyConflict(err)) exchange.errorStatus = 422;
-      if (err instanceof ConnectError) throw err;
-      parts.logger.error({ err, correlationId: exchange.correlationId, procedure }, "connect call failed unexpectedly");
-      throw new ConnectError("internal error", Code.Internal);
+      if (!(err instanceof ConnectError))
+        parts.logger.error({ err, correlationId: exchange.correlationId, procedure }, "connect call failed unexpectedly");
+      throw publicError(err);
     }
   };
 }

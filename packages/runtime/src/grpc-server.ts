@@ -7,6 +7,7 @@ import { file_grpc_health_v1_health, Health } from "@shop/contracts/grpc/health/
 import { HealthImplementation } from "grpc-health-check";
 import { authorizedCaller, methodPolicy, principalKey } from "./auth/policy.js";
 import { anonymous, type TokenVerifier } from "./auth/tokens.js";
+import { publicError } from "./errors.js";
 import { grpcServiceDefinition, headersFromMetadata, metadataFromHeaders, statusFromError } from "./grpc-wire.js";
 import type { Logger } from "./logger.js";
 import { rpcServerMetrics } from "./metrics.js";
@@ -195,7 +196,7 @@ function unaryHandler(
         ctx.end();
       },
       (thrown: unknown) => {
-        const err = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal);
+        const err = publicError(thrown);
         if (err.code === Code.Internal || err.code === Code.Unknown || !(thrown instanceof ConnectError)) {
           logger.error({ err: thrown, method: label, correlationId: incoming.correlationId }, "rpc failed");
         } else {
